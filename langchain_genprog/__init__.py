@@ -1,0 +1,1 @@
+"""langchain-genprog: verifiable, sentence-level cited answers for LangChain and LangGraph."""

@@ -1,0 +1,80 @@
+"""Typed errors raised by langchain-genprog.
+
+Every error a user can trigger by their input derives from :class:`GenProgError`
+and says what to fix. Failures that happen *during* a run (a program line that
+does not validate, an operation whose model call keeps failing) are not raised:
+they are reported in the result so that nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class GenProgError(Exception):
+    """Base class of every error raised by langchain-genprog."""
+
+
+class InvalidSourcesError(GenProgError, ValueError):
+    """The source documents cannot be used (empty list, blank text, bad encoding)."""
+
+
+class InvalidInputError(GenProgError, ValueError):
+    """An argument other than the sources is malformed (question, options, answer)."""
+
+
+@dataclass(frozen=True)
+class ProgramIssue:
+    """One fault found in a program, located by its line.
+
+    Attributes:
+        line: 1-based index of the program line (0 when the fault is global).
+        message: What is wrong and, where possible, how to fix it.
+        text: The offending line as written by the planner, if known.
+    """
+
+    line: int
+    message: str
+    text: str = ""
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "program"
+        shown = f" `{self.text.strip()}`" if self.text.strip() else ""
+        return f"{where}{shown}: {self.message}"
+
+
+class InvalidProgramError(GenProgError, ValueError):
+    """A program failed to parse or validate.
+
+    Attributes:
+        issues: Each fault, with the line it is on.
+    """
+
+    def __init__(self, issues: Sequence[ProgramIssue]) -> None:
+        self.issues = list(issues)
+        listed = "\n".join(f"  - {issue}" for issue in self.issues) or "  - (no details)"
+        super().__init__(f"invalid program:\n{listed}")
+
+
+class PlanningError(GenProgError, RuntimeError):
+    """The planner produced no usable program line within its retry budget."""
+
+    def __init__(self, message: str, issues: Sequence[ProgramIssue] = ()) -> None:
+        self.issues = list(issues)
+        super().__init__(message)
+
+
+class OperationError(GenProgError, RuntimeError):
+    """A text operation's model call failed after its retries."""
+
+
+class ModelNotAvailableError(GenProgError, ImportError):
+    """An embedded default model or its runtime is not installed.
+
+    The message names the extra to install (usually ``langchain-genprog[local]``).
+    """
+
+
+class BudgetExhaustedError(GenProgError, RuntimeError):
+    """A hard budget (model calls or seconds) was reached before any result was known."""

@@ -1,0 +1,300 @@
+"""Source documents → globally numbered sentences S1..SN.
+
+Every later step speaks in these ids: the planner cites ``S7``, the executor
+records which ids reach each answer sentence, and the attributor scores them.
+Because each sentence keeps its document index, in-document index and character
+offsets, any citation can be mapped back to the exact source text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_genprog.errors import InvalidSourcesError
+
+SentenceSplitter = Callable[[str], list[tuple[int, int]]]
+"""Maps a text to the ``(start, end)`` character spans of its sentences."""
+
+SENTENCES_METADATA_KEY = "sentences"
+"""Document metadata key holding a pre-split list of sentences (used as given)."""
+
+
+class SourceSentence(BaseModel):
+    """One numbered source sentence.
+
+    Attributes:
+        id: Global 1-based id; rendered as ``S{id}``.
+        doc_index: 0-based index of the document it comes from.
+        sent_index: 0-based index of the sentence inside its document.
+        start: Character offset of the sentence in its document's text.
+        end: End offset (exclusive) in its document's text.
+        text: The sentence text, ``document.text[start:end]``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int = Field(ge=1)
+    doc_index: int = Field(ge=0)
+    sent_index: int = Field(ge=0)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+
+    @property
+    def label(self) -> str:
+        """The id as the planner writes it, e.g. ``S7``."""
+        return f"S{self.id}"
+
+
+class SourceDocument(BaseModel):
+    """A source document with its sentence ids.
+
+    Attributes:
+        index: 0-based position in the input list.
+        text: Full document text (sentences index into it).
+        metadata: The input ``Document.metadata`` (minus pre-split sentences).
+        sentence_ids: Global ids of this document's sentences, in order.
+    """
+
+    index: int
+    text: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    sentence_ids: list[int] = Field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """A human-readable title: metadata ``title``/``source`` or ``Document N``."""
+        for key in ("title", "documentTitle", "source", "documentFile"):
+            value = self.metadata.get(key)
+            if value:
+                return str(value)
+        return f"Document {self.index + 1}"
+
+
+class Sources(BaseModel):
+    """Documents and their globally numbered sentences."""
+
+    documents: list[SourceDocument]
+    sentences: list[SourceSentence]
+
+    @property
+    def ids(self) -> list[int]:
+        """All sentence ids, ``1..N``."""
+        return [s.id for s in self.sentences]
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def has(self, sentence_id: int) -> bool:
+        """Whether ``S{sentence_id}`` exists."""
+        return 1 <= sentence_id <= len(self.sentences)
+
+    def sentence(self, sentence_id: int) -> SourceSentence:
+        """Return sentence ``S{sentence_id}``.
+
+        Raises:
+            KeyError: If no such sentence exists.
+        """
+        if not self.has(sentence_id):
+            msg = f"S{sentence_id} does not exist; valid ids are S1..S{len(self.sentences)}"
+            raise KeyError(msg)
+        return self.sentences[sentence_id - 1]
+
+    def render(self, ids: Sequence[int] | None = None, *, with_documents: bool = True) -> str:
+        """Render sentences as ``S1: text`` lines, grouped under document headers.
+
+        Args:
+            ids: The sentences to show (default: all), kept in source order.
+            with_documents: Whether to print a ``Document N`` header per document.
+        """
+        chosen = sorted(set(self.ids if ids is None else ids))
+        lines: list[str] = []
+        current_doc = -1
+        for sid in chosen:
+            sent = self.sentence(sid)
+            if with_documents and sent.doc_index != current_doc:
+                current_doc = sent.doc_index
+                lines.append(f"# {self.documents[current_doc].title}")
+            lines.append(f"{sent.label}: {sent.text}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document | str | bytes],
+        *,
+        splitter: SentenceSplitter | None = None,
+    ) -> Sources:
+        """Number the sentences of ``documents``.
+
+        A document whose ``metadata["sentences"]`` holds a list of strings is
+        taken as already split (as in the Attribute-First-then-Generate data);
+        the other documents are split with ``splitter``.
+
+        Args:
+            documents: ``Document`` objects, plain strings, or UTF-8 bytes.
+            splitter: Sentence splitter; defaults to :func:`split_sentences`.
+
+        Raises:
+            InvalidSourcesError: On an empty list, a blank document, bytes that
+                are not UTF-8, or pre-split sentences that are not in the text.
+        """
+        if isinstance(documents, (str, bytes, Document)):
+            msg = "documents must be a list of documents, not a single document; wrap it in [...]"
+            raise InvalidSourcesError(msg)
+        if len(documents) == 0:
+            raise InvalidSourcesError("no source documents were given; pass at least one document")
+        split = splitter or split_sentences
+        docs: list[SourceDocument] = []
+        sentences: list[SourceSentence] = []
+        for doc_index, raw in enumerate(documents):
+            text, metadata = _coerce_document(raw, doc_index)
+            presplit = metadata.pop(SENTENCES_METADATA_KEY, None)
+            spans = (
+                _locate_presplit(text, presplit, doc_index)
+                if presplit is not None
+                else split(text)
+            )
+            spans = [(s, e) for s, e in spans if text[s:e].strip()]
+            if not spans:
+                msg = f"document {doc_index} has no sentences after splitting"
+                raise InvalidSourcesError(msg)
+            doc = SourceDocument(index=doc_index, text=text, metadata=metadata)
+            for sent_index, (start, end) in enumerate(spans):
+                sid = len(sentences) + 1
+                sentences.append(
+                    SourceSentence(
+                        id=sid,
+                        doc_index=doc_index,
+                        sent_index=sent_index,
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                    )
+                )
+                doc.sentence_ids.append(sid)
+            docs.append(doc)
+        return cls(documents=docs, sentences=sentences)
+
+
+def _coerce_document(raw: Document | str | bytes, index: int) -> tuple[str, dict[str, Any]]:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            msg = (
+                f"document {index} is not valid UTF-8 (byte {err.start}: {err.reason}); "
+                "decode it with its real encoding first, e.g. data.decode('latin-1')"
+            )
+            raise InvalidSourcesError(msg) from err
+    if isinstance(raw, str):
+        text, metadata = raw, {}
+    elif isinstance(raw, Document):
+        text, metadata = raw.page_content, dict(raw.metadata)
+    else:
+        msg = f"document {index} has type {type(raw).__name__}; expected Document, str or bytes"
+        raise InvalidSourcesError(msg)
+    if not isinstance(text, str) or not text.strip():
+        if isinstance(metadata.get(SENTENCES_METADATA_KEY), list) and metadata[
+            SENTENCES_METADATA_KEY
+        ]:
+            text = " ".join(metadata[SENTENCES_METADATA_KEY])
+        else:
+            raise InvalidSourcesError(f"document {index} is empty or only whitespace")
+    return text, metadata
+
+
+def _locate_presplit(text: str, sentences: Any, doc_index: int) -> list[tuple[int, int]]:
+    if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
+        msg = f"document {doc_index}: metadata['sentences'] must be a list of strings"
+        raise InvalidSourcesError(msg)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for k, sentence in enumerate(sentences):
+        if not sentence.strip():
+            msg = (
+                f"document {doc_index}: pre-split sentence {k} is blank; "
+                "remove it so sentence numbering stays meaningful"
+            )
+            raise InvalidSourcesError(msg)
+        start = text.find(sentence, cursor)
+        if start < 0:
+            msg = (
+                f"document {doc_index}: pre-split sentence {k} ({sentence[:40]!r}...) "
+                "does not occur in page_content after the previous sentence"
+            )
+            raise InvalidSourcesError(msg)
+        spans.append((start, start + len(sentence)))
+        cursor = start + len(sentence)
+    return spans
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into sentence spans with pySBD.
+
+    pySBD is rule-based (no model download) and handles abbreviations,
+    decimals and quotes far better than a regex. Its own character spans drift
+    on some inputs, so each segment is located in the text again here, which
+    guarantees ``text[start:end]`` is exactly the sentence.
+    """
+    import pysbd
+
+    segmenter = _segmenter(pysbd)
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for segment in segmenter.segment(text):
+        piece = segment.strip()
+        if not piece:
+            continue
+        start = text.find(piece, cursor)
+        if start < 0:  # pySBD normalised whitespace inside the piece
+            pattern = r"\s+".join(re.escape(tok) for tok in _SPACE.split(piece))
+            match = re.compile(pattern).search(text, cursor)
+            if match is None:
+                continue
+            start, end = match.start(), match.end()
+        else:
+            end = start + len(piece)
+        spans.append((start, end))
+        cursor = end
+    return _tile(text, spans)
+
+
+def _tile(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Stretch spans so that no non-whitespace character falls between them.
+
+    Text the segmenter skipped is attached to the following sentence (or the
+    last one), so nothing in a source is ever silently left unnumbered.
+    """
+    if not spans:
+        return [(0, len(text))] if text.strip() else []
+    tiled: list[tuple[int, int]] = []
+    prev_end = 0
+    for start, end in spans:
+        gap = text[prev_end:start]
+        if gap.strip():
+            start = prev_end + (len(gap) - len(gap.lstrip()))
+        tiled.append((start, end))
+        prev_end = end
+    tail = text[prev_end:]
+    if tail.strip():
+        last_start, _ = tiled[-1]
+        tiled[-1] = (last_start, len(text.rstrip()))
+    return tiled
+
+
+_SEGMENTERS: dict[str, Any] = {}
+
+
+def _segmenter(pysbd: Any) -> Any:
+    if "en" not in _SEGMENTERS:
+        _SEGMENTERS["en"] = pysbd.Segmenter(language="en", clean=False)
+    return _SEGMENTERS["en"]
