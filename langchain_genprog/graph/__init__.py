@@ -1,1 +1,6 @@
-"""graph."""
+"""The LangGraph state machine wiring the steps: segment → plan → execute → attribute."""
+
+from langchain_genprog.graph.builder import build_genprog_graph, create_genprog_graph
+from langchain_genprog.graph.state import GenProgInput, GenProgState
+
+__all__ = ["GenProgInput", "GenProgState", "build_genprog_graph", "create_genprog_graph"]

@@ -87,6 +87,15 @@ class Sources(BaseModel):
         """All sentence ids, ``1..N``."""
         return [s.id for s in self.sentences]
 
+    @property
+    def citable_ids(self) -> list[int]:
+        """Ids of sentences with text (blank pre-split sentences are never cited)."""
+        return [s.id for s in self.sentences if s.text.strip()]
+
+    def global_id(self, doc_index: int, sent_index: int) -> int:
+        """The global id of a document's ``sent_index``-th sentence."""
+        return self.documents[doc_index].sentence_ids[sent_index]
+
     def __len__(self) -> int:
         return len(self.sentences)
 
@@ -120,7 +129,8 @@ class Sources(BaseModel):
             if with_documents and sent.doc_index != current_doc:
                 current_doc = sent.doc_index
                 lines.append(f"# {self.documents[current_doc].title}")
-            lines.append(f"{sent.label}: {sent.text}")
+            if sent.text.strip():
+                lines.append(f"{sent.label}: {' '.join(sent.text.split())}")
         return "\n".join(lines)
 
     @classmethod
@@ -160,8 +170,9 @@ class Sources(BaseModel):
                 if presplit is not None
                 else split(text)
             )
-            spans = [(s, e) for s, e in spans if text[s:e].strip()]
-            if not spans:
+            if presplit is None:
+                spans = [(s, e) for s, e in spans if text[s:e].strip()]
+            if not any(text[s:e].strip() for s, e in spans):
                 msg = f"document {doc_index} has no sentences after splitting"
                 raise InvalidSourcesError(msg)
             doc = SourceDocument(index=doc_index, text=text, metadata=metadata)
@@ -215,13 +226,9 @@ def _locate_presplit(text: str, sentences: Any, doc_index: int) -> list[tuple[in
         raise InvalidSourcesError(msg)
     spans: list[tuple[int, int]] = []
     cursor = 0
+    # Blank pre-split sentences are kept (never offered to the planner) so that
+    # in-document indices stay aligned with the dataset's own (e.g. gold links).
     for k, sentence in enumerate(sentences):
-        if not sentence.strip():
-            msg = (
-                f"document {doc_index}: pre-split sentence {k} is blank; "
-                "remove it so sentence numbering stays meaningful"
-            )
-            raise InvalidSourcesError(msg)
         start = text.find(sentence, cursor)
         if start < 0:
             msg = (

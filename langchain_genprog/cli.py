@@ -1,0 +1,218 @@
+"""``genprog``: cited answers (and attribution) from the command line.
+
+``genprog answer`` runs the whole graph over text files, a JSONL of
+documents, or one example of an Attribute-First-then-Generate file, and prints
+the answer with ``[S#]`` markers, the program and anything that failed.
+Progress goes to stderr so stdout stays clean for piping.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+
+from langchain_genprog.errors import GenProgError, InvalidInputError
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def load_documents(
+    files: tuple[str, ...], jsonl: str | None, dataset: str | None, example: str | None
+) -> tuple[list[Document], str | None]:
+    """Documents (and the dataset's question, if any) from the CLI's input options."""
+    chosen = sum(bool(x) for x in (files, jsonl, dataset))
+    if chosen != 1:
+        raise InvalidInputError("give exactly one of: text FILES, --jsonl PATH, --dataset PATH")
+    if dataset:
+        from langchain_genprog.evaluation.datasets import load_aftg
+
+        examples = load_aftg(dataset)
+        key = example or "0"
+        match = [e for e in examples if e.id == key]
+        if not match and key.isdigit() and int(key) < len(examples):
+            match = [examples[int(key)]]
+        if not match:
+            msg = f"--example {key!r}: not an id or index of {dataset} ({len(examples)} examples)"
+            raise InvalidInputError(msg)
+        return match[0].to_documents(), match[0].question
+    if jsonl:
+        docs: list[Document] = []
+        for number, line in enumerate(Path(jsonl).read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InvalidInputError(f"{jsonl}:{number}: invalid JSON ({err.msg})") from err
+            text = record.get("page_content", record.get("text")) if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{jsonl}:{number}: needs a 'page_content' or 'text' string")
+            docs.append(Document(page_content=text, metadata=record.get("metadata") or {}))
+        return docs, None
+    out: list[Document] = []
+    for name in files:
+        raw = Path(name).read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            msg = f"{name} is not UTF-8 (byte {err.start}); convert it, e.g. with iconv"
+            raise InvalidInputError(msg) from err
+        out.append(Document(page_content=text, metadata={"source": name, "title": Path(name).name}))
+    return out, None
+
+
+def load_chat_model(model: str, base_url: str | None) -> BaseChatModel:
+    """``embedded`` → the bundled SmolLM2; otherwise ``provider:model`` via ``init_chat_model``."""
+    if model == "embedded":
+        from langchain_genprog.models import get_default_chat_model
+
+        return get_default_chat_model()
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as err:
+        msg = "--model PROVIDER:NAME needs `pip install langchain` and the provider's package"
+        raise InvalidInputError(msg) from err
+    kwargs: dict[str, Any] = {"temperature": 0}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return init_chat_model(model, **kwargs)
+
+
+@click.group()
+@click.version_option(package_name="langchain-genprog")
+def main() -> None:
+    """Verifiable answers over your sources, cited sentence by sentence."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("-q", "--question", help="The question; omit to summarize the documents.")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="JSONL of documents.")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, dir_okay=False),
+    help="An Attribute-First-then-Generate file (e.g. MDS/dev.json).",
+)
+@click.option("--example", help="Example id or index in --dataset (default: 0).")
+@click.option("--model", default="embedded", show_default=True, help="embedded or PROVIDER:NAME.")
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server (with --model).")
+@click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
+@click.option(
+    "--attributor",
+    type=click.Choice(["program", "mexgen"]),
+    default="program",
+    show_default=True,
+    help="program: cite program leaves; mexgen: also measure support with the local scorer.",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+def answer(
+    files: tuple[str, ...],
+    question: str | None,
+    jsonl: str | None,
+    dataset: str | None,
+    example: str | None,
+    model: str,
+    base_url: str | None,
+    max_sentences: int,
+    attributor: str,
+    json_out: str | None,
+    quiet: bool,
+) -> None:
+    """Answer QUESTION (or summarize) over FILES with per-sentence citations."""
+    from langchain_genprog.citations import render_with_markers
+    from langchain_genprog.graph import create_genprog_graph
+
+    try:
+        documents, dataset_question = load_documents(files, jsonl, dataset, example)
+        question = question or dataset_question
+        started = time.perf_counter()
+        llm = load_chat_model(model, base_url)
+        attribute_with = None
+        if attributor == "mexgen":
+            from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+            from langchain_genprog.models import get_default_scorer
+
+            attribute_with = MExGenAttributor(get_default_scorer())
+        graph = create_genprog_graph(
+            llm, max_sentences=max_sentences, attributor=attribute_with
+        )
+        state: dict[str, Any] = {}
+        for mode, chunk in graph.stream(
+            {"question": question, "documents": documents}, stream_mode=["custom", "values"]
+        ):
+            if mode == "values":
+                state = chunk
+            elif not quiet:
+                _echo_err(_progress_line(chunk))
+        seconds = time.perf_counter() - started
+    except GenProgError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+
+    plan, execution, attribution = state["plan"], state["execution"], state["attribution"]
+    click.echo(f"Question: {question}" if question else "Task: summarize the sources")
+    click.echo("\nAnswer:\n" + render_with_markers(attribution, answer=state["answer"]))
+    click.echo("\nProgram:\n" + plan.program.render())
+    click.echo(f"\nSources: {state['selection'].describe()}")
+    for issue in plan.issues:
+        click.echo(f"planner issue: {issue}")
+    for failure in execution.failures:
+        click.echo(f"failed line {failure.line} `{failure.program}`: {failure.error}")
+    click.echo(
+        f"\n{len(state['answer_sentences'])} cited sentences, {plan.retries} plan retries, "
+        f"{len(execution.failures)} failed lines, "
+        f"{sum(1 for t in execution.trace if t.error)} failed nodes, {seconds:.1f} s"
+    )
+    if json_out:
+        Path(json_out).write_text(json.dumps(result_to_json(state, seconds), indent=2))
+        click.echo(f"wrote {json_out}")
+    if not state["answer_sentences"]:
+        sys.exit(1)
+
+
+def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The full result as JSON: answer, citations, program, trace, failures."""
+    from langchain_genprog.citations import citations_of
+
+    message = state["messages"][-1]
+    return {
+        "question": state.get("question"),
+        "answer": state["answer"],
+        "citations": citations_of(message),
+        "program": state["plan"].program.render(),
+        "plan": state["plan"].model_dump(mode="json"),
+        "selection": state["selection"].model_dump(mode="json"),
+        "trace": [t.model_dump(mode="json") for t in state["execution"].trace],
+        "lines": [line.model_dump(mode="json") for line in state["execution"].lines],
+        "failures": [f.model_dump(mode="json") for f in state["execution"].failures],
+        "attribution": state["attribution"].model_dump(mode="json"),
+        "sources": [s.model_dump(mode="json") for s in state["sources"].sentences],
+        "seconds": round(seconds, 3),
+    }
+
+
+def _progress_line(event: Any) -> str:
+    if not isinstance(event, dict):
+        return str(event)
+    step = event.get("step", "?")
+    if step == "execute":
+        status = f"error: {event['error']}" if event.get("error") else repr(event.get("output"))
+        return f"[execute] line {event['line']} {event['operation']} ({event['seconds']}s) {status}"
+    if step == "plan":
+        issues = "; ".join(event.get("issues") or []) or "no issues"
+        return f"[plan] {event['valid_lines']} valid lines in {event['seconds']}s ({issues})"
+    rest = {k: v for k, v in event.items() if k != "step"}
+    return f"[{step}] " + " ".join(f"{v}" for v in rest.values())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

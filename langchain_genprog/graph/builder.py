@@ -1,0 +1,262 @@
+"""The LangGraph state machine: segment → plan → execute → attribute → finalize.
+
+``build_genprog_graph`` returns the uncompiled ``StateGraph`` (to extend or
+embed as a subgraph); ``create_genprog_graph`` compiles it with an optional
+checkpointer. Progress is streamed as LangGraph ``custom`` events, one per
+planner attempt and per executed program node, so ``stream_mode="custom"``
+shows long runs moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableLambda
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from langchain_genprog.attribute.base import Attributor
+from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+from langchain_genprog.citations import build_message, compose_answer
+from langchain_genprog.errors import InvalidInputError, PlanningError
+from langchain_genprog.execute.executor import ProgramExecutor
+from langchain_genprog.execute.trace import NodeTrace
+from langchain_genprog.graph.state import GenProgInput, GenProgState
+from langchain_genprog.plan.planner import PlanAttempt, PlanMode, ProgramPlanner
+from langchain_genprog.program.validation import ProgramLimits
+from langchain_genprog.segment.selection import select_sentences
+from langchain_genprog.segment.sources import SentenceSplitter, Sources
+
+NodeName = Literal["segment", "plan", "execute", "attribute", "finalize"]
+
+
+def build_genprog_graph(
+    llm: BaseChatModel | None = None,
+    *,
+    attributor: Attributor | None = None,
+    plan_mode: PlanMode = "auto",
+    max_sentences: int = 5,
+    max_plan_retries: int = 2,
+    limits: ProgramLimits | None = None,
+    max_concurrency: int = 4,
+    max_node_retries: int = 2,
+    source_token_budget: int | None = None,
+    embeddings: Embeddings | None = None,
+    splitter: SentenceSplitter | None = None,
+) -> StateGraph[GenProgState, None, GenProgInput, GenProgState]:
+    """Build the uncompiled GenerationPrograms graph.
+
+    Args:
+        llm: Chat model that plans and executes. ``None`` uses the embedded
+            SmolLM2-135M-Instruct (needs ``langchain-genprog[local]``).
+        attributor: Attribute step; defaults to program-leaf citations. Pass
+            :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor`
+            to measure support.
+        plan_mode: Planner decoder (``auto``, ``text``, ``structured``, ``grammar``).
+        max_sentences: Most answer sentences.
+        max_plan_retries: Re-prompts after an invalid program.
+        limits: Program depth/fan-in bounds.
+        max_concurrency: Operations run at once.
+        max_node_retries: Retries of a failing operation call.
+        source_token_budget: Most tokens of source sentences shown to the planner;
+            ``None`` uses half the model's context window when it declares one
+            (``n_ctx``), else no limit. Sentences beyond it are left out by
+            relevance and reported in ``state["selection"]``.
+        embeddings: Rank sentences semantically instead of by BM25.
+        splitter: Custom sentence splitter for the sources.
+    """
+    if llm is None:
+        from langchain_genprog.models import get_default_chat_model
+
+        llm = get_default_chat_model()
+    planner = ProgramPlanner(
+        llm,
+        mode=plan_mode,
+        limits=limits,
+        max_retries=max_plan_retries,
+        max_sentences=max_sentences,
+    )
+    attribute_with: Attributor = attributor or ProgramLeavesAttributor()
+    budget = source_token_budget
+    if budget is None and isinstance(getattr(llm, "n_ctx", None), int):
+        budget = int(llm.n_ctx) // 2  # type: ignore[attr-defined]
+    count_tokens: Callable[[str], int] | None = getattr(llm, "count_tokens", None)
+
+    def segment(state: GenProgState) -> dict[str, Any]:
+        documents = state.get("documents")
+        if documents is None:
+            raise InvalidInputError("the input has no 'documents'; pass a list of documents")
+        sources = Sources.from_documents(_coerce_documents(documents), splitter=splitter)
+        selection = select_sentences(
+            sources,
+            _question(state),
+            token_budget=budget,
+            count_tokens=count_tokens,
+            embeddings=embeddings,
+        )
+        get_stream_writer()({"step": "segment", "message": selection.describe()})
+        return {"sources": sources, "selection": selection}
+
+    def on_attempt(attempt: PlanAttempt) -> None:
+        get_stream_writer()(
+            {
+                "step": "plan",
+                "valid_lines": attempt.valid_lines,
+                "issues": [str(i) for i in attempt.issues],
+                "seconds": round(attempt.seconds, 3),
+            }
+        )
+
+    def plan(state: GenProgState) -> dict[str, Any]:
+        result = planner.plan(
+            state["sources"],
+            _question(state),
+            ranked_ids=state["selection"].ranked_ids,
+            on_attempt=on_attempt,
+        )
+        if not result.program.lines:
+            raise PlanningError(
+                f"the planner produced no valid program line in {len(result.attempts)} "
+                "attempt(s): " + "; ".join(str(i) for i in result.issues),
+                result.issues,
+            )
+        return {"plan": result}
+
+    def _executor() -> ProgramExecutor:
+        writer = get_stream_writer()
+
+        def on_node(trace: NodeTrace) -> None:
+            writer(
+                {
+                    "step": "execute",
+                    "line": trace.line,
+                    "path": trace.path,
+                    "operation": trace.operation,
+                    "output": trace.output,
+                    "error": trace.error,
+                    "seconds": round(trace.seconds, 3),
+                }
+            )
+
+        return ProgramExecutor(
+            llm, max_concurrency=max_concurrency, max_retries=max_node_retries, on_node=on_node
+        )
+
+    def execute(state: GenProgState) -> dict[str, Any]:
+        result = _executor().execute(state["plan"].program, state["sources"])
+        answer, sentences = compose_answer(result.lines)
+        return {"execution": result, "answer": answer, "answer_sentences": sentences}
+
+    async def aexecute(state: GenProgState) -> dict[str, Any]:
+        result = await _executor().aexecute(state["plan"].program, state["sources"])
+        answer, sentences = compose_answer(result.lines)
+        return {"execution": result, "answer": answer, "answer_sentences": sentences}
+
+    def attribute(state: GenProgState) -> dict[str, Any]:
+        get_stream_writer()({"step": "attribute", "method": attribute_with.name})
+        result = attribute_with.attribute(
+            state["answer_sentences"], state["sources"], question=_question(state)
+        )
+        return {"attribution": result}
+
+    async def aattribute(state: GenProgState) -> dict[str, Any]:
+        return await asyncio.to_thread(attribute, state)
+
+    def finalize(state: GenProgState) -> dict[str, Any]:
+        plan_result = state["plan"]
+        execution = state["execution"]
+        metadata = {
+            "program": plan_result.program.render(),
+            "plan_retries": plan_result.retries,
+            "plan_issues": [str(i) for i in plan_result.issues],
+            "failures": [
+                {"line": f.line, "program": f.program, "error": f.error}
+                for f in execution.failures
+            ],
+            "selection": state["selection"].describe(),
+            "attribution_method": state["attribution"].method,
+        }
+        message = build_message(
+            state["answer"], state["attribution"], state["sources"], metadata=metadata
+        )
+        return {"messages": [message]}
+
+    graph = StateGraph(GenProgState, input_schema=GenProgInput)
+    graph.add_node("segment", segment)
+    graph.add_node("plan", plan)
+    graph.add_node("execute", RunnableLambda(execute, afunc=aexecute, name="execute"))
+    graph.add_node("attribute", RunnableLambda(attribute, afunc=aattribute, name="attribute"))
+    graph.add_node("finalize", finalize)
+    graph.add_edge(START, "segment")
+    graph.add_edge("segment", "plan")
+    graph.add_edge("plan", "execute")
+    graph.add_edge("execute", "attribute")
+    graph.add_edge("attribute", "finalize")
+    graph.add_edge("finalize", END)
+    return graph
+
+
+def create_genprog_graph(
+    llm: BaseChatModel | None = None,
+    *,
+    checkpointer: Checkpointer = None,
+    name: str = "genprog",
+    **options: Any,
+) -> CompiledStateGraph[GenProgState, None, GenProgInput, GenProgState]:
+    """Build and compile the GenerationPrograms graph.
+
+    Args:
+        llm: Chat model; ``None`` uses the embedded default.
+        checkpointer: e.g. ``InMemorySaver()`` or ``SqliteSaver`` for threads
+            that persist and resume.
+        name: The compiled graph's name (shown in LangGraph Studio and traces).
+        **options: Passed to :func:`build_genprog_graph`.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_openai import ChatOpenAI
+            from langchain_genprog import create_genprog_graph
+
+            graph = create_genprog_graph(ChatOpenAI(model="gpt-4o-mini"))
+            state = graph.invoke({"question": "Who won?", "documents": docs})
+            print(state["messages"][-1].content_blocks[0]["annotations"])
+    """
+    return build_genprog_graph(llm, **options).compile(checkpointer=checkpointer, name=name)
+
+
+def _question(state: GenProgState) -> str | None:
+    question = state.get("question")
+    if question is not None and not isinstance(question, str):
+        raise InvalidInputError(f"question must be a string, got {type(question).__name__}")
+    if question and question.strip():
+        return question.strip()
+    for message in reversed(state.get("messages") or []):
+        if isinstance(message, HumanMessage) and message.text.strip():
+            return message.text.strip()
+    return None
+
+
+def _coerce_documents(documents: Any) -> list[Document | str | bytes]:
+    if not isinstance(documents, (list, tuple)):
+        raise InvalidInputError("'documents' must be a list of documents or strings")
+    coerced: list[Document | str | bytes] = []
+    for k, doc in enumerate(documents):
+        if isinstance(doc, dict):
+            if "page_content" not in doc:
+                msg = f"document {k} is a dict without 'page_content'"
+                raise InvalidInputError(msg)
+            coerced.append(
+                Document(page_content=doc["page_content"], metadata=doc.get("metadata") or {})
+            )
+        else:
+            coerced.append(doc)
+    return coerced

@@ -1,0 +1,258 @@
+"""Prompts for the text operations and the clean-up of what models return.
+
+The prompts are our own wording, written for the smallest model we ship
+(SmolLM2-135M-Instruct) as much as for large ones: one short system message
+that asks for exactly one sentence with no introduction, and a user message
+that shows the input and ends with a label the model completes. Long
+instructions or worked examples make a 135M model copy them instead of doing
+the task, so there are none.
+
+Source text always enters a prompt through a template *variable*: the text is
+never formatted into the template string itself, so braces, quotes or
+``{variables}`` inside a source sentence are passed through untouched.
+
+Even a well-prompted model sometimes answers ``Sure! Here is the paraphrase:``
+followed by the sentence in quotes. :func:`clean_output` removes such
+wrappers and keeps the first line that reads like a sentence; if nothing is
+left it raises :class:`InvalidOutputError`, which the executor treats as a
+failed attempt and retries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+from langchain_core.messages import BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.prompts import ChatPromptTemplate
+
+from langchain_genprog.errors import InvalidInputError, OperationError
+
+LLMOperation = Literal["paraphrase", "compression", "fusion"]
+"""The operations that call a model (``extract`` copies its input instead)."""
+
+LLM_OPERATIONS: tuple[LLMOperation, ...] = ("paraphrase", "compression", "fusion")
+
+SYSTEM = (
+    "You rewrite text. Reply with exactly one sentence. "
+    "Do not add an introduction, notes, or quotation marks."
+)
+
+PARAPHRASE = """Rewrite this sentence in different words, keeping its meaning.
+Sentence: {text}{instruction}
+Rewritten sentence:"""
+
+COMPRESSION = """Shorten this sentence to its key fact.
+Sentence: {text}{instruction}
+Short sentence:"""
+
+FUSION = """Combine these sentences into one sentence that keeps their facts.
+{texts}{instruction}
+Combined sentence:"""
+
+PARAPHRASE_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", PARAPHRASE)])
+"""Variables: ``text``, ``instruction`` (use :func:`format_instruction`)."""
+
+COMPRESSION_PROMPT = ChatPromptTemplate.from_messages(
+    [("system", SYSTEM), ("human", COMPRESSION)]
+)
+"""Variables: ``text``, ``instruction`` (use :func:`format_instruction`)."""
+
+FUSION_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", FUSION)])
+"""Variables: ``texts`` (use :func:`format_numbered`), ``instruction``."""
+
+PROMPTS: dict[LLMOperation, ChatPromptTemplate] = {
+    "paraphrase": PARAPHRASE_PROMPT,
+    "compression": COMPRESSION_PROMPT,
+    "fusion": FUSION_PROMPT,
+}
+
+
+class InvalidOutputError(OperationError):
+    """A model answered, but nothing usable was left after clean-up.
+
+    Raised for an empty reply, a reply that is only a preamble (``Here is the
+    paraphrase:``), or one with no letters or digits. It is a separate class
+    so that callers can tell a bad answer (worth a retry, and the tokens were
+    spent) from a failed call.
+
+    Attributes:
+        raw: The model's reply as received.
+        usage: Token usage of the call that produced it, if the model reported it.
+    """
+
+    def __init__(self, message: str, *, raw: str = "", usage: UsageMetadata | None = None):
+        self.raw = raw
+        self.usage = usage
+        super().__init__(message)
+
+
+def normalize_text(text: str) -> str:
+    """Collapse runs of whitespace (including newlines) to single spaces.
+
+    Source sentences keep the line breaks of their document; inside a prompt
+    or an answer sentence they are noise.
+    """
+    return " ".join(text.split())
+
+
+def format_instruction(instruction: str | None) -> str:
+    """The optional instruction as the text that follows the input in a prompt.
+
+    Returns ``""`` when there is no instruction, so that the prompt of an
+    uninstructed operation carries no empty ``Instruction:`` line (tiny models
+    tend to fill such a line in).
+    """
+    if instruction is None or not instruction.strip():
+        return ""
+    return f"\nInstruction: {normalize_text(instruction)}"
+
+
+def format_numbered(texts: Sequence[str]) -> str:
+    """Fusion inputs as ``Sentence 1: ...`` lines."""
+    return "\n".join(f"Sentence {k}: {normalize_text(t)}" for k, t in enumerate(texts, 1))
+
+
+def build_messages(
+    operation: LLMOperation, inputs: Sequence[str], instruction: str | None = None
+) -> list[BaseMessage]:
+    """The chat messages that ask a model to perform ``operation`` on ``inputs``.
+
+    Args:
+        operation: ``paraphrase``, ``compression`` or ``fusion``.
+        inputs: One text for ``paraphrase``/``compression``, two or more for ``fusion``.
+        instruction: Optional guidance such as ``"focus on the date"``.
+
+    Raises:
+        InvalidInputError: On an unknown operation, the wrong number of inputs,
+            or a blank input.
+    """
+    if operation not in PROMPTS:
+        msg = (
+            f"unknown model operation {operation!r}; expected one of {', '.join(LLM_OPERATIONS)}"
+            " (extract copies its input and needs no prompt)"
+        )
+        raise InvalidInputError(msg)
+    texts = [normalize_text(t) for t in inputs]
+    if any(not t for t in texts):
+        raise InvalidInputError(f"{operation}() got an empty input text")
+    extra = format_instruction(instruction)
+    if operation == "fusion":
+        if len(texts) < 2:
+            msg = f"fusion() needs at least two input texts, got {len(texts)}"
+            raise InvalidInputError(msg)
+        return PROMPTS[operation].format_messages(texts=format_numbered(texts), instruction=extra)
+    if len(texts) != 1:
+        raise InvalidInputError(f"{operation}() takes exactly one input text, got {len(texts)}")
+    return PROMPTS[operation].format_messages(text=texts[0], instruction=extra)
+
+
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_FILLER = r"(?:sure|okay|ok|certainly|of course|absolutely|alright|great)"
+_FILLER_ONLY = re.compile(rf"^{_FILLER}[\s!,.]*$", re.IGNORECASE)
+_HERE_IS = re.compile(
+    rf"^(?:{_FILLER}[\s!,.-]*)?here(?:'s|’s| is| are)\b[^:\n]{{0,80}}:\s*", re.IGNORECASE
+)
+_HERE_IS_LINE = re.compile(
+    r"^(?:\w+[\s!,.-]*)?here(?:'s|’s| is| are)\b.{0,60}\b(?:paraphrase|version|sentence|"
+    r"rewrite|compression|summary|combination|fusion)\b[^.]*[.:!]?$",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(
+    r"^(?:the\s+)?(?:paraphrased?|rewritten|reworded|rephrased|compressed|compression|"
+    r"shortened|short|fused|fusion|combined|merged|new|final|output|answer|result|response)"
+    r"(?:\s+(?:sentence|version|text|statement))?\s*:\s*"
+    r"|^sentence(?:\s+\d{1,2})?\s*:\s*",
+    re.IGNORECASE,
+)
+_ECHOED = re.compile(r"^(?:instruction|task|input)\s*:", re.IGNORECASE)
+_BULLET = re.compile(r"^(?:[-*•]\s+|\d{1,2}[.)]\s+)")
+_WRAP = ("**", "__", "`")
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+_WORDLIKE = re.compile(r"\w")
+
+
+def _strip_wrappers(line: str) -> str:
+    """Remove markdown emphasis, bullets, labels and enclosing quotes from one line."""
+    previous = None
+    while line != previous:
+        previous = line
+        line = line.strip()
+        for mark in _WRAP:
+            if line.startswith(mark) and line.endswith(mark) and len(line) > 2 * len(mark):
+                line = line[len(mark) : -len(mark)]
+        # "**Paraphrase:** text" -> "Paraphrase: text" before the label is removed.
+        line = re.sub(r"^(\*\*|__)([^*_]{1,40}:)\1\s*", r"\2 ", line)
+        line = _BULLET.sub("", line)
+        line = _HERE_IS.sub("", line)
+        line = _LABEL.sub("", line)
+        line = _strip_quotes(line)
+    return line.strip()
+
+
+def _strip_quotes(line: str) -> str:
+    """Drop quotes that enclose the whole line (``"Text."`` or ``"Text".``)."""
+    if len(line) < 2 or line[0] not in _QUOTES:
+        return line
+    close = _QUOTES[line[0]]
+    body = line[1:]
+    trailing = ""
+    if body and body[-1] in ".!?" and len(body) > 1 and body[-2] == close:
+        body, trailing = body[:-1], body[-1]
+    if not body.endswith(close):
+        return line
+    inner = body[: -len(close)]
+    if line[0] in inner or close in inner:  # a quote inside: the quotes are part of the text
+        return line
+    return inner.strip() + trailing
+
+
+def _is_sentence_like(line: str) -> bool:
+    """Whether a cleaned line can be an answer sentence (not a preamble or a rule)."""
+    return (
+        bool(_WORDLIKE.search(line))
+        and not line.endswith(":")
+        and not _FILLER_ONLY.match(line)
+        and not _HERE_IS_LINE.match(line)
+        and not _ECHOED.match(line)
+    )
+
+
+def clean_output(text: str) -> str:
+    """Reduce a model reply to the one sentence it was asked for.
+
+    Removes reasoning blocks (``<think>...</think>``), filler and preambles
+    (``Sure! Here is the paraphrase:``), labels (``Rewritten sentence:``),
+    list bullets, markdown emphasis and quotes around the whole line, then
+    keeps the first line that still reads like a sentence. Within that line
+    nothing is cut: splitting sentences with a regex would break
+    abbreviations and decimals (``Dr. Smith paid $3.5 million.``).
+
+    Args:
+        text: The model's reply.
+
+    Returns:
+        The sentence, whitespace-normalized.
+
+    Raises:
+        InvalidOutputError: If nothing sentence-like remains.
+    """
+    body = _THINK.sub("", text)
+    for raw_line in body.splitlines():
+        line = normalize_text(_strip_wrappers(raw_line))
+        if _is_sentence_like(line):
+            return line
+    shown = normalize_text(text)[:80]
+    msg = (
+        f"the model returned no usable sentence (reply: {shown!r})"
+        if shown
+        else "the model returned an empty reply"
+    )
+    raise InvalidOutputError(msg, raw=text)
+
+
+def message_text(message: BaseMessage) -> str:
+    """The text of a reply, whether its content is a string or content blocks."""
+    return message.text

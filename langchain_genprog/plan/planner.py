@@ -1,0 +1,317 @@
+"""The planner: ask a chat model for a program, validate it, re-prompt on faults.
+
+Three decoders share one validation loop:
+
+* ``text`` — the paper's text syntax, parsed with the whitelist AST parser;
+  works with any chat model.
+* ``structured`` — ``with_structured_output(ProgramSpec)`` for models with
+  native structured output (OpenAI, Anthropic, Ollama, vLLM ...).
+* ``grammar`` — line-by-line constrained decoding for models that accept a
+  GBNF ``grammar`` (the embedded llama.cpp model). Each line may cite only
+  the most relevant ids *not used yet*, which stops a small model from copying
+  its example or repeating a line, and ``END`` finishes the program.
+
+Invalid output is never dropped: each faulty line becomes a located
+:class:`~langchain_genprog.errors.ProgramIssue`; the planner re-prompts with
+those messages (bounded retries) and keeps the best attempt; what still fails
+is returned in :class:`PlanResult.issues`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from pydantic import BaseModel, Field
+
+from langchain_genprog.errors import InvalidInputError, ProgramIssue
+from langchain_genprog.plan import prompts
+from langchain_genprog.program.grammar import END_MARKER, program_line_grammar
+from langchain_genprog.program.model import Program, ProgramLine
+from langchain_genprog.program.parser import parse_program
+from langchain_genprog.program.schema import ProgramSpec, spec_to_program
+from langchain_genprog.program.validation import ProgramLimits, validate_program
+from langchain_genprog.segment.sources import Sources
+
+PlanMode = Literal["auto", "text", "structured", "grammar"]
+
+
+class PlanAttempt(BaseModel):
+    """One call (or, in grammar mode, one line-by-line pass) of the planner.
+
+    Attributes:
+        raw: What the model returned (text, or the structured spec as JSON).
+        valid_lines: How many lines passed validation.
+        issues: Faults found in this attempt.
+        seconds: Wall time.
+        llm_calls: Model calls made.
+    """
+
+    raw: str
+    valid_lines: int
+    issues: list[ProgramIssue] = Field(default_factory=list)
+    seconds: float = 0.0
+    llm_calls: int = 1
+
+
+class PlanResult(BaseModel):
+    """The chosen program and everything that went wrong on the way.
+
+    Attributes:
+        program: Valid lines only, numbered 1..n in answer order.
+        issues: Faults of the chosen attempt that remain (reported, not dropped).
+        attempts: Every attempt, in order (retries are ``len(attempts) - 1``).
+        mode: The decoder used.
+    """
+
+    program: Program
+    issues: list[ProgramIssue] = Field(default_factory=list)
+    attempts: list[PlanAttempt] = Field(default_factory=list)
+    mode: str = "text"
+
+    @property
+    def retries(self) -> int:
+        """Re-prompts needed after the first attempt."""
+        return max(0, len(self.attempts) - 1)
+
+
+class ProgramPlanner:
+    """Writes and validates a program over numbered sources.
+
+    Args:
+        llm: Any LangChain chat model.
+        mode: Decoder (see module docs). ``auto`` picks ``grammar`` for models
+            that declare ``supports_grammar = True`` and ``text`` otherwise.
+        limits: Depth, fan-in and length bounds of a valid program.
+        max_retries: Re-prompts after an attempt with faults.
+        max_sentences: Most answer sentences to plan.
+        grammar_candidates: In grammar mode, how many of the most relevant unused
+            ids each new line may cite.
+        allow_instructions: In grammar mode, whether lines may carry an
+            ``instruction="..."`` (off by default: tiny models write noise there).
+    """
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        *,
+        mode: PlanMode = "auto",
+        limits: ProgramLimits | None = None,
+        max_retries: int = 2,
+        max_sentences: int = 5,
+        grammar_candidates: int = 6,
+        allow_instructions: bool = False,
+    ) -> None:
+        if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
+            raise InvalidInputError(
+                "max_retries must be >= 0, max_sentences and grammar_candidates >= 1"
+            )
+        self.llm = llm
+        self.mode: PlanMode = mode
+        self.limits = (limits or ProgramLimits()).model_copy(
+            update={"max_lines": max_sentences}
+        )
+        self.max_retries = max_retries
+        self.max_sentences = max_sentences
+        self.grammar_candidates = grammar_candidates
+        self.allow_instructions = allow_instructions
+
+    @property
+    def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
+        """The decoder ``auto`` resolves to for this model."""
+        if self.mode != "auto":
+            return self.mode
+        return "grammar" if getattr(self.llm, "supports_grammar", False) else "text"
+
+    def plan(
+        self,
+        sources: Sources,
+        question: str | None = None,
+        *,
+        ranked_ids: Sequence[int] | None = None,
+        on_attempt: Callable[[PlanAttempt], None] | None = None,
+    ) -> PlanResult:
+        """Plan a program for ``question`` (or a summary when it is ``None``).
+
+        Args:
+            sources: Numbered sources.
+            question: The question; ``None`` or blank means "summarize".
+            ranked_ids: Ids offered to the planner, most relevant first
+                (default: all, in source order).
+            on_attempt: Called after each attempt (progress reporting).
+        """
+        offered = list(ranked_ids) if ranked_ids is not None else sources.ids
+        if not offered:
+            raise InvalidInputError("no source sentences were offered to the planner")
+        mode = self.resolved_mode
+        if mode == "grammar":
+            return self._plan_by_grammar(sources, question, offered, on_attempt)
+        return self._plan_with_retries(sources, question, offered, mode, on_attempt)
+
+    async def aplan(
+        self,
+        sources: Sources,
+        question: str | None = None,
+        *,
+        ranked_ids: Sequence[int] | None = None,
+        on_attempt: Callable[[PlanAttempt], None] | None = None,
+    ) -> PlanResult:
+        """Async :meth:`plan` (runs the model calls off the event loop)."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.plan, sources, question, ranked_ids=ranked_ids, on_attempt=on_attempt
+        )
+
+    # -- text / structured ---------------------------------------------------
+
+    def _plan_with_retries(
+        self,
+        sources: Sources,
+        question: str | None,
+        offered: list[int],
+        mode: Literal["text", "structured"],
+        on_attempt: Callable[[PlanAttempt], None] | None,
+    ) -> PlanResult:
+        messages: list[BaseMessage] = plan_messages(sources, question, offered)
+        attempts: list[PlanAttempt] = []
+        best: tuple[Program, list[ProgramIssue]] | None = None
+        for _ in range(self.max_retries + 1):
+            started = time.perf_counter()
+            raw, program, issues = self._call(messages, mode)
+            checked = validate_program(
+                program, set(sources.ids), self.limits, candidate_ids=set(offered)
+            )
+            issues = sorted(issues + checked.issues, key=lambda i: i.line)
+            attempt = PlanAttempt(
+                raw=raw,
+                valid_lines=len(checked.program.lines),
+                issues=issues,
+                seconds=time.perf_counter() - started,
+            )
+            attempts.append(attempt)
+            if on_attempt:
+                on_attempt(attempt)
+            if best is None or _better(checked.program, issues, *best):
+                best = (checked.program, issues)
+            if not issues and checked.program.lines:
+                break
+            feedback = "\n".join(f"- {issue}" for issue in issues) or (
+                "- the program has no lines"
+            )
+            messages = [
+                *messages,
+                AIMessage(content=raw),
+                HumanMessage(content=prompts.RETRY.format(issues=feedback)),
+            ]
+        assert best is not None
+        program, issues = best
+        if not program.lines and not issues:
+            issues = [ProgramIssue(line=0, message="the planner wrote no program lines")]
+        return PlanResult(program=program, issues=issues, attempts=attempts, mode=mode)
+
+    def _call(
+        self, messages: list[BaseMessage], mode: Literal["text", "structured"]
+    ) -> tuple[str, Program, list[ProgramIssue]]:
+        if mode == "structured":
+            try:
+                spec = self.llm.with_structured_output(ProgramSpec).invoke(messages)
+            except Exception as err:  # the provider's own parse/validation error
+                issue = ProgramIssue(line=0, message=f"structured output failed: {err}")
+                return "", Program(), [issue]
+            if not isinstance(spec, ProgramSpec):
+                spec = ProgramSpec.model_validate(spec)
+            program, issues = spec_to_program(spec)
+            return spec.model_dump_json(exclude_none=True), program, issues
+        reply = self.llm.invoke(messages)
+        raw = reply.text if isinstance(reply, BaseMessage) else str(reply)
+        parsed = parse_program(raw)
+        return raw, parsed.program, parsed.issues
+
+    # -- grammar (line by line) -----------------------------------------------
+
+    def _plan_by_grammar(
+        self,
+        sources: Sources,
+        question: str | None,
+        offered: list[int],
+        on_attempt: Callable[[PlanAttempt], None] | None,
+    ) -> PlanResult:
+        started = time.perf_counter()
+        rendered_sources = sources.render(offered)
+        task = prompts.task_text(question)
+        lines: list[ProgramLine] = []
+        issues: list[ProgramIssue] = []
+        raws: list[str] = []
+        used: set[int] = set()
+        calls = 0
+        while len(lines) < self.max_sentences:
+            candidates = [sid for sid in offered if sid not in used][: self.grammar_candidates]
+            if not candidates:
+                break
+            grammar = program_line_grammar(
+                candidates,
+                max_depth=min(self.limits.max_depth, 2),
+                max_fan_in=min(self.limits.max_fan_in, 3),
+                allow_instruction=self.allow_instructions,
+                allow_end=bool(lines),
+            )
+            so_far = "\n".join(line.render() for line in lines) or "(empty)"
+            messages = prompts.NEXT_LINE_PROMPT.format_messages(
+                sources=rendered_sources, task=task, so_far=so_far
+            )
+            reply = self.llm.invoke(messages, grammar=grammar)
+            calls += 1
+            raw = reply.text.strip()
+            raws.append(raw)
+            if raw == END_MARKER:
+                break
+            number = len(lines) + 1
+            parsed = parse_program(raw)
+            program = Program(
+                lines=[ln.model_copy(update={"index": number}) for ln in parsed.program.lines]
+            )
+            checked = validate_program(
+                program, set(sources.ids), self.limits, candidate_ids=set(candidates)
+            )
+            found = [
+                ProgramIssue(line=number, message=i.message, text=i.text)
+                for i in parsed.issues + checked.issues
+            ]
+            if found or not checked.program.lines:
+                # The grammar makes this rare; report it and stop rather than loop.
+                issues.extend(found or [ProgramIssue(line=number, message="empty line")])
+                break
+            line = checked.program.lines[0].model_copy(update={"index": number})
+            lines.append(line)
+            used.update(line.leaves())
+        attempt = PlanAttempt(
+            raw="\n".join(raws),
+            valid_lines=len(lines),
+            issues=issues,
+            seconds=time.perf_counter() - started,
+            llm_calls=calls,
+        )
+        if on_attempt:
+            on_attempt(attempt)
+        return PlanResult(
+            program=Program(lines=lines), issues=issues, attempts=[attempt], mode="grammar"
+        )
+
+
+def plan_messages(
+    sources: Sources, question: str | None, offered: Sequence[int]
+) -> list[BaseMessage]:
+    """The first planner messages: system prompt, sources and task."""
+    return prompts.PLAN_PROMPT.format_messages(
+        sources=sources.render(offered), task=prompts.task_text(question)
+    )
+
+
+def _better(
+    program: Program, issues: list[ProgramIssue], best_program: Program, best_issues: list[Any]
+) -> bool:
+    return (len(program.lines), -len(issues)) > (len(best_program.lines), -len(best_issues))
