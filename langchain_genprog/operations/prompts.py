@@ -55,9 +55,7 @@ Combined sentence:"""
 PARAPHRASE_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", PARAPHRASE)])
 """Variables: ``text``, ``instruction`` (use :func:`format_instruction`)."""
 
-COMPRESSION_PROMPT = ChatPromptTemplate.from_messages(
-    [("system", SYSTEM), ("human", COMPRESSION)]
-)
+COMPRESSION_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", COMPRESSION)])
 """Variables: ``text``, ``instruction`` (use :func:`format_instruction`)."""
 
 FUSION_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", FUSION)])

@@ -92,6 +92,8 @@ class ProgramPlanner:
             ids each new line may cite.
         allow_instructions: In grammar mode, whether lines may carry an
             ``instruction="..."`` (off by default: tiny models write noise there).
+        require_operation: In grammar mode, whether each line must apply an
+            operation; without it small models only copy sentences verbatim.
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class ProgramPlanner:
         max_sentences: int = 5,
         grammar_candidates: int = 6,
         allow_instructions: bool = False,
+        require_operation: bool = True,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
@@ -118,6 +121,7 @@ class ProgramPlanner:
         self.max_sentences = max_sentences
         self.grammar_candidates = grammar_candidates
         self.allow_instructions = allow_instructions
+        self.require_operation = require_operation
 
     @property
     def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
@@ -247,7 +251,7 @@ class ProgramPlanner:
         issues: list[ProgramIssue] = []
         raws: list[str] = []
         used: set[int] = set()
-        calls = 0
+        calls = failures = 0
         while len(lines) < self.max_sentences:
             candidates = [sid for sid in offered if sid not in used][: self.grammar_candidates]
             if not candidates:
@@ -258,6 +262,7 @@ class ProgramPlanner:
                 max_fan_in=min(self.limits.max_fan_in, 3),
                 allow_instruction=self.allow_instructions,
                 allow_end=bool(lines),
+                require_operation=self.require_operation,
             )
             so_far = "\n".join(line.render() for line in lines) or "(empty)"
             messages = prompts.NEXT_LINE_PROMPT.format_messages(
@@ -282,9 +287,14 @@ class ProgramPlanner:
                 for i in parsed.issues + checked.issues
             ]
             if found or not checked.program.lines:
-                # The grammar makes this rare; report it and stop rather than loop.
+                # The grammar makes this rare. Report the line, keep its ids
+                # from being offered again, and stop after repeated failures.
                 issues.extend(found or [ProgramIssue(line=number, message="empty line")])
-                break
+                used.update(candidates[:1] if not parsed.program.lines else parsed.program.leaves())
+                failures += 1
+                if failures >= 2:
+                    break
+                continue
             line = checked.program.lines[0].model_copy(update={"index": number})
             lines.append(line)
             used.update(line.leaves())

@@ -88,6 +88,9 @@ def validate_line(
             fault(f"fusion() needs at least two inputs, got {n}; use paraphrase() for one")
         elif node.operation == "fusion" and n > limits.max_fan_in:
             fault(f"fusion() has {n} inputs; at most {limits.max_fan_in} are allowed")
+        leaf_inputs = [c.id for c in node.inputs if isinstance(c, SentenceRef)]
+        if len(leaf_inputs) != len(set(leaf_inputs)):
+            fault(f"{node.operation}() repeats an input; give each sentence once")
         if node.operation == "extract" and node.inputs and isinstance(node.inputs[0], Call):
             fault("extract() copies a source sentence verbatim; its input must be an id like S3")
     d = depth(line.root)

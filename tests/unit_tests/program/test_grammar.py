@@ -17,14 +17,28 @@ def test_grammar_has_one_rule_per_level_and_optional_end() -> None:
     grammar = program_line_grammar([1, 2], max_depth=3, allow_end=True)
     for level in (1, 2, 3):
         assert f"e{level} ::=" in grammar
-    assert grammar.startswith('root ::= ("- " e3 "\\n") | "END"')
+    assert grammar.startswith('root ::= ("- " top "\\n") | "END"\ntop ::= e3\n')
     assert "END" not in program_line_grammar([1], allow_end=False)
 
 
 def test_fan_in_bound_nests_optional_inputs() -> None:
-    grammar = program_line_grammar([1, 2], max_depth=1, max_fan_in=4)
+    many = list(range(1, 12))  # too many to enumerate combinations
+    grammar = program_line_grammar(many, max_depth=1, max_fan_in=4)
     fusion = next(line for line in grammar.splitlines() if line.startswith("fu1 ::="))
-    assert fusion.count('(", " e0') == 2
+    assert fusion == 'fu1 ::= "fusion(" e0 ", " e0 (", " e0 (", " e0)?)? ")"'
+
+
+def test_leaf_fusions_enumerate_distinct_ids() -> None:
+    grammar = program_line_grammar([4, 9, 2], max_depth=1, max_fan_in=3)
+    fusion = next(line for line in grammar.splitlines() if line.startswith("fu1 ::="))
+    combos = re.findall(r'"(S[\d, S]+)"', fusion)
+    assert combos == ["S4, S9", "S4, S2", "S9, S2", "S4, S9, S2"]
+
+
+def test_require_operation_excludes_bare_ids_at_top() -> None:
+    grammar = program_line_grammar([1, 2], max_depth=2, require_operation=True)
+    assert "top ::= un2 | fu2" in grammar
+    assert "top ::= e2" in program_line_grammar([1, 2], max_depth=2)
 
 
 def test_instruction_rule_only_when_allowed() -> None:
@@ -36,3 +50,18 @@ def test_instruction_rule_only_when_allowed() -> None:
 def test_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         program_line_grammar(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_depth": 1},
+        {"max_depth": 3, "max_fan_in": 4, "allow_instruction": True},
+        {"require_operation": True, "allow_end": False},
+    ],
+)
+@pytest.mark.parametrize("ids", [[3, 7, 12], list(range(1, 15))])
+def test_grammar_compiles_in_llama_cpp(ids: list[int], kwargs: dict) -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    grammar = llama_cpp.LlamaGrammar.from_string(program_line_grammar(ids, **kwargs), verbose=False)
+    assert grammar is not None

@@ -1,0 +1,480 @@
+"""Run a program: one model call per operation node, innermost first.
+
+Scheduling is by *height* (a call on leaves only has height 1, a call on a
+height-1 call has height 2 ...), across all program lines at once. Every node
+of one height depends only on lower heights, so each level is a single
+``Runnable.batch``/``abatch`` with ``max_concurrency``: the independent nodes
+of all answer sentences share the concurrency budget, and no node waits for
+an unrelated sentence's deeper tree.
+
+A bare ``S3`` line and ``extract(S3)`` copy the sentence with no model call.
+A node whose call keeps failing (an exception, or a reply with no usable
+sentence) records its error; every ancestor then fails with
+``input failed: ...`` naming the root cause, and the line's
+:class:`~langchain_genprog.execute.trace.LineResult` carries the error. Other
+lines are unaffected. Nothing is dropped silently.
+
+The executor is plain Python over LangChain runnables: no LangGraph import, so
+it can be called from a graph node, a script or a notebook alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import merge_configs
+
+from langchain_genprog.errors import GenProgError, InvalidInputError
+from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
+from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
+from langchain_genprog.operations.tools import arun_operation, run_operation
+from langchain_genprog.program.model import OPERATIONS, Call, Operation, Program, SentenceRef
+from langchain_genprog.segment.sources import Sources
+
+NodeCallback = Callable[[NodeTrace], None]
+"""Called with each node's final trace as soon as the node finishes (or fails)."""
+
+
+@dataclass
+class _Node:
+    """A scheduled node: a call, or a line whose root is a bare sentence id."""
+
+    line: int
+    path: str
+    node: Call | SentenceRef
+    children: list[_Node | SentenceRef]
+    height: int
+    order: int
+    leaf_ids: list[int]
+    trace: NodeTrace | None = None
+    cause: str | None = None
+    """Where the failure that stopped this node started: ``<path> (<op>): <error>``."""
+
+
+_Job = tuple[_Node, NodeTrace]
+"""A node waiting for its model call, with its pending trace."""
+
+
+@dataclass
+class _Attempts:
+    """The outcome of a node's call loop."""
+
+    text: str | None = None
+    attempts: int = 0
+    seconds: float = 0.0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def add_usage(self, usage: UsageMetadata | None) -> None:
+        if not usage:
+            return
+        self.input_tokens = (self.input_tokens or 0) + int(usage.get("input_tokens", 0))
+        self.output_tokens = (self.output_tokens or 0) + int(usage.get("output_tokens", 0))
+
+
+class ProgramExecutor:
+    """Executes programs against their sources with a chat model.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_genprog.execute import ProgramExecutor
+            from langchain_genprog.program.parser import parse_program
+
+            executor = ProgramExecutor(llm, max_concurrency=8)
+            result = executor.execute(program, sources)
+            for line in result.lines:
+                print(line.text if line.ok else f"failed: {line.error}", line.leaf_ids)
+
+    Args:
+        llm: Chat model that performs paraphrase, compression and fusion.
+        max_concurrency: Most model calls in flight at once.
+        max_retries: Extra attempts for a node whose call raises or returns no
+            usable sentence (so ``max_retries=2`` allows three calls).
+        retry_backoff: Seconds to wait before the first retry, doubled for each
+            further one. ``0`` retries at once (right for local models; hosted
+            models usually retry rate limits themselves).
+        on_node: Progress callback, called with each node's final
+            :class:`NodeTrace` as soon as it finishes. In sync execution it is
+            called from worker threads, one call at a time.
+
+    Raises:
+        InvalidInputError: If ``max_concurrency < 1``, ``max_retries < 0`` or
+            ``retry_backoff < 0``.
+    """
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        *,
+        max_concurrency: int = 4,
+        max_retries: int = 2,
+        retry_backoff: float = 0.0,
+        on_node: NodeCallback | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise InvalidInputError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        if max_retries < 0:
+            raise InvalidInputError(f"max_retries must be 0 or more, got {max_retries}")
+        if retry_backoff < 0:
+            raise InvalidInputError(f"retry_backoff must be 0 or more, got {retry_backoff}")
+        self.llm = llm
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.on_node = on_node
+        self._lock = threading.Lock()
+        self._runner: RunnableLambda[NodeTrace, NodeTrace] = RunnableLambda(
+            self._run_job, afunc=self._arun_job, name="genprog_operation"
+        )
+
+    # ------------------------------------------------------------------ public
+
+    def execute(
+        self, program: Program, sources: Sources, *, config: RunnableConfig | None = None
+    ) -> ExecutionResult:
+        """Run every line of ``program``.
+
+        Args:
+            program: The (validated) program.
+            sources: The numbered sentences its ids refer to.
+            config: Runnable config (callbacks, tags, metadata) for the model
+                calls; inside a LangGraph node the current config is used
+                automatically.
+
+        Returns:
+            One :class:`LineResult` per line, in program order, and the trace of
+            every node (per line, innermost first).
+        """
+        nodes, levels = _schedule(program)
+        for height in sorted(levels):
+            jobs = self._prepare_level(levels[height], sources)
+            if not jobs:
+                continue
+            outputs = self._runner.batch(
+                [pending for _, pending in jobs],
+                config=self._job_configs(jobs, config),
+                return_exceptions=True,
+            )
+            self._collect(jobs, outputs)
+        return _assemble(program, nodes)
+
+    async def aexecute(
+        self, program: Program, sources: Sources, *, config: RunnableConfig | None = None
+    ) -> ExecutionResult:
+        """Async :meth:`execute`: same scheduling, results and trace."""
+        nodes, levels = _schedule(program)
+        for height in sorted(levels):
+            jobs = self._prepare_level(levels[height], sources)
+            if not jobs:
+                continue
+            outputs = await self._runner.abatch(
+                [pending for _, pending in jobs],
+                config=self._job_configs(jobs, config),
+                return_exceptions=True,
+            )
+            self._collect(jobs, outputs)
+        return _assemble(program, nodes)
+
+    # --------------------------------------------------------------- scheduling
+
+    def _prepare_level(self, level: list[_Node], sources: Sources) -> list[_Job]:
+        """Resolve the inputs of a level; finish what needs no model call.
+
+        Returns:
+            The nodes that need a model call, each with its pending trace
+            (inputs filled in, no output yet).
+        """
+        jobs: list[_Job] = []
+        for item in level:
+            trace = NodeTrace(
+                line=item.line,
+                path=item.path,
+                operation=item.node.operation if isinstance(item.node, Call) else "extract",
+                instruction=item.node.instruction if isinstance(item.node, Call) else None,
+                leaf_ids=list(item.leaf_ids),
+            )
+            children: list[_Node | SentenceRef] = (
+                [item.node] if isinstance(item.node, SentenceRef) else item.children
+            )
+            failure: str | None = None
+            for k, child in enumerate(children):
+                if isinstance(child, SentenceRef):
+                    text, problem = _sentence_text(sources, child.id)
+                    trace.inputs.append(text)
+                    trace.input_ids.append([child.id])
+                    if problem and failure is None:
+                        failure = problem
+                    continue
+                done = child.trace
+                trace.inputs.append(done.output if done else "")
+                trace.input_ids.append(list(child.leaf_ids))
+                child_error = f"input {k + 1} did not run" if done is None else done.error
+                if child_error is not None and failure is None:
+                    # Name the node where the failure started, not just the child.
+                    item.cause = child.cause or f"{child.path} ({_op(child)}): {child_error}"
+                    failure = f"input failed: {item.cause}"
+            if failure is not None:
+                trace.error = failure
+                self._finish(item, trace)
+            elif trace.operation == "extract":
+                try:
+                    trace.output = run_operation(self.llm, "extract", trace.inputs).text
+                except GenProgError as err:  # e.g. extract() with two inputs
+                    trace.error = f"extract failed: {err}"
+                self._finish(item, trace)
+            else:
+                jobs.append((item, trace))
+        return jobs
+
+    def _job_configs(self, jobs: list[_Job], config: RunnableConfig | None) -> list[RunnableConfig]:
+        # ``batch`` takes ``max_concurrency`` from the first config; every config
+        # carries it so that the bound never depends on the order of the jobs.
+        configs: list[RunnableConfig] = []
+        for job, _ in jobs:
+            own: RunnableConfig = {
+                "max_concurrency": self.max_concurrency,
+                "run_name": f"genprog_{_op(job)}",
+                "metadata": {"genprog_line": job.line, "genprog_path": job.path},
+            }
+            configs.append(merge_configs(config, own))
+        return configs
+
+    def _collect(self, jobs: list[_Job], outputs: Sequence[NodeTrace | Exception]) -> None:
+        raised: Exception | None = None
+        for (job, _), out in zip(jobs, outputs, strict=True):
+            if isinstance(out, NodeTrace):
+                job.trace = out
+            else:
+                # Only the on_node callback (or a bug) can raise here: the job
+                # itself turns every operation failure into a traced error.
+                raised = raised or out
+        if raised is not None:
+            raise raised
+
+    def _finish(self, item: _Node, trace: NodeTrace) -> None:
+        item.trace = trace
+        self._notify(trace)
+
+    def _notify(self, trace: NodeTrace) -> None:
+        if self.on_node is not None:
+            with self._lock:
+                self.on_node(trace)
+
+    # ------------------------------------------------------------------ running
+
+    def _run_job(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        outcome = _Attempts()
+        for attempt in range(1, self.max_retries + 2):
+            start = time.perf_counter()
+            try:
+                out = run_operation(
+                    self.llm,
+                    _operation(pending.operation),
+                    pending.inputs,
+                    pending.instruction,
+                    config=config,
+                )
+            except Exception as err:
+                outcome.seconds += time.perf_counter() - start
+                if not self._record_failure(outcome, err, attempt):
+                    break
+                if self.retry_backoff:
+                    time.sleep(self.retry_backoff * 2 ** (attempt - 1))
+                continue
+            outcome.seconds += time.perf_counter() - start
+            outcome.attempts = attempt
+            outcome.add_usage(out.usage)
+            outcome.text = out.text
+            break
+        return self._complete(pending, outcome)
+
+    async def _arun_job(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        outcome = _Attempts()
+        for attempt in range(1, self.max_retries + 2):
+            start = time.perf_counter()
+            try:
+                out = await arun_operation(
+                    self.llm,
+                    _operation(pending.operation),
+                    pending.inputs,
+                    pending.instruction,
+                    config=config,
+                )
+            except Exception as err:
+                outcome.seconds += time.perf_counter() - start
+                if not self._record_failure(outcome, err, attempt):
+                    break
+                if self.retry_backoff:
+                    await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+                continue
+            outcome.seconds += time.perf_counter() - start
+            outcome.attempts = attempt
+            outcome.add_usage(out.usage)
+            outcome.text = out.text
+            break
+        return self._complete(pending, outcome)
+
+    def _record_failure(self, outcome: _Attempts, err: Exception, attempt: int) -> bool:
+        """Note a failed attempt; return whether another attempt may follow."""
+        outcome.attempts = attempt
+        if isinstance(err, InvalidOutputError):
+            outcome.add_usage(err.usage)
+        outcome.errors.append(f"{type(err).__name__}: {err}")
+        # Malformed inputs are deterministic: calling again cannot help.
+        retryable = not isinstance(err, InvalidInputError)
+        return retryable and attempt <= self.max_retries
+
+    def _complete(self, pending: NodeTrace, outcome: _Attempts) -> NodeTrace:
+        update: dict[str, object] = {
+            "seconds": outcome.seconds,
+            "attempts": outcome.attempts,
+            "input_tokens": outcome.input_tokens,
+            "output_tokens": outcome.output_tokens,
+        }
+        if outcome.text is not None:
+            update["output"] = outcome.text
+        else:
+            update["error"] = (
+                f"{pending.operation} failed after {outcome.attempts} attempt(s): "
+                f"{outcome.errors[-1] if outcome.errors else 'no attempt was made'}"
+            )
+        trace = pending.model_copy(update=update, deep=True)
+        self._notify(trace)
+        return trace
+
+
+def execute_program(
+    llm: BaseChatModel,
+    program: Program,
+    sources: Sources,
+    *,
+    max_concurrency: int = 4,
+    max_retries: int = 2,
+    on_node: NodeCallback | None = None,
+    config: RunnableConfig | None = None,
+) -> ExecutionResult:
+    """Run ``program`` once; a function form of :meth:`ProgramExecutor.execute`.
+
+    Convenient as (part of) a LangGraph node body.
+    """
+    executor = ProgramExecutor(
+        llm, max_concurrency=max_concurrency, max_retries=max_retries, on_node=on_node
+    )
+    return executor.execute(program, sources, config=config)
+
+
+async def aexecute_program(
+    llm: BaseChatModel,
+    program: Program,
+    sources: Sources,
+    *,
+    max_concurrency: int = 4,
+    max_retries: int = 2,
+    on_node: NodeCallback | None = None,
+    config: RunnableConfig | None = None,
+) -> ExecutionResult:
+    """Async :func:`execute_program`."""
+    executor = ProgramExecutor(
+        llm, max_concurrency=max_concurrency, max_retries=max_retries, on_node=on_node
+    )
+    return await executor.aexecute(program, sources, config=config)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _schedule(program: Program) -> tuple[dict[tuple[int, str], _Node], dict[int, list[_Node]]]:
+    """Index every scheduled node by ``(line, path)`` and group them by height."""
+    nodes: dict[tuple[int, str], _Node] = {}
+    levels: dict[int, list[_Node]] = {}
+    for line in program.lines:
+        if isinstance(line.root, SentenceRef):  # a bare "S3" line: a verbatim copy
+            item = _Node(line.index, "0", line.root, [], 0, 0, [line.root.id])
+            nodes[(line.index, "0")] = item
+            levels.setdefault(0, []).append(item)
+        else:
+            _add_call(line.root, line.index, "0", nodes, levels)
+    return nodes, levels
+
+
+def _add_call(
+    call: Call,
+    line: int,
+    path: str,
+    nodes: dict[tuple[int, str], _Node],
+    levels: dict[int, list[_Node]],
+) -> _Node:
+    """Schedule ``call`` and its nested calls; post-order numbering gives ``order``."""
+    children: list[_Node | SentenceRef] = [
+        child
+        if isinstance(child, SentenceRef)
+        else _add_call(child, line, f"{path}.{k}", nodes, levels)
+        for k, child in enumerate(call.inputs)
+    ]
+    height = 1 + max((c.height for c in children if isinstance(c, _Node)), default=0)
+    order = sum(1 for key in nodes if key[0] == line)
+    item = _Node(line, path, call, children, height, order, _leaf_ids(children))
+    nodes[(line, path)] = item
+    levels.setdefault(height, []).append(item)
+    return item
+
+
+def _leaf_ids(children: list[_Node | SentenceRef]) -> list[int]:
+    seen: dict[int, None] = {}
+    for child in children:
+        ids = [child.id] if isinstance(child, SentenceRef) else child.leaf_ids
+        for sid in ids:
+            seen.setdefault(sid, None)
+    return list(seen)
+
+
+def _assemble(program: Program, nodes: dict[tuple[int, str], _Node]) -> ExecutionResult:
+    lines: list[LineResult] = []
+    for line in program.lines:
+        root = nodes[(line.index, "0")]
+        trace = root.trace
+        error = trace.error if trace else "the line was not executed"
+        lines.append(
+            LineResult(
+                line=line.index,
+                program=line.render(),
+                text="" if error else (trace.output if trace else ""),
+                leaf_ids=line.leaves(),
+                error=error,
+            )
+        )
+    ordered = sorted(nodes.values(), key=lambda n: (n.line, n.order))
+    return ExecutionResult(lines=lines, trace=[n.trace for n in ordered if n.trace is not None])
+
+
+def _sentence_text(sources: Sources, sentence_id: int) -> tuple[str, str | None]:
+    """A leaf's text, or ``("", reason)`` if it cannot be used."""
+    if not sources.has(sentence_id):
+        return "", f"S{sentence_id} does not exist; valid ids are S1..S{len(sources)}"
+    text = normalize_text(sources.sentence(sentence_id).text)
+    if not text:
+        return "", f"S{sentence_id} has no text"
+    return text, None
+
+
+def _op(item: _Node) -> str:
+    return item.node.operation if isinstance(item.node, Call) else "extract"
+
+
+_OPERATIONS: dict[str, Operation] = {op: op for op in OPERATIONS}
+
+
+def _operation(name: str) -> Operation:
+    try:
+        return _OPERATIONS[name]
+    except KeyError:
+        raise InvalidInputError(f"unknown operation {name!r}") from None

@@ -1,0 +1,471 @@
+"""The text operations as LangChain tools, and the one function that performs them.
+
+:func:`run_operation` / :func:`arun_operation` are the single definition of an
+operation call (prompt → one chat-model call → :func:`clean_output`); the
+program executor and the tools both go through them, so a tool call in an
+agent does exactly what a program node does.
+
+The tools return ``content_and_artifact``: the content is the produced
+sentence (what a model reads back), the artifact an :class:`OperationResult`
+that carries the ``source_ids`` given in the call, so that a sentence built by
+an agent with these tools stays cited to the source sentences it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal, NamedTuple
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForToolRun,
+    CallbackManagerForToolRun,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
+from langchain_core.tools import BaseTool
+from langchain_core.tools.base import ArgsSchema
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.operations.prompts import (
+    InvalidOutputError,
+    LLMOperation,
+    build_messages,
+    clean_output,
+    normalize_text,
+)
+from langchain_genprog.program.model import Operation
+
+SourceId = Annotated[int, Field(ge=1)]
+
+
+class OperationOutput(NamedTuple):
+    """What one operation call produced.
+
+    Attributes:
+        text: The cleaned sentence.
+        usage: Token usage reported by the model (``None`` for ``extract`` or
+            when the model reports none).
+    """
+
+    text: str
+    usage: UsageMetadata | None
+
+
+class OperationResult(BaseModel):
+    """The artifact of an operation tool call: the sentence and its provenance."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: Operation = Field(description="The operation that produced the text.")
+    text: str = Field(description="The produced sentence.")
+    source_ids: list[int] = Field(
+        default_factory=list,
+        description="Ids of the source sentences the text is built from (S3 -> 3).",
+    )
+    instruction: str | None = Field(
+        default=None, description="The instruction the operation followed, if any."
+    )
+
+
+def extract_text(inputs: Sequence[str]) -> str:
+    """``extract``: the single input, copied word for word (whitespace normalized).
+
+    Raises:
+        InvalidInputError: If there is not exactly one non-blank input.
+    """
+    if len(inputs) != 1:
+        raise InvalidInputError(f"extract() takes exactly one input text, got {len(inputs)}")
+    text = normalize_text(inputs[0])
+    if not text:
+        raise InvalidInputError("extract() got an empty input text")
+    return text
+
+
+def _operation_config(config: RunnableConfig | None, operation: str) -> RunnableConfig:
+    # Tag the model run so traces show which operation a chat call performed.
+    extra: RunnableConfig = {
+        "tags": [f"genprog:{operation}"],
+        "metadata": {"genprog_operation": operation},
+    }
+    return merge_configs(config, extra)
+
+
+def run_operation(
+    llm: BaseChatModel,
+    operation: Operation,
+    inputs: Sequence[str],
+    instruction: str | None = None,
+    *,
+    config: RunnableConfig | None = None,
+) -> OperationOutput:
+    """Perform one text operation with one model call (none for ``extract``).
+
+    Args:
+        llm: The chat model that rewrites the text.
+        operation: ``paraphrase``, ``compression``, ``fusion`` or ``extract``.
+        inputs: The input texts (one, or two or more for ``fusion``).
+        instruction: Optional guidance passed into the prompt.
+        config: Runnable config (callbacks, tags) for the model call.
+
+    Returns:
+        The cleaned sentence and the call's token usage.
+
+    Raises:
+        InvalidInputError: On an unknown operation or wrong/blank inputs.
+        InvalidOutputError: If the reply holds no usable sentence (with the
+            call's ``usage`` attached, since its tokens were spent).
+        Exception: Whatever the model raises is propagated unchanged, so that
+            the caller's retry policy can see it.
+    """
+    if operation == "extract":
+        return OperationOutput(extract_text(inputs), None)
+    messages = build_messages(_llm_operation(operation), inputs, instruction)
+    reply = llm.invoke(messages, config=_operation_config(config, operation))
+    return _finish(reply.text, getattr(reply, "usage_metadata", None))
+
+
+async def arun_operation(
+    llm: BaseChatModel,
+    operation: Operation,
+    inputs: Sequence[str],
+    instruction: str | None = None,
+    *,
+    config: RunnableConfig | None = None,
+) -> OperationOutput:
+    """Async :func:`run_operation` (same arguments, results and errors)."""
+    if operation == "extract":
+        return OperationOutput(extract_text(inputs), None)
+    messages = build_messages(_llm_operation(operation), inputs, instruction)
+    reply = await llm.ainvoke(messages, config=_operation_config(config, operation))
+    return _finish(reply.text, getattr(reply, "usage_metadata", None))
+
+
+def _llm_operation(operation: str) -> LLMOperation:
+    if operation == "paraphrase":
+        return "paraphrase"
+    if operation == "compression":
+        return "compression"
+    if operation == "fusion":
+        return "fusion"
+    msg = f"unknown operation {operation!r}; expected paraphrase, compression, fusion or extract"
+    raise InvalidInputError(msg)
+
+
+def _finish(raw: str, usage: UsageMetadata | None) -> OperationOutput:
+    try:
+        return OperationOutput(clean_output(raw), usage)
+    except InvalidOutputError as err:
+        err.usage = usage
+        raise
+
+
+# --------------------------------------------------------------------------- schemas
+
+_INSTRUCTION = (
+    "Optional guidance for how to rewrite, e.g. 'use simpler words' or 'focus on the date'."
+)
+_SOURCE_IDS = (
+    "Ids of the numbered source sentences the input comes from (e.g. [3] for S3). "
+    "They are returned with the result so the output stays cited; they do not change the text."
+)
+
+
+class ParaphraseInput(BaseModel):
+    """Arguments of the ``paraphrase`` tool."""
+
+    text: str = Field(min_length=1, description="The sentence to reword.")
+    instruction: str | None = Field(default=None, description=_INSTRUCTION)
+    source_ids: list[SourceId] = Field(default_factory=list, description=_SOURCE_IDS)
+
+
+class CompressionInput(BaseModel):
+    """Arguments of the ``compression`` tool."""
+
+    text: str = Field(min_length=1, description="The sentence to shorten.")
+    instruction: str | None = Field(default=None, description=_INSTRUCTION)
+    source_ids: list[SourceId] = Field(default_factory=list, description=_SOURCE_IDS)
+
+
+class FusionInput(BaseModel):
+    """Arguments of the ``fusion`` tool."""
+
+    texts: list[str] = Field(
+        min_length=2, description="Two or more sentences to merge into one, in order."
+    )
+    instruction: str | None = Field(default=None, description=_INSTRUCTION)
+    source_ids: list[SourceId] = Field(default_factory=list, description=_SOURCE_IDS)
+
+
+class ExtractInput(BaseModel):
+    """Arguments of the ``extract`` tool."""
+
+    text: str = Field(min_length=1, description="The source sentence to quote word for word.")
+    source_ids: list[SourceId] = Field(default_factory=list, description=_SOURCE_IDS)
+
+
+# --------------------------------------------------------------------------- tools
+
+
+class _ModelOperationTool(BaseTool):
+    """Shared body of the tools that call a chat model."""
+
+    llm: BaseChatModel
+    """The chat model that performs the operation."""
+
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+
+    operation: ClassVar[LLMOperation]
+
+    def _perform(
+        self,
+        inputs: list[str],
+        instruction: str | None,
+        source_ids: list[int] | None,
+        run_manager: CallbackManagerForToolRun | None,
+    ) -> tuple[str, OperationResult]:
+        config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
+        out = run_operation(self.llm, self.operation, inputs, instruction, config=config)
+        return out.text, self._result(out.text, instruction, source_ids)
+
+    async def _aperform(
+        self,
+        inputs: list[str],
+        instruction: str | None,
+        source_ids: list[int] | None,
+        run_manager: AsyncCallbackManagerForToolRun | None,
+    ) -> tuple[str, OperationResult]:
+        config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
+        out = await arun_operation(self.llm, self.operation, inputs, instruction, config=config)
+        return out.text, self._result(out.text, instruction, source_ids)
+
+    def _result(
+        self, text: str, instruction: str | None, source_ids: list[int] | None
+    ) -> OperationResult:
+        return OperationResult(
+            operation=self.operation,
+            text=text,
+            source_ids=list(dict.fromkeys(source_ids or [])),
+            instruction=instruction or None,
+        )
+
+
+class ParaphraseTool(_ModelOperationTool):
+    """Reword one sentence while keeping its meaning.
+
+    Setup:
+        .. code-block:: python
+
+            from langchain_genprog.operations import ParaphraseTool
+
+            tool = ParaphraseTool(llm=chat_model)
+
+    Invocation with a tool call returns a ``ToolMessage`` whose ``artifact``
+    is an :class:`OperationResult`:
+
+        .. code-block:: python
+
+            msg = tool.invoke(
+                {
+                    "type": "tool_call",
+                    "id": "1",
+                    "name": "paraphrase",
+                    "args": {"text": "The council approved the park.", "source_ids": [1]},
+                }
+            )
+            msg.content  # the reworded sentence
+            msg.artifact.source_ids  # [1]
+    """
+
+    name: str = "paraphrase"
+    description: str = (
+        "Reword one sentence in different words while keeping its meaning and facts. "
+        "Returns exactly one sentence. Use it to restate a source sentence in the answer; "
+        "pass the source sentence ids so the result stays cited."
+    )
+    args_schema: ArgsSchema | None = ParaphraseInput
+    operation: ClassVar[LLMOperation] = "paraphrase"
+
+    def _run(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return self._perform([text], instruction, source_ids, run_manager)
+
+    async def _arun(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return await self._aperform([text], instruction, source_ids, run_manager)
+
+
+class CompressionTool(_ModelOperationTool):
+    """Shorten one sentence to its key fact.
+
+    Setup:
+        .. code-block:: python
+
+            from langchain_genprog.operations import CompressionTool
+
+            tool = CompressionTool(llm=chat_model)
+            tool.invoke({"text": "The park, approved on Monday, will open in May."})
+    """
+
+    name: str = "compression"
+    description: str = (
+        "Shorten one sentence to its key fact, dropping detail. Returns exactly one "
+        "shorter sentence. Use it when only part of a source sentence answers the question; "
+        "an instruction can say what to keep."
+    )
+    args_schema: ArgsSchema | None = CompressionInput
+    operation: ClassVar[LLMOperation] = "compression"
+
+    def _run(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return self._perform([text], instruction, source_ids, run_manager)
+
+    async def _arun(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return await self._aperform([text], instruction, source_ids, run_manager)
+
+
+class FusionTool(_ModelOperationTool):
+    """Merge two or more sentences into one sentence that keeps their facts.
+
+    Setup:
+        .. code-block:: python
+
+            from langchain_genprog.operations import FusionTool
+
+            tool = FusionTool(llm=chat_model)
+            tool.invoke(
+                {
+                    "texts": ["The park was approved.", "It will cost $2 million."],
+                    "source_ids": [1, 2],
+                }
+            )
+    """
+
+    name: str = "fusion"
+    description: str = (
+        "Merge two or more sentences into one sentence that keeps the facts of each. "
+        "Returns exactly one sentence. Use it to combine facts from several source "
+        "sentences; pass all their ids so the result is cited to each of them."
+    )
+    args_schema: ArgsSchema | None = FusionInput
+    operation: ClassVar[LLMOperation] = "fusion"
+
+    def _run(
+        self,
+        texts: list[str],
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return self._perform(list(texts), instruction, source_ids, run_manager)
+
+    async def _arun(
+        self,
+        texts: list[str],
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return await self._aperform(list(texts), instruction, source_ids, run_manager)
+
+
+class ExtractTool(BaseTool):
+    """Quote one source sentence word for word (no model call).
+
+    It exists so that an agent can mark text as a verbatim quote with its
+    provenance through the same interface as the rewriting operations.
+
+    Setup:
+        .. code-block:: python
+
+            from langchain_genprog.operations import ExtractTool
+
+            ExtractTool().invoke({"text": "The park opens in May.", "source_ids": [2]})
+    """
+
+    name: str = "extract"
+    description: str = (
+        "Quote one source sentence exactly, word for word, without rewriting it. "
+        "Use it when the source wording should be kept; pass the sentence id."
+    )
+    args_schema: ArgsSchema | None = ExtractInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+
+    def _run(
+        self,
+        text: str,
+        source_ids: list[int] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        out = extract_text([text])
+        return out, OperationResult(
+            operation="extract", text=out, source_ids=list(dict.fromkeys(source_ids or []))
+        )
+
+    async def _arun(
+        self,
+        text: str,
+        source_ids: list[int] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        # No I/O: running inline avoids the thread hop of the default ``_arun``.
+        return self._run(text, source_ids)
+
+
+def create_operation_tools(llm: BaseChatModel) -> list[BaseTool]:
+    """The four operation tools, ready for ``llm.bind_tools`` or an agent.
+
+    Args:
+        llm: The chat model that performs paraphrase, compression and fusion
+            (it may differ from the agent's own model, e.g. a small local one).
+
+    Returns:
+        ``[ParaphraseTool, CompressionTool, FusionTool, ExtractTool]`` instances.
+    """
+    return [
+        ParaphraseTool(llm=llm),
+        CompressionTool(llm=llm),
+        FusionTool(llm=llm),
+        ExtractTool(),
+    ]
+
+
+__all__ = [
+    "CompressionInput",
+    "CompressionTool",
+    "ExtractInput",
+    "ExtractTool",
+    "FusionInput",
+    "FusionTool",
+    "OperationOutput",
+    "OperationResult",
+    "ParaphraseInput",
+    "ParaphraseTool",
+    "arun_operation",
+    "create_operation_tools",
+    "extract_text",
+    "run_operation",
+]
