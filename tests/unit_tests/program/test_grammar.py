@@ -51,17 +51,3 @@ def test_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         program_line_grammar(**kwargs)
 
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"max_depth": 1},
-        {"max_depth": 3, "max_fan_in": 4, "allow_instruction": True},
-        {"require_operation": True, "allow_end": False},
-    ],
-)
-@pytest.mark.parametrize("ids", [[3, 7, 12], list(range(1, 15))])
-def test_grammar_compiles_in_llama_cpp(ids: list[int], kwargs: dict) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
-    grammar = llama_cpp.LlamaGrammar.from_string(program_line_grammar(ids, **kwargs), verbose=False)
-    assert grammar is not None
