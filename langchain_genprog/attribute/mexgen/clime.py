@@ -1,0 +1,164 @@
+"""C-LIME: a weighted linear model of the value fitted on small removal sets.
+
+MExGen's C-LIME ("constrained LIME") removes at most ``K`` units at a time —
+large removals push the input far from anything the model would see — and
+draws about ``c·d`` such subsets (``d`` units, oversampling factor ``c``), so
+the number of model calls grows linearly with ``d``. Every subset size
+``0..K`` gets the same total regression weight, split evenly among the
+subsets drawn of that size, so the many pairs do not drown the few
+singletons. The model ``v(S) ≈ b - Σ_{i∈S} score_i`` is fitted by weighted
+least squares (scikit-learn), or sparsely with LARS-lasso when only the
+``num_nonzeros`` most important units should get a score.
+
+Every known measurement expressible over the current units enters the fit,
+including ones made at a coarser level (removing a sentence = removing all
+its phrases) — they get the median weight of the planned rows.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from math import ceil, comb
+
+import numpy as np
+
+from langchain_genprog.attribute.mexgen.method import (
+    Observations,
+    Plan,
+    Subset,
+    by_size,
+    nan_scores,
+)
+from langchain_genprog.attribute.mexgen.scalarizers import FloatArray
+from langchain_genprog.errors import InvalidInputError
+
+_ENUMERATE_LIMIT = 50_000
+"""Above this many subsets of one size, sample by rejection instead of enumerating."""
+
+
+class CLIME:
+    """Constrained LIME over removal sets of at most ``max_units_replace`` units.
+
+    Args:
+        oversampling: ``c``: about ``c·d`` perturbations for ``d`` units.
+        max_units_replace: ``K``: largest removal set.
+        num_nonzeros: Fit a sparse model with at most this many non-zero
+            scores per output (``None``: dense least squares).
+        debias: With a sparse fit, refit the selected units without penalty.
+    """
+
+    name = "clime"
+
+    def __init__(
+        self,
+        *,
+        oversampling: float = 10.0,
+        max_units_replace: int = 2,
+        num_nonzeros: int | None = None,
+        debias: bool = True,
+    ) -> None:
+        if oversampling <= 0:
+            raise InvalidInputError("oversampling must be positive")
+        if max_units_replace < 1:
+            raise InvalidInputError("max_units_replace must be at least 1")
+        if num_nonzeros is not None and num_nonzeros < 1:
+            raise InvalidInputError("num_nonzeros must be at least 1 (or None for a dense fit)")
+        self.oversampling = oversampling
+        self.max_units_replace = max_units_replace
+        self.num_nonzeros = num_nonzeros
+        self.debias = debias
+
+    def plan(self, n_units: int, rng: np.random.Generator) -> Plan:
+        """Draw about ``c·d`` subsets of size ``1..K`` (plus the empty set).
+
+        The draws are spread over the sizes left: a size with fewer subsets
+        than its share is taken whole and the rest moves on to larger sizes.
+        """
+        k_max = self.max_units_replace
+        remaining = ceil(self.oversampling * n_units)
+        size_weight = remaining / (k_max + 1)
+        weights: dict[Subset, float] = {frozenset(): size_weight}
+        for k in range(1, min(k_max, n_units) + 1):
+            if remaining <= 0:
+                break
+            wanted = round(remaining / (k_max + 1 - k))
+            chosen = _draw(n_units, k, wanted, rng)
+            for subset in chosen:
+                weights[subset] = size_weight / len(chosen)
+            remaining -= len(chosen)
+        return Plan(tiers=by_size(list(weights)), weights=weights)
+
+    def estimate(
+        self, n_units: int, n_outputs: int, observations: Observations, plan: Plan
+    ) -> FloatArray:
+        """Fit the linear model on every observation; ``nan`` for units never removed."""
+        scores = nan_scores(n_units, n_outputs)
+        subsets = sorted(observations, key=lambda s: (len(s), sorted(s)))
+        if len(subsets) < 2:
+            return scores
+        features = np.zeros((len(subsets), n_units))
+        for row, subset in enumerate(subsets):
+            features[row, list(subset)] = 1.0
+        target = np.vstack([observations[s] for s in subsets])
+        default = float(np.median(list(plan.weights.values()))) if plan.weights else 1.0
+        weights = np.array([plan.weights.get(s, default) for s in subsets])
+        active = np.flatnonzero(features.any(axis=0))
+        if active.size == 0:
+            return scores
+        x = features[:, active]
+        if self.num_nonzeros is None:
+            coef = _weighted_fit(x, target, weights)
+        else:
+            coef = np.column_stack(
+                [self._sparse_fit(x, target[:, j], weights) for j in range(n_outputs)]
+            )
+        # Features mark *removal*: a supporting unit has a negative coefficient.
+        scores[active] = -coef
+        return scores
+
+    def _sparse_fit(self, x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
+        from sklearn.linear_model import lars_path
+
+        root = np.sqrt(weights)
+        x_centered = (x - np.average(x, axis=0, weights=weights)) * root[:, None]
+        y_centered = (y - np.average(y, weights=weights)) * root
+        _, selected, coef = lars_path(
+            x_centered,
+            y_centered,
+            max_iter=self.num_nonzeros,
+            method="lasso",
+            return_path=False,
+        )
+        out = np.zeros(x.shape[1])
+        selected = np.asarray(selected, dtype=int)
+        if not self.debias:
+            out[:] = np.asarray(coef).ravel()
+        elif selected.size:
+            out[selected] = _weighted_fit(x[:, selected], y[:, None], weights)[:, 0]
+        return out
+
+
+def _weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
+    """Coefficients ``(n_features, n_outputs)`` of a weighted least-squares fit with intercept."""
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(x, y, sample_weight=weights)
+    coef = np.asarray(model.coef_, dtype=float).reshape(y.shape[1], x.shape[1])
+    return coef.T
+
+
+def _draw(n_units: int, size: int, wanted: int, rng: np.random.Generator) -> list[Subset]:
+    """``wanted`` distinct subsets of ``size`` units (all of them if fewer exist)."""
+    if wanted <= 0:
+        return []
+    total = comb(n_units, size)
+    if wanted >= total:
+        return [frozenset(c) for c in combinations(range(n_units), size)]
+    if total <= _ENUMERATE_LIMIT:
+        every = list(combinations(range(n_units), size))
+        picks = sorted(rng.choice(total, size=wanted, replace=False).tolist())
+        return [frozenset(every[p]) for p in picks]
+    found: dict[Subset, None] = {}
+    while len(found) < wanted:
+        found.setdefault(frozenset(rng.choice(n_units, size=size, replace=False).tolist()), None)
+    return list(found)
