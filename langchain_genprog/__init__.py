@@ -1,1 +1,111 @@
-"""langchain-genprog: verifiable, sentence-level cited answers for LangChain and LangGraph."""
+"""langchain-genprog: verifiable, sentence-level cited answers for LangChain and LangGraph.
+
+The pipeline, one subpackage per step:
+
+* :mod:`~langchain_genprog.segment` — documents → numbered sentences S1..SN;
+* :mod:`~langchain_genprog.plan` — a chat model writes a *program* of text
+  operations (:mod:`~langchain_genprog.program`);
+* :mod:`~langchain_genprog.execute` — the program runs, one model call per
+  operation (:mod:`~langchain_genprog.operations`);
+* :mod:`~langchain_genprog.attribute` — citations by construction, measured
+  with MExGen when asked;
+* :mod:`~langchain_genprog.graph` — the LangGraph state machine wiring them.
+
+Embedded default models (:mod:`~langchain_genprog.models`) are imported lazily:
+``import langchain_genprog`` never loads torch or llama.cpp.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from langchain_genprog.attribute.base import (
+    AnswerSentence,
+    AttributionResult,
+    Attributor,
+    CitedSource,
+    SentenceAttribution,
+)
+from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+from langchain_genprog.citations import build_message, citations_of, render_with_markers
+from langchain_genprog.errors import (
+    BudgetExhaustedError,
+    GenProgError,
+    InvalidInputError,
+    InvalidProgramError,
+    InvalidSourcesError,
+    ModelNotAvailableError,
+    OperationError,
+    PlanningError,
+    ProgramIssue,
+)
+from langchain_genprog.execute import ExecutionResult, NodeTrace, ProgramExecutor
+from langchain_genprog.graph import (
+    GenProgInput,
+    GenProgState,
+    build_genprog_graph,
+    create_genprog_graph,
+)
+from langchain_genprog.plan import PlanResult, ProgramPlanner
+from langchain_genprog.program import Program, parse_program, validate_program
+from langchain_genprog.segment import Sources, SourceSentence
+
+if TYPE_CHECKING:
+    from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+    from langchain_genprog.attribute.posthoc import attribute
+    from langchain_genprog.operations import create_operation_tools
+
+# Names resolved on first use, so that importing the package stays light.
+_LAZY = {
+    "MExGenAttributor": "langchain_genprog.attribute.mexgen_node",
+    "attribute": "langchain_genprog.attribute.posthoc",
+    "create_operation_tools": "langchain_genprog.operations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'langchain_genprog' has no attribute {name!r}")
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnswerSentence",
+    "AttributionResult",
+    "Attributor",
+    "BudgetExhaustedError",
+    "CitedSource",
+    "ExecutionResult",
+    "GenProgError",
+    "GenProgInput",
+    "GenProgState",
+    "InvalidInputError",
+    "InvalidProgramError",
+    "InvalidSourcesError",
+    "MExGenAttributor",
+    "ModelNotAvailableError",
+    "NodeTrace",
+    "OperationError",
+    "PlanResult",
+    "PlanningError",
+    "Program",
+    "ProgramExecutor",
+    "ProgramIssue",
+    "ProgramLeavesAttributor",
+    "ProgramPlanner",
+    "SentenceAttribution",
+    "SourceSentence",
+    "Sources",
+    "attribute",
+    "build_genprog_graph",
+    "build_message",
+    "citations_of",
+    "create_genprog_graph",
+    "create_operation_tools",
+    "parse_program",
+    "render_with_markers",
+    "validate_program",
+]

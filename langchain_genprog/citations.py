@@ -130,9 +130,8 @@ def citations_of(message: AIMessage) -> list[Citation]:
     for block in message.content_blocks:
         if block.get("type") != "text":
             continue
-        for annotation in block.get("annotations", []) or []:
-            if annotation.get("type") == "citation":
-                found.append(annotation)  # type: ignore[arg-type]
+        annotations: list[Any] = list(block.get("annotations") or [])  # type: ignore[call-overload]
+        found.extend(a for a in annotations if a.get("type") == "citation")
     return found
 
 

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from langchain_core.documents import Document
@@ -53,9 +53,13 @@ def load_documents(
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InvalidInputError(f"{jsonl}:{number}: invalid JSON ({err.msg})") from err
-            text = record.get("page_content", record.get("text")) if isinstance(record, dict) else None
+            text = (
+                record.get("page_content", record.get("text")) if isinstance(record, dict) else None
+            )
             if not isinstance(text, str):
-                raise InvalidInputError(f"{jsonl}:{number}: needs a 'page_content' or 'text' string")
+                raise InvalidInputError(
+                    f"{jsonl}:{number}: needs a 'page_content' or 'text' string"
+                )
             docs.append(Document(page_content=text, metadata=record.get("metadata") or {}))
         return docs, None
     out: list[Document] = []
@@ -75,7 +79,8 @@ def load_chat_model(model: str, base_url: str | None) -> BaseChatModel:
     if model == "embedded":
         from langchain_genprog.models import get_default_chat_model
 
-        return get_default_chat_model()
+        model_: BaseChatModel = get_default_chat_model()
+        return model_
     try:
         from langchain.chat_models import init_chat_model
     except ImportError as err:
@@ -84,7 +89,8 @@ def load_chat_model(model: str, base_url: str | None) -> BaseChatModel:
     kwargs: dict[str, Any] = {"temperature": 0}
     if base_url:
         kwargs["base_url"] = base_url
-    return init_chat_model(model, **kwargs)
+    chat: BaseChatModel = init_chat_model(model, **kwargs)
+    return chat
 
 
 @click.group()
@@ -130,7 +136,7 @@ def answer(
 ) -> None:
     """Answer QUESTION (or summarize) over FILES with per-sentence citations."""
     from langchain_genprog.citations import render_with_markers
-    from langchain_genprog.graph import create_genprog_graph
+    from langchain_genprog.graph import GenProgInput, create_genprog_graph
 
     try:
         documents, dataset_question = load_documents(files, jsonl, dataset, example)
@@ -143,15 +149,12 @@ def answer(
             from langchain_genprog.models import get_default_scorer
 
             attribute_with = MExGenAttributor(get_default_scorer())
-        graph = create_genprog_graph(
-            llm, max_sentences=max_sentences, attributor=attribute_with
-        )
+        graph = create_genprog_graph(llm, max_sentences=max_sentences, attributor=attribute_with)
         state: dict[str, Any] = {}
-        for mode, chunk in graph.stream(
-            {"question": question, "documents": documents}, stream_mode=["custom", "values"]
-        ):
+        inputs: GenProgInput = {"question": question, "documents": list(documents)}
+        for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):
             if mode == "values":
-                state = chunk
+                state = cast(dict[str, Any], chunk)
             elif not quiet:
                 _echo_err(_progress_line(chunk))
         seconds = time.perf_counter() - started

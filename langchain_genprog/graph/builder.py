@@ -86,8 +86,9 @@ def build_genprog_graph(
     )
     attribute_with: Attributor = attributor or ProgramLeavesAttributor()
     budget = source_token_budget
-    if budget is None and isinstance(getattr(llm, "n_ctx", None), int):
-        budget = int(llm.n_ctx) // 2  # type: ignore[attr-defined]
+    n_ctx = getattr(llm, "n_ctx", None)
+    if budget is None and isinstance(n_ctx, int):
+        budget = n_ctx // 2
     count_tokens: Callable[[str], int] | None = getattr(llm, "count_tokens", None)
 
     def segment(state: GenProgState) -> dict[str, Any]:
@@ -178,8 +179,7 @@ def build_genprog_graph(
             "plan_retries": plan_result.retries,
             "plan_issues": [str(i) for i in plan_result.issues],
             "failures": [
-                {"line": f.line, "program": f.program, "error": f.error}
-                for f in execution.failures
+                {"line": f.line, "program": f.program, "error": f.error} for f in execution.failures
             ],
             "selection": state["selection"].describe(),
             "attribution_method": state["attribution"].method,

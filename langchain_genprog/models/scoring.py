@@ -29,9 +29,7 @@ class TargetLogProbs(BaseModel):
     token_logprobs: list[float]
     token_offsets: list[tuple[int, int]]
 
-    def span_scores(
-        self, spans: Sequence[tuple[int, int]], *, reduce: str = "sum"
-    ) -> np.ndarray:
+    def span_scores(self, spans: Sequence[tuple[int, int]], *, reduce: str = "sum") -> np.ndarray:
         """Sum (or mean) the token log-probs falling inside each character span.
 
         A token belongs to the span containing its first non-space character,

@@ -114,9 +114,7 @@ class ProgramPlanner:
             )
         self.llm = llm
         self.mode: PlanMode = mode
-        self.limits = (limits or ProgramLimits()).model_copy(
-            update={"max_lines": max_sentences}
-        )
+        self.limits = (limits or ProgramLimits()).model_copy(update={"max_lines": max_sentences})
         self.max_retries = max_retries
         self.max_sentences = max_sentences
         self.grammar_candidates = grammar_candidates
@@ -203,9 +201,7 @@ class ProgramPlanner:
                 best = (checked.program, issues)
             if not issues and checked.program.lines:
                 break
-            feedback = "\n".join(f"- {issue}" for issue in issues) or (
-                "- the program has no lines"
-            )
+            feedback = "\n".join(f"- {issue}" for issue in issues) or ("- the program has no lines")
             messages = [
                 *messages,
                 AIMessage(content=raw),

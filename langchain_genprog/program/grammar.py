@@ -69,9 +69,7 @@ def program_line_grammar(
         optional = ""
         for _ in range(max_fan_in - 2):
             optional = f' (", " {inner}{optional})?'
-        rules.append(
-            f'un{level} ::= ("paraphrase" | "compression") "(" {inner}{instr} ")"'
-        )
+        rules.append(f'un{level} ::= ("paraphrase" | "compression") "(" {inner}{instr} ")"')
         if level == 1 and len(ids) <= MAX_ENUMERATED_IDS:
             # Enumerate distinct id combinations so a leaf fusion can never
             # repeat an input (small models happily write fusion(S4, S4)).
@@ -96,7 +94,5 @@ def program_line_grammar(
         rules.append(f'e{level} ::= sid | un{level} | fu{level} | "extract(" sid ")"')
     if allow_instruction:
         chars = "[a-zA-Z0-9 ,.'-]"
-        rules.append(
-            f'instr ::= ", instruction=\\"" {chars}{{1,{max_instruction_chars}}} "\\""'
-        )
+        rules.append(f'instr ::= ", instruction=\\"" {chars}{{1,{max_instruction_chars}}} "\\""')
     return "\n".join(rules) + "\n"

@@ -105,8 +105,7 @@ def parse_expression(expression: str) -> SentenceRef | Call:
     except SyntaxError as err:
         detail = err.msg or "invalid syntax"
         raise _Fault(
-            f"not a call tree ({detail}); write e.g. fusion(S1, paraphrase(S2), "
-            'instruction="...")'
+            f'not a call tree ({detail}); write e.g. fusion(S1, paraphrase(S2), instruction="...")'
         ) from None
     return _walk(tree.body)
 
@@ -122,13 +121,11 @@ def _walk(node: ast.expr) -> SentenceRef | Call:
             raise _Fault("only plain operation names may be called, e.g. paraphrase(S1)")
         name = node.func.id.lower()
         if name not in OPERATIONS:
-            raise _Fault(
-                f"unknown operation `{node.func.id}`; use one of {', '.join(OPERATIONS)}"
-            )
+            raise _Fault(f"unknown operation `{node.func.id}`; use one of {', '.join(OPERATIONS)}")
         instruction: str | None = None
         for keyword in node.keywords:
             if keyword.arg not in _KEYWORDS:
-                raise _Fault(f"unknown keyword `{keyword.arg}`; only instruction=\"...\" is allowed")
+                raise _Fault(f'unknown keyword `{keyword.arg}`; only instruction="..." is allowed')
             value = keyword.value
             if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
                 raise _Fault("instruction must be a quoted string")
@@ -141,7 +138,7 @@ def _walk(node: ast.expr) -> SentenceRef | Call:
                     'and free text goes in instruction="..."'
                 )
             inputs.append(_walk(arg))
-        return Call(operation=name, inputs=inputs, instruction=instruction)  # type: ignore[arg-type]
+        return Call(operation=name, inputs=inputs, instruction=instruction)
     raise _Fault(
         f"unexpected {type(node).__name__} expression; a line is a sentence id or an operation call"
     )

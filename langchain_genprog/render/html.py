@@ -31,6 +31,7 @@ Design choices, and why:
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -213,7 +214,9 @@ def _render_chip(chip: _Chip, sources: Sources) -> str:
     return f"<{tag} {rendered}>[{_esc(label)}]</{tag}>"
 
 
-def _render_answer(result: AttributionResult, sources: Sources, weights: list[dict[int, float]]) -> str:
+def _render_answer(
+    result: AttributionResult, sources: Sources, weights: list[dict[int, float]]
+) -> str:
     if not result.sentences:
         return '<p class="empty">The answer is empty.</p>'
     out: list[str] = ['<p class="answer-text">']
@@ -236,7 +239,9 @@ def _render_answer(result: AttributionResult, sources: Sources, weights: list[di
         )
         if chips:
             out.append(
-                '<span class="chips">' + "".join(_render_chip(c, sources) for c in chips) + "</span>"
+                '<span class="chips">'
+                + "".join(_render_chip(c, sources) for c in chips)
+                + "</span>"
             )
         if flag is not None:
             label, detail = flag
@@ -267,11 +272,13 @@ def _phrase_segments(sentence: SourceSentence, chips: Sequence[_Chip]) -> str:
             cuts.update((start, end))
     bounds = sorted(cuts)
     pieces: list[str] = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         owners = [c.key for c in chips if any(s <= start and end <= e for s, e in c.spans)]
         piece = _esc(text[start:end])
         if owners:
-            pieces.append(f'<span class="phrase" data-chips="{_esc(" ".join(owners))}">{piece}</span>')
+            pieces.append(
+                f'<span class="phrase" data-chips="{_esc(" ".join(owners))}">{piece}</span>'
+            )
         else:
             pieces.append(piece)
     return "".join(pieces)
@@ -382,7 +389,8 @@ color:var(--muted);font-size:.85em;font-weight:normal}
 .genprog-view .answer-text{margin:0}
 .genprog-view .ans{cursor:pointer;border-radius:3px;padding:1px 0}
 .genprog-view .ans:hover{background:var(--sel)}
-.genprog-view .ans.selected{background:var(--sel);outline:2px solid var(--chip-fg);outline-offset:1px}
+.genprog-view .ans.selected{background:var(--sel);outline:2px solid var(--chip-fg);
+outline-offset:1px}
 .genprog-view .ans.unsupported{text-decoration:underline wavy var(--warn-fg);
 text-decoration-skip-ink:none;text-underline-offset:3px}
 .genprog-view .chips{white-space:nowrap}
@@ -557,7 +565,7 @@ def _render_body(
     return (
         '<div class="genprog-view">'
         f'<main class="pane pane-answer" data-weights="{_esc(_weights_attr(overview))}">'
-        f'{"".join(left)}</main>'
+        f"{''.join(left)}</main>"
         f'<aside class="pane pane-sources" aria-label="Sources">{right}</aside>'
         "</div>"
         f"<script>{_JS}</script>"

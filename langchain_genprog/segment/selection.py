@@ -22,8 +22,12 @@ from langchain_genprog.segment.sources import Sources
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an and are as at be by for from has have he her his in is it its of on or that the "
-    "their they this to was were will with which who what when where why how".split()
+    {
+        *("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have"),
+        *("he", "her", "his", "in", "is", "it", "its", "of", "on", "or", "that", "the"),
+        *("their", "they", "this", "to", "was", "were", "will", "with", "which", "who"),
+        *("what", "when", "where", "why", "how"),
+    }
 )
 
 

@@ -166,9 +166,7 @@ class Sources(BaseModel):
             text, metadata = _coerce_document(raw, doc_index)
             presplit = metadata.pop(SENTENCES_METADATA_KEY, None)
             spans = (
-                _locate_presplit(text, presplit, doc_index)
-                if presplit is not None
-                else split(text)
+                _locate_presplit(text, presplit, doc_index) if presplit is not None else split(text)
             )
             if presplit is None:
                 spans = [(s, e) for s, e in spans if text[s:e].strip()]
@@ -211,9 +209,10 @@ def _coerce_document(raw: Document | str | bytes, index: int) -> tuple[str, dict
         msg = f"document {index} has type {type(raw).__name__}; expected Document, str or bytes"
         raise InvalidSourcesError(msg)
     if not isinstance(text, str) or not text.strip():
-        if isinstance(metadata.get(SENTENCES_METADATA_KEY), list) and metadata[
-            SENTENCES_METADATA_KEY
-        ]:
+        if (
+            isinstance(metadata.get(SENTENCES_METADATA_KEY), list)
+            and metadata[SENTENCES_METADATA_KEY]
+        ):
             text = " ".join(metadata[SENTENCES_METADATA_KEY])
         else:
             raise InvalidSourcesError(f"document {index} is empty or only whitespace")

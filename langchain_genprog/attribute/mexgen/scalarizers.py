@@ -29,6 +29,7 @@ import numpy.typing as npt
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.models.scoring import LogProbScorer
@@ -118,8 +119,9 @@ class LogProbScalarizer:
         if len(results) != len(prompts):
             msg = f"the scorer returned {len(results)} results for {len(prompts)} prompts"
             raise InvalidInputError(msg)
-        rows = [np.asarray(r.span_scores(self.spans, reduce=self.reduce), dtype=float) for r in results]
-        return np.nan_to_num(np.vstack(rows), nan=0.0)
+        rows = [r.span_scores(self.spans, reduce=self.reduce) for r in results]
+        values: FloatArray = np.nan_to_num(np.vstack(rows).astype(float), nan=0.0)
+        return values
 
 
 class TextSimilarityScalarizer:
@@ -172,10 +174,12 @@ class TextSimilarityScalarizer:
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         """Regenerate an output for each prompt (one model call each)."""
-        config: dict[str, Any] = {}
-        if self.max_concurrency is not None:
-            config["max_concurrency"] = self.max_concurrency
-        replies = self.model.batch(list(prompts), config=config or None)
+        config = (
+            RunnableConfig(max_concurrency=self.max_concurrency)
+            if self.max_concurrency is not None
+            else None
+        )
+        replies = self.model.batch(list(prompts), config=config)
         return [_reply_text(reply) for reply in replies]
 
     def scalarize(self, prompts: Sequence[str]) -> FloatArray:
@@ -188,7 +192,11 @@ class TextSimilarityScalarizer:
             spans = self.splitter(text) if text.strip() else []
             pieces.append([text[s:e] for s, e in spans if text[s:e].strip()])
         flat = [p for group in pieces for p in group]
-        vectors = _unit_rows(np.asarray(self.embeddings.embed_documents(flat), dtype=float)) if flat else None
+        vectors = (
+            _unit_rows(np.asarray(self.embeddings.embed_documents(flat), dtype=float))
+            if flat
+            else None
+        )
         out = np.zeros((len(prompts), self.n_outputs))
         cursor = 0
         for row, group in enumerate(pieces):

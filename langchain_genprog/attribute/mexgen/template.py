@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from langchain_genprog.attribute.mexgen.units import Segment
 
 PromptRenderer = Callable[[Sequence[Segment], Sequence[str]], str]
-"""Any ``(segments, texts) -> prompt`` function; ``texts[i]`` is segment ``i``'s (perturbed) text."""
+"""Any ``(segments, texts) -> prompt`` function; ``texts[i]`` is segment ``i``'s current text."""
 
 
 class ContextTemplate(BaseModel):

@@ -103,7 +103,13 @@ def test_custom_stream_reports_progress_per_node() -> None:
 def test_updates_and_messages_stream_modes() -> None:
     graph = create_genprog_graph(grammar_model())
     updates = [c for c in graph.stream({"documents": DOCS}, stream_mode="updates")]
-    assert [next(iter(u)) for u in updates] == ["segment", "plan", "execute", "attribute", "finalize"]
+    assert [next(iter(u)) for u in updates] == [
+        "segment",
+        "plan",
+        "execute",
+        "attribute",
+        "finalize",
+    ]
     streamed = list(graph.stream({"documents": DOCS}, stream_mode="messages"))
     assert any(isinstance(chunk, BaseMessage) for chunk, _meta in streamed)
 
@@ -144,7 +150,9 @@ def test_sqlite_checkpointer_persists_typed_state(tmp_path) -> None:  # type: ig
     first = graph.invoke({"question": "council", "documents": DOCS}, config)
     reopened = create_genprog_graph(
         grammar_model(),
-        checkpointer=SqliteSaver(sqlite3.connect(tmp_path / "threads.sqlite", check_same_thread=False)),
+        checkpointer=SqliteSaver(
+            sqlite3.connect(tmp_path / "threads.sqlite", check_same_thread=False)
+        ),
     )
     saved = reopened.get_state(config).values
     assert isinstance(saved["plan"], PlanResult)

@@ -35,9 +35,7 @@ def test_text_mode_valid_first_time(sources: Sources) -> None:
 
 
 def test_reprompts_with_located_issues_then_succeeds(sources: Sources) -> None:
-    llm = ScriptedChatModel(
-        replies=["Sure! Here it is:\n- paraphrase(S99)", "- paraphrase(S3)"]
-    )
+    llm = ScriptedChatModel(replies=["Sure! Here it is:\n- paraphrase(S99)", "- paraphrase(S3)"])
     result = ProgramPlanner(llm, mode="text").plan(sources, None)
     assert result.retries == 1
     assert result.issues == []
@@ -66,7 +64,7 @@ def test_braces_in_sources_do_not_break_prompting() -> None:
     sources = Sources.from_documents(['He said "{x}" and {y}. Then left.'])
     llm = ScriptedChatModel(replies=["- S1"])
     ProgramPlanner(llm, mode="text").plan(sources, "What about {z}?")
-    assert '{x}' in llm.calls[0][0][-1].text and "{z}" in llm.calls[0][0][-1].text
+    assert "{x}" in llm.calls[0][0][-1].text and "{z}" in llm.calls[0][0][-1].text
 
 
 def test_offered_subset_is_enforced(sources: Sources) -> None:
@@ -92,7 +90,9 @@ def test_grammar_mode_line_by_line_without_reuse(sources: Sources) -> None:
     assert result.program.render() == "- fusion(S2, S1)\n- fusion(S3, S4)"
     first_grammar = llm.calls[0][1]["grammar"]
     assert "END" not in first_grammar  # at least one line is required
-    second_ids = re.findall(r'"S(\d+)"', llm.calls[1][1]["grammar"].split("sid ::=")[1].splitlines()[0])
+    second_ids = re.findall(
+        r'"S(\d+)"', llm.calls[1][1]["grammar"].split("sid ::=")[1].splitlines()[0]
+    )
     assert second_ids == ["3", "4", "5"]  # used ids are no longer offered
     assert "- fusion(S2, S1)" in llm.calls[1][0][-1].text  # program so far is shown
     assert result.mode == "grammar" and result.attempts[0].llm_calls == 3

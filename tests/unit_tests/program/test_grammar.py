@@ -50,4 +50,3 @@ def test_instruction_rule_only_when_allowed() -> None:
 def test_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         program_line_grammar(**kwargs)
-

@@ -32,9 +32,7 @@ def test_render_round_trips() -> None:
     assert program.lines[0].root.instruction == 'say "why"'
 
 
-@pytest.mark.parametrize(
-    "bullet", ["- ", "* ", "1. ", "2) ", "Line 3: ", "  - "]
-)
+@pytest.mark.parametrize("bullet", ["- ", "* ", "1. ", "2) ", "Line 3: ", "  - "])
 def test_accepts_common_bullets(bullet: str) -> None:
     result = parse_program(f"{bullet}paraphrase(S2)")
     assert result.issues == []

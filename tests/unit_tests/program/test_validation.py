@@ -67,9 +67,7 @@ def test_duplicates_reported_and_valid_lines_renumbered() -> None:
 
 
 def test_max_lines_reports_the_rest() -> None:
-    result = _validate(
-        "- S1\n- S2\n- S3", limits=ProgramLimits(max_lines=2)
-    )
+    result = _validate("- S1\n- S2\n- S3", limits=ProgramLimits(max_lines=2))
     assert len(result.program.lines) == 2
     assert "more than 2 lines" in result.issues[0].message
 
@@ -77,7 +75,10 @@ def test_max_lines_reports_the_rest() -> None:
 def test_structured_spec_converts_and_reports_bad_entries() -> None:
     spec = ProgramSpec(
         sentences=[
-            OperationSpec(operation="fusion", inputs=["S1", OperationSpec(operation="compression", inputs=["s2"])]),
+            OperationSpec(
+                operation="fusion",
+                inputs=["S1", OperationSpec(operation="compression", inputs=["s2"])],
+            ),
             "S3",
             OperationSpec(operation="paraphrase", inputs=["the text"]),
         ]

@@ -10,12 +10,20 @@ from langchain_genprog.segment.selection import select_sentences
 
 def test_numbering_is_global_and_offsets_are_exact() -> None:
     docs = [
-        Document(page_content="Dr. Smith arrived at 3.30 p.m. today. He left soon after!", metadata={"title": "A"}),
-        "Second doc. It has {braces} and \"quotes\".",
+        Document(
+            page_content="Dr. Smith arrived at 3.30 p.m. today. He left soon after!",
+            metadata={"title": "A"},
+        ),
+        'Second doc. It has {braces} and "quotes".',
     ]
     sources = Sources.from_documents(docs)
     assert [s.id for s in sources.sentences] == [1, 2, 3, 4]
-    assert [(s.doc_index, s.sent_index) for s in sources.sentences] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [(s.doc_index, s.sent_index) for s in sources.sentences] == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
     for s in sources.sentences:
         assert sources.documents[s.doc_index].text[s.start : s.end] == s.text
     assert sources.sentence(1).text == "Dr. Smith arrived at 3.30 p.m. today."
