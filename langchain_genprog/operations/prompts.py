@@ -213,7 +213,6 @@ def _is_sentence_like(line: str) -> bool:
         bool(_WORDLIKE.search(line))
         and not line.endswith(":")
         and not _FILLER_ONLY.match(line)
-        and not _HERE_IS_LINE.match(line)
         and not _ECHOED.match(line)
     )
 
@@ -238,10 +237,14 @@ def clean_output(text: str) -> str:
         InvalidOutputError: If nothing sentence-like remains.
     """
     body = _THINK.sub("", text)
-    for raw_line in body.splitlines():
-        line = normalize_text(_strip_wrappers(raw_line))
-        if _is_sentence_like(line):
-            return line
+    candidates = [normalize_text(_strip_wrappers(raw)) for raw in body.splitlines()]
+    candidates = [line for line in candidates if _is_sentence_like(line)]
+    if len(candidates) > 1 and _HERE_IS_LINE.match(candidates[0]):
+        # "Here is a paraphrase of the sentence." introduces the next line; alone,
+        # it may be a real sentence and is kept.
+        candidates.pop(0)
+    if candidates:
+        return candidates[0]
     shown = normalize_text(text)[:80]
     msg = (
         f"the model returned no usable sentence (reply: {shown!r})"
@@ -249,8 +252,3 @@ def clean_output(text: str) -> str:
         else "the model returned an empty reply"
     )
     raise InvalidOutputError(msg, raw=text)
-
-
-def message_text(message: BaseMessage) -> str:
-    """The text of a reply, whether its content is a string or content blocks."""
-    return message.text

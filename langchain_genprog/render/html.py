@@ -417,8 +417,8 @@ margin-right:3px;vertical-align:2px}
 .genprog-view .phrase{text-decoration:underline dotted;text-underline-offset:3px}
 .genprog-view .src.highlight{outline:2px solid var(--hl-ring);outline-offset:1px;
 background-color:var(--hl)}
-.genprog-view .src.highlight.phrase-only{background-color:rgba(var(--shade),calc(var(--w,0)*.55))}
-.genprog-view .phrase.phrase-hl{background:var(--hl);outline:1px solid var(--hl-ring);
+.genprog-view .src.highlight.phrase-only{background-color:transparent;outline-style:dashed}
+.genprog-view .phrase.phrase-hl{background:var(--hl);outline:2px solid var(--hl-ring);
 text-decoration:none;border-radius:2px}
 .genprog-view .swatch{display:inline-block;width:2.2em;height:.8em;vertical-align:-1px;
 border-radius:2px;background:linear-gradient(90deg,rgba(var(--shade),0),rgba(var(--shade),.55))}

@@ -115,16 +115,18 @@ class PerturbationGame:
         try:
             for tier in pending:
                 for offset in range(0, len(tier), self.batch_size):
-                    batch = self._trim(tier[offset : offset + self.batch_size])
-                    if not batch:
+                    wanted = tier[offset : offset + self.batch_size]
+                    batch = self._trim(wanted)
+                    if batch:
+                        self._score(batch)
+                        remaining -= len(batch)
+                        if bar is not None:
+                            bar.update(len(batch))
+                        if self.on_progress is not None:
+                            self.on_progress(self.calls, self.calls + remaining)
+                    if len(batch) < len(wanted):
                         self.stopped = True
                         return False
-                    self._score(batch)
-                    remaining -= len(batch)
-                    if bar is not None:
-                        bar.update(len(batch))
-                    if self.on_progress is not None:
-                        self.on_progress(self.calls, self.calls + remaining)
         finally:
             if bar is not None:
                 bar.close()

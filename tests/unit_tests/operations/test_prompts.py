@@ -45,6 +45,7 @@ def test_clean_output_strips_wrappers(raw: str, expected: str) -> None:
         "Sure enough, the bridge collapsed.",  # "Sure" is not always filler
         "Dr. Smith paid $3.5 million. He left.",  # no regex sentence cutting
         'The JSON was {"a": 1} and {b}.',
+        "Here is the sentence the judge read aloud.",  # a preamble only when text follows
     ],
 )
 def test_clean_output_keeps_real_text(kept: str) -> None:

@@ -99,9 +99,7 @@ def parse(page: str) -> Node:
 
 def source_text(node: Node) -> str:
     """A source span's text without its ``S#`` label."""
-    return "".join(
-        c if isinstance(c, str) else c.text() for c in node.children if not _is_label(c)
-    )
+    return "".join(c if isinstance(c, str) else c.text() for c in node.children if not _is_label(c))
 
 
 def _is_label(child: Node | str) -> bool:
@@ -490,9 +488,7 @@ def test_offsets_that_do_not_match_the_text_still_render_every_sentence() -> Non
 def test_write_html(tmp_path: Path) -> None:
     path = write_html(tmp_path / "out" / "answer.html", make_result(), make_sources(), title="T")
     assert path == tmp_path / "out" / "answer.html"
-    assert path.read_text(encoding="utf-8") == render_html(
-        make_result(), make_sources(), title="T"
-    )
+    assert path.read_text(encoding="utf-8") == render_html(make_result(), make_sources(), title="T")
 
 
 def test_notebook_view_embeds_the_page_in_a_sandboxed_frame(tmp_path: Path) -> None:
