@@ -194,7 +194,7 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
     # -- schema -----------------------------------------------------------------
 
     @property
-    def OutputType(self) -> type[AIMessage]:  # noqa: N802 - the Runnable API's name
+    def OutputType(self) -> type[AIMessage]:
         """The output type: the cited ``AIMessage``."""
         return AIMessage
 
@@ -278,7 +278,7 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
         ):
             if mode == "custom":
                 dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            else:
+            elif isinstance(chunk, Mapping):
                 final = chunk
         return self._output(final)
 
@@ -331,7 +331,7 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
         ):
             if mode == "custom":
                 await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            else:
+            elif isinstance(chunk, Mapping):
                 final = chunk
         return self._output(final)
 

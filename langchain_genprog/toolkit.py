@@ -19,13 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages.content import Citation
 from langchain_core.tools import BaseTool, BaseToolkit
 from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from langchain_genprog.attribute.base import Attributor, SentenceAttribution
 from langchain_genprog.chains import GenProgChain
@@ -50,9 +49,7 @@ class AnswerWithCitationsInput(BaseModel):
 class AttributeTextInput(BaseModel):
     """Arguments of the ``attribute_text`` tool."""
 
-    answer: str = Field(
-        min_length=1, description="The answer text to cite, one or more sentences."
-    )
+    answer: str = Field(min_length=1, description="The answer text to cite, one or more sentences.")
     documents: list[str] = Field(min_length=1, description=_DOCUMENTS)
     question: str | None = Field(
         default=None, description="The question the answer responds to, if any."
@@ -157,15 +154,8 @@ class AttributeTextTool(BaseTool):
         )
         return attributed.to_text(), attributed
 
-    async def _arun(
-        self,
-        answer: str,
-        documents: list[str],
-        question: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, AttributedText]:
-        # Attribution is CPU-bound scoring: keep it off the event loop.
-        return await run_in_threadpool(self._run, answer, documents, question)
+    # ``BaseTool._arun`` runs ``_run`` in an executor: attribution is CPU-bound
+    # scoring and must stay off the event loop anyway.
 
 
 class GenProgToolkit(BaseToolkit):

@@ -34,7 +34,7 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
-from langchain_genprog.render import write_html
+from langchain_genprog.render import AttributedAnswerView, write_html
 from langchain_genprog.segment.sources import Sources
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -142,28 +142,42 @@ def make_result(n_sources: int) -> AttributionResult:
 
 
 @pytest.fixture
-def page_url(tmp_path: Path) -> Iterator[str]:
-    """Serve the rendered page from a loopback-only HTTP server on a free port."""
+def site(tmp_path: Path) -> Iterator[str]:
+    """Serve ``tmp_path/site`` from a loopback-only HTTP server on a free port.
+
+    Holds the standalone page (``index.html``) and a stand-in for a notebook
+    (``notebook.html``) showing two inline views, as Jupyter would.
+    """
+    root = tmp_path / "site"
     sources = make_sources()
+    result = make_result(len(sources))
     write_html(
-        tmp_path / "site" / "index.html",
-        make_result(len(sources)),
+        root / "index.html",
+        result,
         sources,
         title="Solar power, attributed",
         question="How do solar panels behave over a day and over the years?",
         program="- fusion(S1, S2)\n- paraphrase(S3)\n- paraphrase(S29)\n- S1",
+    )
+    views = [AttributedAnswerView(result, sources, title=f"View {k}", height=400) for k in (1, 2)]
+    # Deliberately no charset declaration: the inline views must not depend on it.
+    (root / "notebook.html").write_text(
+        "<!DOCTYPE html><html><body>"
+        + "".join(f'<div class="output">{v._repr_html_()}</div>' for v in views)
+        + "</body></html>",
+        encoding="utf-8",
     )
 
     class QuietHandler(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    handler = functools.partial(QuietHandler, directory=str(tmp_path / "site"))
+    handler = functools.partial(QuietHandler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -258,16 +272,22 @@ def save_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
 # ----------------------------------------------------------------------------- the test
 
 
-def test_chips_highlight_scroll_and_shade(driver: Any, page_url: str, tmp_path: Path) -> None:
-    from selenium.common.exceptions import NoAlertPresentException
+def wait_ready(driver: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    driver.get(page_url)
     wait_for(
         driver,
         lambda d: d.find_elements(By.CSS_SELECTOR, '.genprog-view[data-genprog-ready="1"]'),
         "the page script did not initialise",
     )
+
+
+def test_chips_highlight_scroll_and_shade(driver: Any, site: str, tmp_path: Path) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{site}/index.html")
+    wait_ready(driver)
 
     # The escaped <script> in a source is shown as text and never runs.
     assert driver.find_element(By.ID, "src-S4").text.endswith(INJECTION)
@@ -345,3 +365,30 @@ def test_chips_highlight_scroll_and_shade(driver: Any, page_url: str, tmp_path: 
     wait_for(driver, lambda d: weight(3) == "1", "overview shading not restored")
     assert "strongest score over all" in driver.find_element(By.CSS_SELECTOR, ".status").text
     save_screenshot(driver, tmp_path, "overview")
+
+
+def test_notebook_views_are_interactive_and_isolated(
+    driver: Any, site: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{site}/notebook.html")
+    frames = driver.find_elements(By.TAG_NAME, "iframe")
+    assert len(frames) == 2
+    assert all(f.get_attribute("sandbox") == "allow-scripts" for f in frames)
+
+    driver.switch_to.frame(frames[0])
+    wait_ready(driver)  # scripts run inside the sandboxed frame
+    ranges = [el.text for el in driver.find_elements(By.CSS_SELECTOR, ".doc-range")]
+    assert ranges == ["S1–S3", "S4–S5", "S6–S30"]  # non-ASCII survives the host encoding
+    assert driver.find_element(By.CSS_SELECTOR, ".flag-label").text == "⚠ Unsupported:"
+    chip(driver, 0, 2).click()
+    wait_for(driver, lambda d: highlighted(d) == ["src-S2"], "S2 not highlighted in view 1")
+    driver.switch_to.default_content()
+    save_screenshot(driver, tmp_path, "notebook")
+
+    # The second view has the same element ids but is untouched by the first.
+    driver.switch_to.frame(frames[1])
+    wait_ready(driver)
+    assert highlighted(driver) == []
+    driver.switch_to.default_content()

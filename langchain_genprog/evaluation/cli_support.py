@@ -14,7 +14,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from langchain_genprog.attribute.base import Attributor
-from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
+from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example, load_aftg, load_jsonl
 from langchain_genprog.evaluation.methods import (
     ALCEMethod,
@@ -232,49 +233,26 @@ def _chat_model(model: BaseChatModel | str, base_url: str | None) -> BaseChatMod
 
 
 def _default_scorer() -> LogProbScorer:
-    try:
-        from langchain_genprog.models import (  # type: ignore[attr-defined,unused-ignore]
-            get_default_scorer,
-        )
-    except ImportError as err:
-        msg = (
-            "no log-prob scorer was given and the embedded one is unavailable; "
-            "install langchain-genprog[local] or pass scorer="
-        )
-        raise ModelNotAvailableError(msg) from err
-    scorer: LogProbScorer = get_default_scorer()
-    return scorer
+    from langchain_genprog.attribute.posthoc import default_scorer
+
+    return default_scorer()
 
 
 def _default_embeddings() -> Embeddings:
-    try:
-        from langchain_genprog.models import (  # type: ignore[attr-defined,unused-ignore]
-            get_default_embeddings,
-        )
-    except ImportError as err:
-        msg = (
-            "posthoc-embed needs embeddings: pass embeddings= (any LangChain Embeddings) "
-            "or install langchain-genprog[local] for the embedded model"
-        )
-        raise ModelNotAvailableError(msg) from err
-    embeddings: Embeddings = get_default_embeddings()
+    """The embedded all-MiniLM-L6-v2 (``[local]`` extra) through ``langchain-huggingface``."""
+    from langchain_genprog.models._resources import default_embeddings_path, require
+
+    module = require(
+        "langchain_huggingface",
+        purpose="posthoc-embed without embeddings=",
+        distribution="langchain-huggingface",
+    )
+    embeddings: Embeddings = module.HuggingFaceEmbeddings(model_name=str(default_embeddings_path()))
     return embeddings
 
 
 def _default_attributor_factory() -> AttributorFactory:
-    try:
-        from langchain_genprog.attribute.mexgen_node import (  # type: ignore[import-not-found,unused-ignore]
-            MExGenAttributor,
-        )
-    except ImportError as err:
-        msg = (
-            "the MExGen methods need langchain_genprog.attribute.mexgen_node, which this "
-            "installation lacks; pass attributor_factory="
-        )
-        raise InvalidInputError(msg) from err
-
     def factory(scorer: LogProbScorer) -> Attributor:
-        built: Attributor = MExGenAttributor(scorer)
-        return built
+        return MExGenAttributor(scorer)
 
     return factory

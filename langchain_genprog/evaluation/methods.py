@@ -41,11 +41,15 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
+from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+from langchain_genprog.attribute.posthoc import attribute as posthoc_attribute
+from langchain_genprog.attribute.posthoc import default_scorer, split_answer
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example
 from langchain_genprog.evaluation.metrics import Cost, CostTracker
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput
+from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.segment.selection import select_sentences
 from langchain_genprog.segment.sources import Sources, split_sentences
 
@@ -86,15 +90,6 @@ class Method(Protocol):
 def example_sources(example: Example) -> Sources:
     """The example's numbered sentences, exactly as every method and metric sees them."""
     return Sources.from_documents(example.to_documents())
-
-
-def split_answer(text: str) -> list[AnswerSentence]:
-    """Split an answer into :class:`AnswerSentence` objects with offsets into ``text``."""
-    return [
-        AnswerSentence(index=k, text=text[start:end], start=start, end=end)
-        for k, (start, end) in enumerate(split_sentences(text))
-        if text[start:end].strip()
-    ]
 
 
 # --------------------------------------------------------------------------- #
@@ -169,11 +164,11 @@ class GenerationProgramsMExGenMethod(GenerationProgramsMethod):
         llm: The chat model.
         attributor: e.g. ``MExGenAttributor(scorer)``; its ``model_calls`` are
             reported as scorer forward passes.
-        name: Name in results (default ``genprog+mexgen``).
+        name: Name in results (default ``genprog-mexgen``).
         **graph_options: As for :class:`GenerationProgramsMethod`.
     """
 
-    name = "genprog+mexgen"
+    name = "genprog-mexgen"
 
     def __init__(
         self,
@@ -539,15 +534,16 @@ class _PlainAnswerMethod:
 
 
 class PosthocAttributeFn(Protocol):
-    """The post-hoc attribution entry point (``langchain_genprog.attribute.posthoc.attribute``).
+    """A custom post-hoc attribution function.
 
-    Expected contract: attribute ``answer`` to ``documents`` and return an
+    It attributes ``answer`` to ``documents`` and returns an
     :class:`AttributionResult` whose sentence offsets index into ``answer``
-    and whose ids number the sentences as ``Sources.from_documents(documents)``.
+    and whose ids number the sentences as ``Sources.from_documents(documents)``
+    does (:func:`langchain_genprog.attribute.posthoc.attribute` fits).
     """
 
     def __call__(
-        self, answer: str, documents: Sequence[Document], *, question: str | None = None
+        self, answer: str, documents: Sequence[Document], question: str | None = None
     ) -> AttributionResult:
         """Attribute ``answer`` post hoc."""
         ...
@@ -556,15 +552,23 @@ class PosthocAttributeFn(Protocol):
 class PosthocMExGenMethod(_PlainAnswerMethod):
     """A plain answer attributed afterwards by MExGen perturbation.
 
-    Give either an ``attributor`` (any :class:`Attributor`, e.g.
-    ``MExGenAttributor(scorer)``; the answer is split with pySBD and has no
-    program leaves) or an ``attribute_fn``; with neither,
-    ``langchain_genprog.attribute.posthoc.attribute`` is used.
+    By default the answer goes through
+    :func:`langchain_genprog.attribute.posthoc.attribute` with one
+    :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` built
+    here once (from ``scorer`` and ``attributor_options``), so a scorer is
+    loaded once per evaluation rather than once per example. Pass
+    ``attributor`` to use another attributor, or ``attribute_fn`` to replace
+    the post-hoc step altogether.
 
     Args:
         llm: The chat model (unused with ``answer_from="reference"``).
-        attributor: The measuring attributor.
+        scorer: Log-prob scorer for MExGen; ``None`` loads the embedded one
+            (unless ``attributor_options`` hold a text-only ``chat_model`` and
+            ``embeddings`` pair).
+        attributor: Any :class:`Attributor`, used as is.
         attribute_fn: A post-hoc function (see :class:`PosthocAttributeFn`).
+        attributor_options: Options of the ``MExGenAttributor`` built here
+            (``method``, ``levels``, ``top_k``, ``budget`` ...).
         answer_from: ``generate`` an answer, or attribute the ``reference``.
         max_sentences: Most answer sentences requested.
         source_token_budget: As for :class:`ALCEMethod`.
@@ -572,7 +576,8 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         name: Name in results (default ``posthoc-mexgen``).
 
     Raises:
-        InvalidInputError: If neither is given and the post-hoc module is missing.
+        InvalidInputError: If both ``attributor`` and ``attribute_fn`` are given.
+        ModelNotAvailableError: If the embedded scorer is needed but not installed.
     """
 
     name = "posthoc-mexgen"
@@ -581,8 +586,10 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         self,
         llm: BaseChatModel | None,
         *,
+        scorer: LogProbScorer | None = None,
         attributor: Attributor | None = None,
         attribute_fn: PosthocAttributeFn | None = None,
+        attributor_options: dict[str, Any] | None = None,
         answer_from: AnswerFrom = "generate",
         max_sentences: int = 5,
         source_token_budget: int | None = None,
@@ -601,39 +608,28 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         if attributor is not None and attribute_fn is not None:
             raise InvalidInputError("give attributor or attribute_fn, not both")
         if attributor is None and attribute_fn is None:
-            try:
-                from langchain_genprog.attribute.posthoc import (  # type: ignore[import-not-found,unused-ignore]
-                    attribute as default_fn,
-                )
-            except ImportError as err:
-                msg = (
-                    "post-hoc MExGen needs langchain_genprog.attribute.posthoc, which this "
-                    "installation lacks; pass attributor=MExGenAttributor(scorer) instead"
-                )
-                raise InvalidInputError(msg) from err
-            attribute_fn = default_fn
+            options = dict(attributor_options or {})
+            text_only = options.get("chat_model") is not None and options.get("embeddings")
+            if scorer is None and not text_only:
+                scorer = default_scorer()
+            attributor = MExGenAttributor(scorer, **options)
         self.attributor = attributor
         self.attribute_fn = attribute_fn
 
     def _attribute(
         self, example: Example, answer: str, sources: Sources
     ) -> tuple[AttributionResult, Cost]:
-        if self.attributor is not None:
-            result = self.attributor.attribute(
-                split_answer(answer), sources, question=example.question
+        if self.attribute_fn is None:
+            result = posthoc_attribute(
+                answer, sources, example.question, attributor=self.attributor
             )
         else:
-            assert self.attribute_fn is not None
-            result = self.attribute_fn(answer, example.to_documents(), question=example.question)
+            result = self.attribute_fn(answer, example.to_documents(), example.question)
             if not isinstance(result, AttributionResult):
-                inner = getattr(result, "attribution", None)
-                if not isinstance(inner, AttributionResult):
-                    msg = (
-                        f"attribute_fn returned {type(result).__name__}; "
-                        "expected an AttributionResult"
-                    )
-                    raise InvalidInputError(msg)
-                result = inner
+                msg = (
+                    f"attribute_fn returned {type(result).__name__}; expected an AttributionResult"
+                )
+                raise InvalidInputError(msg)
         return result, Cost(forward_passes=result.model_calls)
 
 

@@ -133,9 +133,13 @@ def run_evaluation(
         drop_hold_seed: Seed of drop-and-hold's random control.
 
     Raises:
-        InvalidInputError: On duplicate example ids or method names, or no methods.
+        InvalidInputError: On duplicate example ids or method names, no methods,
+            or a ``top_ks`` entry below 1.
     """
     named = _named_methods(methods)
+    bad_ks = [k for k in top_ks if k is not None and k < 1]
+    if bad_ks:
+        raise InvalidInputError(f"top_ks must be at least 1 (or None for all), got {bad_ks}")
     chosen = _take(examples, limit)
     ids = [e.id for e in chosen]
     if len(set(ids)) != len(ids):
@@ -447,6 +451,7 @@ def write_report(
         "<h2>Summary</h2>",
         _table(summary, columns),
         note,
+        _LEGEND,
     ]
     for title, data in figures:
         parts.append(f"<h2>{html.escape(title)}</h2>")
@@ -464,6 +469,19 @@ def write_report(
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
+_LEGEND = """<details><summary>What the metrics mean</summary><ul>
+<li><b>coverage</b>: share of answer sentences with at least one valid citation.</li>
+<li><b>gold_*@k</b>: citations (top k) against the dataset's gold links; only for methods
+that attribute the reference answer.</li>
+<li><b>alce_recall / alce_precision</b>: the judge finds a sentence supported by its joint
+citations / a citation needed (ALCE).</li>
+<li><b>drop_mean</b>: log-prob lost when a sentence's citations are removed;
+<b>random_drop_mean</b>: the same for as many random sources; <b>fidelity</b>: their
+difference; <b>hold_share_mean</b>: share of the context's gain kept with only the citations.</li>
+<li><b>cost_*</b>: per example; seconds are wall time on this machine.</li>
+</ul></details>"""
+
+
 def _figures(summary: Mapping[str, MetricValues]) -> list[tuple[str, str]]:
     from matplotlib.figure import Figure
 
@@ -478,7 +496,13 @@ def _figures(summary: Mapping[str, MetricValues]) -> list[tuple[str, str]]:
         for k, metric in enumerate(shown):
             ax = axes[k // cols][k % cols]
             values = [_num(summary[n].get(metric)) for n in names]
-            ax.bar(range(len(names)), values, color="#4c72b0")
+            bars = ax.bar(range(len(names)), [0.0 if math.isnan(v) else v for v in values])
+            ax.bar_label(
+                bars,
+                labels=["n/a" if math.isnan(v) else f"{v:.3g}" for v in values],
+                fontsize=7,
+            )
+            ax.margins(y=0.15)
             ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
             ax.set_title(metric, fontsize=10)
         for k in range(len(shown), rows * cols):
@@ -513,14 +537,16 @@ def _png(fig: Any) -> str:
 
 
 def _table(summary: Mapping[str, MetricValues], columns: Sequence[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["method", *columns])
+    # Metrics as rows and methods as columns: there are many more metrics than methods.
+    names = list(summary)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["metric", *names])
     rows = [
         "<tr><td>"
-        + html.escape(name)
+        + html.escape(metric)
         + "</td>"
-        + "".join(f"<td>{_fmt(entry.get(c))}</td>" for c in columns)
+        + "".join(f"<td>{_fmt(summary[n].get(metric))}</td>" for n in names)
         + "</tr>"
-        for name, entry in summary.items()
+        for metric in columns
     ]
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

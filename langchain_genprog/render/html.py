@@ -215,13 +215,16 @@ def _render_chip(chip: _Chip, sources: Sources) -> str:
 
 
 def _render_answer(
-    result: AttributionResult, sources: Sources, weights: list[dict[int, float]]
+    result: AttributionResult,
+    sources: Sources,
+    chips_by_sentence: Sequence[Sequence[_Chip]],
+    weights: Sequence[dict[int, float]],
 ) -> str:
     if not result.sentences:
         return '<p class="empty">The answer is empty.</p>'
     out: list[str] = ['<p class="answer-text">']
     for position, item in enumerate(result.sentences):
-        chips = _chips(position, item, sources)
+        chips = chips_by_sentence[position]
         cited_ids = " ".join(str(c.sentence_id) for c in chips if c.exists)
         flag = _flag(item)
         classes = "ans"
@@ -537,17 +540,16 @@ def _render_body(
         _weights(result, position, item, sources) for position, item in enumerate(result.sentences)
     ]
     overview = _overview(weights)
-    chips = [
-        chip
-        for position, item in enumerate(result.sentences)
-        for chip in _chips(position, item, sources)
+    chips_by_sentence = [
+        _chips(position, item, sources) for position, item in enumerate(result.sentences)
     ]
+    chips = [chip for sentence_chips in chips_by_sentence for chip in sentence_chips]
     cited = {chip.sentence_id for chip in chips if chip.exists}
     left: list[str] = [f"<h1>{_esc(title or _DEFAULT_TITLE)}</h1>"]
     if question:
         left.append(f'<h2>Question</h2><p class="question">{_esc(question)}</p>')
     left.append("<h2>Answer</h2>")
-    left.append(_render_answer(result, sources, weights))
+    left.append(_render_answer(result, sources, chips_by_sentence, weights))
     left.append(_render_meta(result))
     if program:
         left.append(
@@ -686,10 +688,16 @@ class AttributedAnswerView:
         )
 
     def _repr_html_(self) -> str:
-        """The notebook rich display: the page inside a sandboxed inline frame."""
+        """The notebook rich display: the page inside a sandboxed inline frame.
+
+        The snippet is pure ASCII (other characters become numeric character
+        references), so it displays correctly whatever encoding the host page
+        was decoded with.
+        """
         label = _esc(self.title or _DEFAULT_TITLE)
-        return (
+        snippet = (
             f'<iframe srcdoc="{_esc(self.to_html())}" title="{label}" '
             f'sandbox="allow-scripts" style="width:100%;height:{int(self.height)}px;'
             'border:1px solid #d9dde5;border-radius:4px"></iframe>'
         )
+        return snippet.encode("ascii", "xmlcharrefreplace").decode("ascii")

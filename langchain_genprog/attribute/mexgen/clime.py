@@ -7,7 +7,7 @@ the number of model calls grows linearly with ``d``. Every subset size
 ``0..K`` gets the same total regression weight, split evenly among the
 subsets drawn of that size, so the many pairs do not drown the few
 singletons. The model ``v(S) ≈ b - Σ_{i∈S} score_i`` is fitted by weighted
-least squares (scikit-learn), or sparsely with LARS-lasso when only the
+least squares (NumPy), or sparsely with scikit-learn's LARS-lasso when only the
 ``num_nonzeros`` most important units should get a score.
 
 Every known measurement expressible over the current units enters the fit,
@@ -139,12 +139,19 @@ class CLIME:
 
 
 def _weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
-    """Coefficients ``(n_features, n_outputs)`` of a weighted least-squares fit with intercept."""
-    from sklearn.linear_model import LinearRegression
+    """Coefficients ``(n_features, n_outputs)`` of a weighted least-squares fit with intercept.
 
-    model = LinearRegression().fit(x, y, sample_weight=weights)
-    coef = np.asarray(model.coef_, dtype=float).reshape(y.shape[1], x.shape[1])
-    return coef.T
+    The intercept is removed by weighted centering, then ``numpy.linalg.lstsq``
+    solves the rescaled problem (the minimum-norm solution when some units
+    were never separated, e.g. after a budget stop). This is what
+    scikit-learn's ``LinearRegression(sample_weight=...)`` computes, without
+    its multi-second import on every process start.
+    """
+    root = np.sqrt(weights)[:, None]
+    x_centered = (x - np.average(x, axis=0, weights=weights)) * root
+    y_centered = (y - np.average(y, axis=0, weights=weights)) * root
+    coef, *_ = np.linalg.lstsq(x_centered, y_centered, rcond=None)
+    return np.asarray(coef, dtype=float)
 
 
 def _draw(n_units: int, size: int, wanted: int, rng: np.random.Generator) -> list[Subset]:

@@ -32,7 +32,6 @@ from langchain_genprog.attribute.mexgen.units import (
     Segment,
     Unit,
     apply_removal,
-    covers,
     removal_key,
 )
 from langchain_genprog.errors import InvalidInputError
@@ -140,11 +139,18 @@ class PerturbationGame:
         Measurements that also removed text outside ``units`` are not
         expressible and are left out.
         """
+        by_segment: dict[int, list[tuple[int, int, int]]] = {}
+        for i, unit in enumerate(units):
+            for seg, start, end in unit.spans:
+                by_segment.setdefault(seg, []).append((start, end, i))
         found: dict[frozenset[int], FloatArray] = {}
         for key, value in self.memo.items():
-            subset = frozenset(
-                i for i, unit in enumerate(units) if all(covers(key, s) for s in unit.spans)
-            )
+            hits: dict[int, int] = {}
+            for seg, k_start, k_end in key:
+                for start, end, i in by_segment.get(seg, ()):
+                    if k_start <= start and end <= k_end:
+                        hits[i] = hits.get(i, 0) + 1
+            subset = frozenset(i for i, n in hits.items() if n == len(units[i].spans))
             if self.key(units, subset) == key:
                 found[subset] = value
         return found

@@ -16,7 +16,8 @@ PLAYERS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hot
 
 
 def present_words(prompt: str, words: Sequence[str]) -> frozenset[str]:
-    return frozenset(w for w in words if re.search(rf"\b{re.escape(w)}\b", prompt))
+    """The ``words`` (single word tokens) that occur in ``prompt`` as whole words."""
+    return frozenset(re.findall(r"\w+", prompt)).intersection(words)
 
 
 class GameScalarizer:

@@ -92,7 +92,7 @@ def test_same_seed_same_result_and_different_seed_different_sample() -> None:
         engine = MExGen(scalarizer, method="clime", levels=("sentence",), oversampling=2, seed=seed)
         return engine.explain(sentences(players)), scalarizer.prompts
 
-    (a, prompts_a), (b, prompts_b), (c, prompts_c) = explain(3), explain(3), explain(4)
+    (a, prompts_a), (b, prompts_b), (_, prompts_c) = explain(3), explain(3), explain(4)
     assert prompts_a == prompts_b
     np.testing.assert_array_equal(a.matrix(), b.matrix())
     assert prompts_a != prompts_c
@@ -235,9 +235,9 @@ def test_multilevel_refines_only_top_units_and_reuses_coarse_measurements(method
     assert explanation.model_calls == len(scalarizer.prompts) == len(set(scalarizer.prompts))
     assert explanation.model_calls == coarse.new_calls + fine.new_calls
     # Mixed result: coarse where nothing mattered, phrases where it did.
-    assert [u.level for u in explanation.units] == ["sentence"] + ["phrase"] * 3 + [
-        "sentence"
-    ] + ["phrase"] * 3
+    assert [u.level for u in explanation.units] == ["sentence"] + ["phrase"] * 3 + ["sentence"] + [
+        "phrase"
+    ] * 3
     by_text = {u.text.strip(" ,."): u.scores for u in explanation.units}
     np.testing.assert_allclose(by_text["echo five"], [3.0, 0.0], atol=1e-9)
     np.testing.assert_allclose(by_text["foxtrot six"], [1.0, 0.0], atol=1e-9)
@@ -293,9 +293,10 @@ def test_document_level_groups_segments() -> None:
     ]
     docs = build_units(segments, "document", segment_level="sentence", segmenter=None)
     assert [len(u.spans) for u in docs] == [2, 1]
-    scalarizer = GameScalarizer(["alpha", "bravo", "charlie"], linear_game(
-        {"alpha": [1.0], "bravo": [2.0], "charlie": [0.5]}
-    ))
+    scalarizer = GameScalarizer(
+        ["alpha", "bravo", "charlie"],
+        linear_game({"alpha": [1.0], "bravo": [2.0], "charlie": [0.5]}),
+    )
     explanation = MExGen(
         scalarizer, method="loo", levels=("document", "sentence"), refine_top_k=1
     ).explain(segments)

@@ -48,15 +48,19 @@ def test_clime_exact_on_linear_game_even_when_subsampled() -> None:
     players = [f"p{i}" for i in range(30)]
     weights = {p: [float(i % 7) - 3.0] for i, p in enumerate(players)}
     # c=2, d=30: all 30 singletons, then 30 of the 435 pairs are sampled.
-    explanation, scalarizer = run(
+    explanation, _ = run(
         "clime", players, linear_game(weights), oversampling=2.0, max_units_replace=2
     )
-    np.testing.assert_allclose(explanation.matrix()[:, 0], [w[0] for w in weights.values()], atol=1e-8)
+    np.testing.assert_allclose(
+        explanation.matrix()[:, 0], [w[0] for w in weights.values()], atol=1e-8
+    )
     assert explanation.model_calls == 1 + 60
 
 
 def test_clime_sparse_fit_keeps_the_largest_coefficients() -> None:
-    weights = {p: [w] for p, w in zip(PLAYERS, [4.0, 0.0, 0.0, -3.0, 0.0, 0.1, 0.0, 0.0], strict=True)}
+    weights = {
+        p: [w] for p, w in zip(PLAYERS, [4.0, 0.0, 0.0, -3.0, 0.0, 0.1, 0.0, 0.0], strict=True)
+    }
     explanation, _ = run("clime", PLAYERS, linear_game(weights), num_nonzeros=2)
     scores = explanation.matrix()[:, 0]
     assert np.count_nonzero(scores) == 2
@@ -104,7 +108,9 @@ def test_lshap_full_window_equals_brute_force_shapley_on_random_game() -> None:
 
     explanation, scalarizer = run("lshap", players, value, num_neighbors=4, max_units_replace=4)
     expected = exact_shapley(players, value)
-    np.testing.assert_allclose(explanation.matrix()[:, 0], [expected[p] for p in players], atol=1e-12)
+    np.testing.assert_allclose(
+        explanation.matrix()[:, 0], [expected[p] for p in players], atol=1e-12
+    )
     assert explanation.model_calls == 2 ** len(players)  # every coalition, each measured once
     assert len(set(scalarizer.prompts)) == len(scalarizer.prompts)
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
+from langchain_genprog.attribute.posthoc import split_answer
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example
 from langchain_genprog.evaluation.methods import (
@@ -25,10 +25,9 @@ from langchain_genprog.evaluation.methods import (
     PosthocMExGenMethod,
     example_sources,
     parse_cited_answer,
-    split_answer,
 )
 from langchain_genprog.segment.sources import Sources
-from tests.unit_tests.evaluation.helpers import WordEmbeddings
+from tests.unit_tests.evaluation.helpers import OverlapScorer, WordEmbeddings
 from tests.unit_tests.fakes import ScriptedChatModel
 
 SOURCES = Sources.from_documents(["One. Two. Three. Four. Five. Six."])
@@ -75,13 +74,6 @@ def test_parse_cited_answer_drops_invalid_ids() -> None:
     assert parsed.invalid == [99, 0]
     unchecked = parse_cited_answer("It happened [S2][S99].")
     assert unchecked.citations == [[2, 99]] and unchecked.invalid == []
-
-
-def test_split_answer_offsets() -> None:
-    text = "First one.  Second one."
-    sentences = split_answer(text)
-    assert [s.text for s in sentences] == ["First one.", "Second one."]
-    assert all(text[s.start : s.end] == s.text for s in sentences)
 
 
 # ------------------------------------------------------------------------ methods
@@ -200,16 +192,12 @@ def test_posthoc_mexgen_with_attributor() -> None:
 def test_posthoc_mexgen_with_function() -> None:
     seen: dict[str, Any] = {}
 
-    class Wrapped:
-        def __init__(self, attribution: AttributionResult) -> None:
-            self.attribution = attribution
-
     def attribute_fn(
-        answer: str, documents: Sequence[Document], *, question: str | None = None
-    ) -> Any:
+        answer: str, documents: Sequence[Document], question: str | None = None
+    ) -> AttributionResult:
         seen.update(answer=answer, documents=documents, question=question)
         sources = Sources.from_documents(documents)
-        return Wrapped(RecordingAttributor().attribute(split_answer(answer), sources))
+        return RecordingAttributor().attribute(split_answer(answer), sources)
 
     method = PosthocMExGenMethod(None, attribute_fn=attribute_fn, answer_from="reference")
     out = method.run(EXAMPLE)
@@ -217,27 +205,37 @@ def test_posthoc_mexgen_with_function() -> None:
     assert len(seen["documents"]) == 2 and seen["question"] == EXAMPLE.question
     assert len(out.attribution.sentences) == 2
 
-    def wrong(answer: str, documents: Sequence[Document], *, question: str | None = None) -> Any:
+    def wrong(answer: str, documents: Sequence[Document], question: str | None = None) -> Any:
         return "not an attribution"
 
     bad = PosthocMExGenMethod(None, attribute_fn=wrong, answer_from="reference")
     with pytest.raises(InvalidInputError, match="expected an AttributionResult"):
         bad.run(EXAMPLE)
-
-
-def test_posthoc_mexgen_default_function() -> None:
-    if importlib.util.find_spec("langchain_genprog.attribute.posthoc") is None:
-        with pytest.raises(InvalidInputError, match="attribute.posthoc"):
-            PosthocMExGenMethod(None, answer_from="reference")
-    else:  # pragma: no cover - once the post-hoc module lands
-        assert PosthocMExGenMethod(None, answer_from="reference").attribute_fn is not None
     with pytest.raises(InvalidInputError, match="not both"):
         PosthocMExGenMethod(
             None,
             attributor=RecordingAttributor(),
-            attribute_fn=lambda *a, **k: AttributionResult(),
+            attribute_fn=attribute_fn,
             answer_from="reference",
         )
+
+
+def test_posthoc_mexgen_default_runs_real_mexgen_with_a_fake_scorer() -> None:
+    # The default path: posthoc.attribute with one MExGenAttributor built once.
+    scorer = OverlapScorer()
+    method = PosthocMExGenMethod(
+        None,
+        scorer=scorer,
+        attributor_options={"levels": ("sentence",), "method": "loo", "top_k": 1},
+        answer_from="reference",
+    )
+    out = method.run(EXAMPLE)
+    cited = [[c.sentence_id for c in s.citations] for s in out.attribution.sentences]
+    # "The park opened in May." is S1's words; "The mayor spoke to crowds." is S4's and S3's.
+    assert cited[0] == [1]
+    assert cited[1][0] in (3, 4)
+    assert out.cost.forward_passes == out.attribution.model_calls > 0
+    assert scorer.prompts > 0
 
 
 def _planner_and_operations(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
@@ -261,7 +259,7 @@ def test_generation_programs_method_cites_program_leaves() -> None:
 def test_generation_programs_with_measuring_attributor() -> None:
     llm = ScriptedChatModel(respond=_planner_and_operations)
     method = GenerationProgramsMExGenMethod(llm, RecordingAttributor(), plan_mode="text")
-    assert method.name == "genprog+mexgen"
+    assert method.name == "genprog-mexgen"
     out = method.run(EXAMPLE)
     assert out.attribution.method == "fake-mexgen"
     assert out.cost.forward_passes == 7

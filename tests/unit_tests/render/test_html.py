@@ -201,7 +201,8 @@ def dom(page: str) -> Node:
 
 def weights_of(dom: Node, answer_index: int) -> dict[str, float]:
     (ans,) = dom.find_all("span", cls="ans", data_answer_index=str(answer_index))
-    return json.loads(ans.attrs["data-weights"])
+    weights: dict[str, float] = json.loads(ans.attrs["data-weights"])
+    return weights
 
 
 # ----------------------------------------------------------------------------- escaping
@@ -445,7 +446,9 @@ def test_output_is_deterministic() -> None:
 
 def test_page_is_self_contained(page: str, dom: Node) -> None:
     assert page.startswith("<!DOCTYPE html>")
-    assert not [n for n in dom.iter() if "src" in n.attrs or "href" in n.attrs and n.tag != "a"]
+    # Nothing is loaded from anywhere: no src attributes, only in-page links.
+    assert not [n for n in dom.iter() if "src" in n.attrs]
+    assert all(n.attrs["href"].startswith("#") for n in dom.iter() if "href" in n.attrs)
     assert dom.find_all("link") == []
     assert "http://" not in page
     assert "https://" not in page
@@ -500,4 +503,5 @@ def test_notebook_view_embeds_the_page_in_a_sandboxed_frame(tmp_path: Path) -> N
     assert frame.attrs["title"] == 'My "view"'
     assert "height:480px" in frame.attrs["style"]
     assert html.unescape(snippet).count("<script>") == 1
+    assert snippet.isascii()  # independent of the notebook page's encoding
     assert view.write(tmp_path / "v.html").read_text(encoding="utf-8") == view.to_html()

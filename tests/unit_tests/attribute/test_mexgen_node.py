@@ -1,0 +1,252 @@
+"""MExGenAttributor with a fake LogProbScorer whose answer log-probs are known sums."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.documents import Document
+
+from langchain_genprog.attribute.base import AnswerSentence, Attributor
+from langchain_genprog.attribute.mexgen import Budget
+from langchain_genprog.attribute.mexgen_node import MExGenAttributor, answer_target
+from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.segment.sources import Sources
+from tests.unit_tests.fakes import ScriptedChatModel
+
+from .fakes import CommaSegmenter, KeywordScorer
+from .test_scalarizers import BagOfWordsEmbeddings
+
+DOCS = [
+    Document(
+        page_content=(
+            "The Eiffel Tower is in Paris. It was completed in 1889, for the World Fair. "
+            "Millions of tourists visit it every year."
+        ),
+        metadata={"title": "Eiffel"},
+    ),
+    Document(
+        page_content=(
+            "The Colosseum stands in Rome. Its construction began under emperor Vespasian. "
+            "It could hold fifty thousand spectators."
+        ),
+        metadata={"title": "Colosseum"},
+    ),
+]
+ANSWER = "The tower was finished in 1889. The Colosseum is in Rome. It held 50,000 people."
+# Answer sentence k's log-prob rises by these weights when the words are in the prompt.
+SUPPORT = [{"1889": 2.0, "Fair": 0.3}, {"Rome": 1.5}, {"thousand": 1.0, "spectators": 0.8}]
+LEAVES = [[2], [4], [5]]  # the last program leaf (S5) does not support its sentence
+
+
+def answer_sentences(answer: str = ANSWER, leaves=LEAVES) -> list[AnswerSentence]:
+    out, cursor = [], 0
+    for index, text in enumerate(answer.replace(". ", ".|").split("|")):
+        start = answer.index(text, cursor)
+        cursor = start + len(text)
+        out.append(
+            AnswerSentence(index=index, text=text, start=start, end=cursor, leaf_ids=leaves[index])
+        )
+    return out
+
+
+@pytest.fixture
+def sources() -> Sources:
+    return Sources.from_documents(DOCS)
+
+
+@pytest.fixture
+def scorer() -> KeywordScorer:
+    sentences = answer_sentences()
+    return KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences])
+
+
+def test_is_an_attributor(scorer: KeywordScorer) -> None:
+    attributor = MExGenAttributor(scorer, levels=("sentence",))
+    assert isinstance(attributor, Attributor)
+    assert attributor.name == "mexgen-clime"
+
+
+@pytest.mark.parametrize("method", ["clime", "lshap", "loo"])
+def test_sentence_level_citations_and_support(sources, scorer, method: str) -> None:
+    attributor = MExGenAttributor(scorer, method=method, levels=("sentence",), top_k=1)
+    result = attributor.attribute(answer_sentences(), sources, question="Tell me about monuments.")
+    assert result.method == f"mexgen-{method}"
+    assert result.complete
+    assert result.unit_ids == [1, 2, 3, 4, 5, 6]
+    expected = np.zeros((3, 6))
+    expected[0, 1], expected[1, 3], expected[2, 5] = 2.3, 1.5, 1.8
+    np.testing.assert_allclose(result.matrix, expected, atol=1e-9)
+    assert result.model_calls == scorer.calls > 0
+
+    first, second, third = result.sentences
+    assert [c.sentence_id for c in first.citations] == [2]
+    assert first.citations[0].from_program and first.citations[0].score == pytest.approx(2.3)
+    assert first.citations[0].method == f"mexgen-{method}"
+    assert first.citations[0].level == "sentence" and first.citations[0].span is None
+    assert first.supported is True and first.note is None
+    assert second.supported is True
+    # Measured support is S6; the program leaf S5 is still cited, flagged as the program's.
+    assert [(c.sentence_id, c.from_program) for c in third.citations] == [(6, False), (5, True)]
+    assert third.citations[1].score == pytest.approx(0.0, abs=1e-9)
+    assert third.supported is False
+    assert "S5" in third.note and "do not measurably support" in third.note
+
+
+def test_one_model_call_per_perturbation_scores_all_answer_sentences(sources, scorer) -> None:
+    result = MExGenAttributor(scorer, method="loo", levels=("sentence",), batch_size=4).attribute(
+        answer_sentences(), sources
+    )
+    assert result.model_calls == 1 + 6
+    assert scorer.batch_sizes == [4, 3]
+    # The prompt numbers the sources and keeps document headers fixed.
+    original = scorer.prompts[0]
+    assert "# Eiffel\nS1: The Eiffel Tower is in Paris.\nS2:" in original
+    assert "# Colosseum" in original
+
+
+def test_leaf_outside_top_k_is_flagged(sources) -> None:
+    sentences = answer_sentences(leaves=[[2], [4], [5]])
+    support = [{"1889": 2.0}, {"Rome": 1.5}, {"thousand": 1.0, "Vespasian": 0.2}]
+    scorer = KeywordScorer(support, [(s.start, s.end) for s in sentences])
+    result = MExGenAttributor(scorer, method="loo", levels=("sentence",), top_k=1).attribute(
+        sentences, sources
+    )
+    third = result.sentences[2]
+    # S5 does support it a little (sum > 0), but S6 supports it more.
+    assert third.supported is False
+    assert "none of its program leaves (S5)" in third.note
+
+
+def test_phrase_refinement_reports_the_span_that_mattered(sources, scorer) -> None:
+    attributor = MExGenAttributor(
+        scorer, levels=("sentence", "phrase"), top_k=1, segmenter=CommaSegmenter()
+    )
+    result = attributor.attribute(answer_sentences(), sources)
+    citation = result.sentences[0].citations[0]
+    assert citation.sentence_id == 2 and citation.level == "phrase"
+    text = sources.sentence(2).text
+    assert text[citation.span[0] : citation.span[1]] == "It was completed in 1889, "
+    assert citation.score == pytest.approx(2.0, abs=1e-9)
+    # The sentence-level matrix is unchanged by the refinement.
+    assert result.matrix[0][1] == pytest.approx(2.3)
+
+
+def test_phrase_refinement_with_spacy(sources, scorer) -> None:
+    from langchain_genprog.attribute.mexgen.segmenter import load_spacy
+    from langchain_genprog.errors import ModelNotAvailableError
+
+    try:
+        load_spacy()
+    except ModelNotAvailableError:  # pragma: no cover
+        pytest.skip("spaCy English pipeline not installed")
+    result = MExGenAttributor(scorer, levels=("sentence", "phrase"), top_k=1).attribute(
+        answer_sentences(), sources
+    )
+    for item, keyword in zip(result.sentences, ["1889", "Rome", "thousand"], strict=True):
+        best = item.citations[0]
+        text = sources.sentence(best.sentence_id).text
+        assert keyword in text[best.span[0] : best.span[1]]
+
+
+def test_neighbourhood_when_sources_are_many(sources) -> None:
+    docs = [f"Filler sentence number {i} about nothing." for i in range(30)]
+    many = Sources.from_documents([" ".join(docs), *DOCS])
+    sentences = answer_sentences(leaves=[[32], [34], [35]])
+    scorer = KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences])
+    attributor = MExGenAttributor(
+        scorer, method="loo", levels=("sentence",), max_candidates=10, lexical_top_m=1
+    )
+    candidates = attributor.candidates(sentences, many)
+    # Leaves ± 1 in their documents, plus each answer sentence's best lexical match.
+    assert set(candidates) >= {31, 32, 33, 34, 35, 36}
+    assert len(candidates) < 12
+    result = attributor.attribute(sentences, many)
+    assert result.unit_ids == candidates
+    assert result.model_calls == 1 + len(candidates)
+    assert "Filler sentence number 7 " not in scorer.prompts[0]
+    assert [c.sentence_id for c in result.sentences[0].citations][:1] == [32]
+
+
+def test_budget_stop_marks_result_incomplete(sources, scorer) -> None:
+    result = MExGenAttributor(
+        scorer, method="loo", levels=("sentence",), budget=Budget(max_calls=3)
+    ).attribute(answer_sentences(), sources)
+    assert not result.complete
+    assert result.model_calls == 3
+    # Only S1 and S2 were measured: S2 is still found for the first sentence...
+    assert result.sentences[0].citations[0].sentence_id == 2
+    # ...but nothing is known about S4's support of the second one.
+    assert result.sentences[1].supported is None
+    assert result.matrix[1] == [0.0] * 6
+
+
+def test_text_only_mode_with_a_chat_model_and_embeddings(sources) -> None:
+    answer = "Paris is big. Rome is old."
+
+    def respond(messages, kwargs):
+        prompt = messages[-1].content
+        parts = []
+        if "Eiffel Tower is in Paris" in prompt:
+            parts.append("Paris is big.")
+        if "stands in Rome" in prompt:
+            parts.append("Rome is old.")
+        return " ".join(parts)
+
+    sentences = [
+        AnswerSentence(index=0, text="Paris is big.", start=0, end=13),
+        AnswerSentence(index=1, text="Rome is old.", start=14, end=26),
+    ]
+    assert answer[14:26] == "Rome is old."
+    model = ScriptedChatModel(respond=respond)
+    attributor = MExGenAttributor(
+        None,
+        chat_model=model,
+        embeddings=BagOfWordsEmbeddings(),
+        method="loo",
+        levels=("sentence",),
+    )
+    result = attributor.attribute(sentences, sources)
+    assert [s.citations[0].sentence_id for s in result.sentences] == [1, 4]
+    assert len(model.calls) == result.model_calls == 7
+
+
+def test_blank_answer_and_no_sentences(sources, scorer) -> None:
+    attributor = MExGenAttributor(scorer, levels=("sentence",))
+    empty = attributor.attribute([], sources)
+    assert empty.sentences == [] and empty.model_calls == 0
+    blank = attributor.attribute([AnswerSentence(index=0, text=" ", start=0, end=1)], sources)
+    assert blank.sentences[0].citations == [] and blank.model_calls == 0
+
+
+def test_answer_target_keeps_offsets() -> None:
+    sentences = [
+        AnswerSentence(index=0, text="A b.", start=10, end=14),
+        AnswerSentence(index=1, text="C d.", start=16, end=20),
+    ]
+    assert answer_target(sentences) == ("A b.  C d.", [(0, 4), (6, 10)])
+    broken = [
+        AnswerSentence(index=0, text="A b.", start=0, end=9),
+        AnswerSentence(index=1, text="C d.", start=3, end=7),
+    ]
+    assert answer_target(broken) == ("A b. C d.", [(0, 4), (5, 9)])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"levels": ("phrase",)},
+        {"levels": ("document", "sentence")},
+        {"top_k": 0},
+        {"max_candidates": 0},
+        {"method": "shap"},
+        {"oversampling": -1.0},
+    ],
+)
+def test_bad_options_raise(scorer, options) -> None:
+    with pytest.raises(InvalidInputError):
+        MExGenAttributor(scorer, **options)
+
+
+def test_needs_a_scorer_or_a_text_only_pair() -> None:
+    with pytest.raises(InvalidInputError, match="LogProbScorer"):
+        MExGenAttributor(None, chat_model=ScriptedChatModel())
