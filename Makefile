@@ -7,13 +7,19 @@ DATA ?= ../shared/data/attribute-first-then-generate
 # The CPU build of torch is pinned in the [local] extra; an unpinned torch pulls CUDA.
 INSTALL = $(PIP) install -q -e
 
-.PHONY: install install-test demo test lint unit slow
+.PHONY: install install-test system-deps demo test lint unit slow
 
 install:
 	$(INSTALL) '.[local]'
 
 install-test:
 	$(INSTALL) '.[local,sqlite,test]'
+
+# Headless Chromium for the HTML view's browser test (Debian packages; needs root).
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || ( \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null )
 
 demo: install
 	genprog answer --dataset $(DATA)/MDS/dev.json --example 0 --json genprog-demo.json
@@ -30,4 +36,4 @@ unit:
 slow:
 	$(PYTHON) -m pytest integration_tests -q -m slow -p no:cacheprovider --timeout 1200
 
-test: install-test lint unit slow
+test: install-test system-deps lint unit slow

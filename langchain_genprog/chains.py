@@ -29,6 +29,7 @@ stream modes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import (
@@ -45,13 +46,13 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.content import Citation
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import patch_config
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
 from langchain_core.tools.base import ArgsSchema
 from langgraph.pregel import Pregel
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_genprog.citations import citations_of, render_with_markers
-from langchain_genprog.errors import GenProgError, InvalidInputError
+from langchain_genprog.errors import GenProgError, InvalidInputError, ModelNotAvailableError
 from langchain_genprog.graph.builder import create_genprog_graph
 
 PROGRESS_EVENT = "genprog_progress"
@@ -101,6 +102,10 @@ class CitedAnswer(BaseModel):
         citations: The ``Citation`` annotations of the answer, in answer order.
         program: The program that produced the answer, one line per sentence.
         failures: Program lines that failed and were left out of the answer.
+
+    A ``ToolMessage`` artifact read back from a LangGraph checkpoint is a plain
+    dict (messages are stored by value); ``CitedAnswer.model_validate(artifact)``
+    restores it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -247,9 +252,6 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
             raise InvalidInputError("'documents' must be a list of documents or strings")
         return question, list(documents)
 
-    def _graph_input(self, question: str | None, documents: list[Any]) -> dict[str, Any]:
-        return {"question": question, "documents": documents}
-
     def _output(self, state: Mapping[str, Any] | None) -> AIMessage:
         messages = (state or {}).get("messages") or []
         message = messages[-1] if messages else None
@@ -264,18 +266,14 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
 
     # -- sync -------------------------------------------------------------------
 
-    def _documents(self, question: str | None, config: RunnableConfig) -> list[Any]:
-        assert self.retriever is not None and question is not None
-        return list(self.retriever.invoke(question, config))
-
     def _run(self, value: ChainInput, config: RunnableConfig) -> AIMessage:
         question, documents = self._split_input(value)
-        if documents is None:
-            documents = self._documents(question, config)
+        if documents is None:  # only with a retriever and a question (see _split_input)
+            assert self.retriever is not None and question is not None
+            documents = list(self.retriever.invoke(question, config))
         final: Mapping[str, Any] | None = None
-        for mode, chunk in self.graph.stream(
-            self._graph_input(question, documents), config, stream_mode=["custom", "values"]
-        ):
+        graph_input = {"question": question, "documents": documents}
+        for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["custom", "values"]):
             if mode == "custom":
                 dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
             elif isinstance(chunk, Mapping):
@@ -326,8 +324,9 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
             assert self.retriever is not None and question is not None
             documents = list(await self.retriever.ainvoke(question, config))
         final: Mapping[str, Any] | None = None
+        graph_input = {"question": question, "documents": documents}
         async for mode, chunk in self.graph.astream(
-            self._graph_input(question, documents), config, stream_mode=["custom", "values"]
+            graph_input, config, stream_mode=["custom", "values"]
         ):
             if mode == "custom":
                 await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
@@ -426,7 +425,10 @@ class CitedAnswerTool(BaseTool):
 
     Invoked with a tool call it returns a ``ToolMessage`` whose content is
     :meth:`CitedAnswer.to_text` and whose ``artifact`` is the
-    :class:`CitedAnswer`.
+    :class:`CitedAnswer`. When the request cannot be answered (no usable
+    documents, no valid program within the planner's retries) the error is
+    the tool's reply (``status="error"``), so an agent can react instead of
+    crashing; a missing embedded model still raises.
     """
 
     chain: GenProgChain
@@ -436,6 +438,7 @@ class CitedAnswerTool(BaseTool):
     description: str = ""
     args_schema: ArgsSchema | None = None
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: bool = True
 
     def _chain_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ChainInput:
         if args:  # a bare string for a one-field schema arrives positionally
@@ -450,7 +453,8 @@ class CitedAnswerTool(BaseTool):
         **kwargs: Any,
     ) -> tuple[str, CitedAnswer]:
         child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
-        message = self.chain.invoke(self._chain_input(args, kwargs), child)
+        with as_tool_errors():
+            message = self.chain.invoke(self._chain_input(args, kwargs), child)
         answer = CitedAnswer.from_message(message)
         return answer.to_text(), answer
 
@@ -462,7 +466,8 @@ class CitedAnswerTool(BaseTool):
         **kwargs: Any,
     ) -> tuple[str, CitedAnswer]:
         child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
-        message = await self.chain.ainvoke(self._chain_input(args, kwargs), child)
+        with as_tool_errors():
+            message = await self.chain.ainvoke(self._chain_input(args, kwargs), child)
         answer = CitedAnswer.from_message(message)
         return answer.to_text(), answer
 
@@ -488,6 +493,22 @@ def create_genprog_chain(
         The chain.
     """
     return GenProgChain(graph=create_genprog_graph(llm, **graph_options), retriever=retriever)
+
+
+@contextmanager
+def as_tool_errors() -> Iterator[None]:
+    """Re-raise a request's :class:`GenProgError` as a ``ToolException``.
+
+    Inside a tool these are answers a model can act on (fix the documents,
+    rephrase the question), so the tool returns them as its reply. A missing
+    embedded model is a deployment problem and propagates unchanged.
+    """
+    try:
+        yield
+    except ModelNotAvailableError:
+        raise
+    except GenProgError as err:
+        raise ToolException(f"{type(err).__name__}: {err}") from err
 
 
 def _clean_question(question: str | None) -> str | None:
@@ -537,5 +558,6 @@ __all__ = [
     "GenProgChain",
     "GenProgChainInput",
     "GenProgRetrievalInput",
+    "as_tool_errors",
     "create_genprog_chain",
 ]

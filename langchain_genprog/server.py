@@ -16,6 +16,11 @@ deployment is configured there and not in code:
     The model name sent to that server (required with ``GENPROG_BASE_URL``).
 ``GENPROG_API_KEY``
     Its API key (default ``none``, which local servers accept).
+``GENPROG_GRAMMAR_FIELD``
+    For servers that accept a GBNF grammar in the request body (the llama.cpp
+    server: ``grammar``), the field to send it in. The planner then writes the
+    program line by line under a grammar, as with the embedded model — the
+    only way a very small model writes valid programs. Unset: plain requests.
 ``GENPROG_PLAN_MODE``
     Planner decoder: ``auto`` (default), ``text``, ``structured`` or ``grammar``.
 ``GENPROG_MAX_SENTENCES``
@@ -28,11 +33,12 @@ message is the cited ``AIMessage``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
@@ -52,6 +58,7 @@ class ServerSettings(BaseModel):
         base_url: OpenAI-compatible endpoint, for ``openai-compatible``.
         model_name: Model name sent to that endpoint.
         api_key: Its API key.
+        grammar_field: Request-body field for a GBNF grammar, if the server takes one.
         plan_mode: Planner decoder.
         max_sentences: Most answer sentences.
     """
@@ -60,6 +67,7 @@ class ServerSettings(BaseModel):
     base_url: str | None = None
     model_name: str | None = None
     api_key: str = "none"
+    grammar_field: str | None = None
     plan_mode: PlanMode = "auto"
     max_sentences: int = Field(default=5, ge=1)
 
@@ -106,6 +114,7 @@ class ServerSettings(BaseModel):
             base_url=base_url,
             model_name=model_name,
             api_key=env.get("GENPROG_API_KEY", "").strip() or "none",
+            grammar_field=env.get("GENPROG_GRAMMAR_FIELD", "").strip() or None,
             plan_mode=plan_mode,
             max_sentences=max_sentences,
         )
@@ -124,14 +133,55 @@ def chat_model_from_settings(settings: ServerSettings) -> BaseChatModel | None:
     except ImportError as err:
         msg = "GENPROG_BASE_URL needs langchain-openai: pip install langchain-openai"
         raise ModelNotAvailableError(msg) from err
-    # Deterministic decoding: the program and its operations should not vary per run.
-    model: BaseChatModel = ChatOpenAI(
-        base_url=settings.base_url,
-        model=settings.model_name or "",
-        api_key=settings.api_key,  # type: ignore[arg-type]  # str is accepted at runtime
-        temperature=0.0,
-    )
+    options: dict[str, Any] = {
+        "base_url": settings.base_url,
+        "model": settings.model_name or "",
+        "api_key": settings.api_key,
+        # Deterministic decoding: the program and its operations should not vary per run.
+        "temperature": 0.0,
+    }
+    if settings.grammar_field:
+        grammar_model: BaseChatModel = _grammar_chat_openai_class()(
+            grammar_field=settings.grammar_field, **options
+        )
+        return grammar_model
+    model: BaseChatModel = ChatOpenAI(**options)
     return model
+
+
+@functools.cache
+def _grammar_chat_openai_class() -> type[Any]:
+    """``GrammarChatOpenAI``, defined on first use so ``langchain-openai`` stays optional."""
+    from langchain_openai import ChatOpenAI
+
+    class GrammarChatOpenAI(ChatOpenAI):
+        """``ChatOpenAI`` for servers that take a GBNF grammar per request.
+
+        The planner's grammar mode calls ``invoke(messages, grammar=...)``; this
+        model sends that grammar in the request body's ``grammar_field``
+        (through ``extra_body``), so the server constrains decoding exactly as
+        the embedded llama.cpp model does.
+        """
+
+        supports_grammar: ClassVar[bool] = True
+        grammar_field: str = "grammar"
+
+        def _get_request_payload(
+            self,
+            input_: LanguageModelInput,
+            *,
+            stop: list[str] | None = None,
+            **kwargs: Any,
+        ) -> dict[str, Any]:
+            grammar = kwargs.pop("grammar", None)
+            payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+            if grammar is not None:
+                extra = dict(payload.get("extra_body") or {})
+                extra[self.grammar_field] = grammar
+                payload["extra_body"] = extra
+            return payload
+
+    return GrammarChatOpenAI
 
 
 def make_graph(

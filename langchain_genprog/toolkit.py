@@ -27,7 +27,7 @@ from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_genprog.attribute.base import Attributor, SentenceAttribution
-from langchain_genprog.chains import GenProgChain
+from langchain_genprog.chains import GenProgChain, as_tool_errors
 from langchain_genprog.citations import render_with_markers, to_citations
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.operations.tools import create_operation_tools
@@ -105,7 +105,8 @@ class AttributeTextTool(BaseTool):
 
     Uses :func:`~langchain_genprog.attribute.posthoc.attribute`: with no
     ``attributor`` that is MExGen on the embedded local scorer (needs
-    ``langchain-genprog[local]``).
+    ``langchain-genprog[local]``). Unusable input (a blank answer, documents
+    without text) comes back as the tool's error reply, ``status="error"``.
 
     Setup:
         .. code-block:: python
@@ -126,6 +127,7 @@ class AttributeTextTool(BaseTool):
     )
     args_schema: ArgsSchema | None = AttributeTextInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: bool = True
 
     attributor: Attributor | None = None
     """How to measure support; ``None`` uses ``attribute()``'s default (MExGen, local scorer)."""
@@ -142,8 +144,9 @@ class AttributeTextTool(BaseTool):
         # Imported here: the post-hoc module pulls in the MExGen engine.
         from langchain_genprog.attribute.posthoc import attribute
 
-        sources = Sources.from_documents(list(documents))
-        result = attribute(answer, sources, question, attributor=self.attributor)
+        with as_tool_errors():
+            sources = Sources.from_documents(list(documents))
+            result = attribute(answer, sources, question, attributor=self.attributor)
         attributed = AttributedText(
             answer=answer,
             answer_with_markers=render_with_markers(result, answer=answer),

@@ -9,9 +9,10 @@ answer sentences and numbered sources:
 * **Units** — the candidate source sentences, refined into phrases inside the
   sentences that matter. With many sources the candidates are a
   neighbourhood: each program leaf and its ``neighbours`` on each side in its
-  document, plus the ``lexical_top_m`` sentences most similar (TF-IDF) to each
-  answer sentence. Other sentences are left out of the prompt (or kept fixed,
-  with ``keep_non_candidates=True``).
+  document, plus the ``lexical_top_m`` sentences that rank highest by BM25 for
+  each answer sentence (among those sharing a content word with it). Other
+  sentences are left out of the prompt (or kept fixed, with
+  ``keep_non_candidates=True``).
 * **Citations** — per answer sentence, the ``top_k`` source sentences with
   the highest positive sentence-level score. A cited sentence that was
   refined is reported at the finest level that supports it: ``level`` is
@@ -62,6 +63,7 @@ from langchain_genprog.attribute.mexgen.template import ContextTemplate
 from langchain_genprog.attribute.mexgen.units import Level, Segment, Segmenter
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.segment.selection import lexical_overlap, rank_sentences
 from langchain_genprog.segment.sources import Sources
 
 DEFAULT_INSTRUCTION = (
@@ -88,8 +90,8 @@ class MExGenAttributor:
         max_candidates: Above this many citable sentences, attribute only to
             the neighbourhood (``None``: always all sentences).
         neighbours: Sentences on each side of a program leaf in the neighbourhood.
-        lexical_top_m: Per answer sentence, the most TF-IDF-similar sentences
-            added to the neighbourhood.
+        lexical_top_m: Per answer sentence, the best BM25 matches added to the
+            neighbourhood.
         keep_non_candidates: Keep non-candidate sentences in the prompt (fixed)
             instead of leaving them out (shorter prompts, faster).
         instruction: Instruction of the default template.
@@ -350,10 +352,12 @@ class MExGenAttributor:
         top = ranked[: self.top_k]
         citations: list[CitedSource] = []
         for sid in top:
+            # A "part" spanning the whole sentence (a short sentence is one
+            # phrase) says nothing finer than the sentence: skip it.
             parts = [
                 u
                 for u in fine.get(sid, [])
-                if not math.isnan(u.scores[output]) and u.scores[output] > 0
+                if not math.isnan(u.scores[output]) and u.scores[output] > 0 and not _whole(u, maps)
             ]
             if parts:
                 best = max(parts, key=lambda u: u.scores[output])
@@ -474,6 +478,11 @@ def _flatten(text: str) -> tuple[str, list[int]]:
     return "".join(flat), positions
 
 
+def _whole(unit: UnitAttribution, maps: Sequence[Sequence[int]]) -> bool:
+    seg, start, end = unit.spans[0]
+    return start == 0 and end >= len(maps[seg])
+
+
 def _raw_span(positions: Sequence[int], start: int, end: int) -> tuple[int, int]:
     """Map a span of the flattened text back to the source sentence text, trimmed."""
     if not positions or end <= start:
@@ -484,24 +493,19 @@ def _raw_span(positions: Sequence[int], start: int, end: int) -> tuple[int, int]
 def _lexical_top(
     sentences: Sequence[AnswerSentence], sources: Sources, citable: Sequence[int], top_m: int
 ) -> set[int]:
-    """Per answer sentence, the ``top_m`` citable sentences by TF-IDF cosine."""
+    """Per answer sentence, the ``top_m`` citable sentences by BM25 that share a content word."""
     if top_m == 0 or not citable:
         return set()
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    texts = [sources.sentence(sid).text for sid in citable]
-    try:
-        vectorizer = TfidfVectorizer(sublinear_tf=True).fit(texts + [s.text for s in sentences])
-    except ValueError:  # empty vocabulary (e.g. only punctuation)
-        return set()
-    doc_matrix = vectorizer.transform(texts)
-    query_matrix = vectorizer.transform([s.text for s in sentences])
-    sims = np.asarray((query_matrix @ doc_matrix.T).todense())
+    allowed = set(citable)
     chosen: set[int] = set()
-    for row in sims:
-        for j in np.argsort(-row, kind="stable")[:top_m]:
-            if row[j] > 0:
-                chosen.add(citable[int(j)])
+    for sentence in sentences:
+        ranked, _ = rank_sentences(sources, sentence.text)
+        matches = [
+            sid
+            for sid in ranked
+            if sid in allowed and lexical_overlap(sentence.text, sources.sentence(sid).text) > 0
+        ]
+        chosen.update(matches[:top_m])
     return chosen
 
 

@@ -149,6 +149,7 @@ def eval_command_impl(
     judge_model: BaseChatModel | str | None = None,
     scorer: LogProbScorer | None = None,
     drop_hold: bool = False,
+    drop_hold_context: int | None = 40,
     embeddings: Embeddings | None = None,
     attributor_factory: AttributorFactory | None = None,
     top_k: int = 2,
@@ -174,6 +175,8 @@ def eval_command_impl(
         scorer: Log-prob scorer for the MExGen methods and drop-and-hold
             (default: the embedded scorer, loaded only when needed).
         drop_hold: Also compute drop-and-hold metrics with the scorer.
+        drop_hold_context: Most relevant source sentences (plus the cited ones)
+            in drop-and-hold's context; ``None``: all (slow on long sources).
         embeddings: Embeddings for ``posthoc-embed``.
         attributor_factory: Builds the MExGen attributor from the scorer.
         top_k: Citations per sentence for ``posthoc-embed``.
@@ -221,6 +224,7 @@ def eval_command_impl(
         scorer=scorer if drop_hold else None,
         progress=progress,
         retry_failed=retry_failed,
+        drop_hold_context=drop_hold_context,
     )
 
 

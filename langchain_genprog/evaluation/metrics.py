@@ -395,7 +395,9 @@ def drop_and_hold(
         sources: The numbered sources.
         scorer: Teacher-forcing log-prob scorer.
         question: The question, or ``None`` for summaries.
-        context_ids: The full context (default: every citable sentence).
+        context_ids: The full context (default: every citable sentence);
+            citations outside it are ignored. A relevance-selected subset
+            keeps long sources affordable, since every prompt holds it.
         reduce: Sum (nats per sentence) or mean (nats per token) of token log-probs.
         random_repeats: Random draws averaged for the control.
         seed: Seed of the random control, for reproducible runs.

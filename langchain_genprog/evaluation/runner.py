@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from langchain_genprog.attribute.base import AttributionResult
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example
 from langchain_genprog.evaluation.methods import Method, MethodOutput, example_sources
@@ -40,6 +41,8 @@ from langchain_genprog.evaluation.metrics import (
     ranked_citations,
 )
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.segment.selection import select_sentences
+from langchain_genprog.segment.sources import Sources
 
 RESULTS_FILE = "results.jsonl"
 SUMMARY_CSV = "summary.csv"
@@ -110,6 +113,7 @@ def run_evaluation(
     top_ks: Sequence[int | None] = (1, 3, None),
     retry_failed: bool = False,
     drop_hold_seed: int = 0,
+    drop_hold_context: int | None = 40,
 ) -> EvaluationSummary:
     """Run every method on every example, score the outputs, and write the report.
 
@@ -131,6 +135,10 @@ def run_evaluation(
             default they count as finished, so a deterministic failure is not
             paid for twice).
         drop_hold_seed: Seed of drop-and-hold's random control.
+        drop_hold_context: Drop-and-hold's full context: the this-many most
+            relevant source sentences (BM25 against the question) plus every
+            cited one; ``None`` uses all sources. Every condition re-scores the
+            answer under this context, so it bounds the scorer's cost.
 
     Raises:
         InvalidInputError: On duplicate example ids or method names, no methods,
@@ -168,6 +176,7 @@ def run_evaluation(
                 scorer=scorer,
                 top_ks=top_ks,
                 drop_hold_seed=drop_hold_seed,
+                drop_hold_context=drop_hold_context,
             )
             handle.write(json.dumps(_finite_json(record), ensure_ascii=False) + "\n")
             handle.flush()
@@ -212,6 +221,7 @@ def evaluate_pair(
     scorer: LogProbScorer | None = None,
     top_ks: Sequence[int | None] = (1, 3, None),
     drop_hold_seed: int = 0,
+    drop_hold_context: int | None = 40,
 ) -> dict[str, Any]:
     """Run one method on one example and score it; never raises for a method failure.
 
@@ -223,6 +233,7 @@ def evaluate_pair(
         scorer: Log-prob scorer for drop-and-hold.
         top_ks: Cut-offs for the gold metrics.
         drop_hold_seed: Seed of drop-and-hold's random control.
+        drop_hold_context: Size of drop-and-hold's relevance-selected context.
 
     Returns:
         The JSON-ready record written to ``results.jsonl``: ``example_id``,
@@ -264,6 +275,7 @@ def evaluate_pair(
             scorer=scorer,
             top_ks=top_ks,
             drop_hold_seed=drop_hold_seed,
+            drop_hold_context=drop_hold_context,
         )
     except Exception as err:  # keep the answer; the scoring can be retried
         record.update(status="error", error=f"scoring failed: {type(err).__name__}: {err}")
@@ -280,8 +292,11 @@ def score_output(
     scorer: LogProbScorer | None = None,
     top_ks: Sequence[int | None] = (1, 3, None),
     drop_hold_seed: int = 0,
+    drop_hold_context: int | None = 40,
 ) -> tuple[MetricValues, dict[str, Any]]:
     """Every applicable metric of one output, as a flat ``name → value`` dict.
+
+    Arguments are as for :func:`evaluate_pair`.
 
     Returns:
         The metrics (``None`` where undefined) and the evaluation's own cost
@@ -337,6 +352,7 @@ def score_output(
             sources,
             counted,
             question=example.question,
+            context_ids=_drop_hold_context(example, sources, attribution, drop_hold_context),
             seed=drop_hold_seed,
         )
         metrics.update(
@@ -351,6 +367,17 @@ def score_output(
         eval_cost["forward_passes"] = counted.forward_passes
     eval_cost["seconds"] = time.perf_counter() - started
     return {k: _clean(v) for k, v in metrics.items()}, eval_cost
+
+
+def _drop_hold_context(
+    example: Example, sources: Sources, attribution: AttributionResult, size: int | None
+) -> list[int] | None:
+    if size is None:
+        return None
+    ranked = select_sentences(sources, example.question, max_sentences=size).ranked_ids
+    citable = set(sources.citable_ids)
+    cited = sorted({sid for ids in ranked_citations(attribution) for sid in ids} & citable)
+    return list(dict.fromkeys([*ranked, *cited]))
 
 
 def load_results(path: Path) -> dict[tuple[str, str], dict[str, Any]]:

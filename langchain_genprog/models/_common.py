@@ -38,7 +38,9 @@ def prefix_sharing_order(rows: Sequence[Sequence[int]]) -> list[int]:
     return sorted(range(len(rows)), key=lambda i: list(rows[i]))
 
 
-def byte_spans_to_char_spans(text: str, byte_spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def byte_spans_to_char_spans(
+    text: str, byte_spans: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """Convert ``(start, end)`` UTF-8 byte offsets in ``text`` to character offsets.
 
     Byte-level BPE tokens may end inside a multi-byte character; such a

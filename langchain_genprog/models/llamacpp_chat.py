@@ -36,8 +36,7 @@ from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
-from typing_extensions import Self
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.models._resources import default_model_path, require
@@ -133,6 +132,16 @@ class ChatLocalLlama(BaseChatModel):
     verbose: bool = False
     """Let llama.cpp log to stderr."""
 
+    reuse_prompt_cache: bool = False
+    """Keep the KV cache of the previous call's prompt and only evaluate what differs.
+
+    Much faster when consecutive calls share a long prefix (the planner's
+    sources), but llama.cpp's numerics depend slightly on how a prompt was
+    split into batches, so a greedy reply can then differ from the reply to
+    the same messages in a fresh process. Off by default: the same messages
+    always give the same reply.
+    """
+
     supports_grammar: ClassVar[bool] = True
     """Tells the planner that ``invoke(..., grammar=...)`` constrains decoding."""
 
@@ -144,9 +153,16 @@ class ChatLocalLlama(BaseChatModel):
     _grammar_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _formatter: Any = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _load(self) -> Self:
-        """Load the GGUF once, at construction (≈0.3 s for the default model)."""
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._load()
+
+    def _load(self) -> None:
+        """Load the GGUF once, at construction (≈0.3 s for the default model).
+
+        Done after pydantic validation rather than in a validator so that
+        our typed errors reach the caller instead of a ``ValidationError``.
+        """
         llama_cpp = require("llama_cpp", purpose=_PURPOSE, distribution="llama-cpp-python")
         if self.model_path is None:
             self.model_path = str(default_model_path())
@@ -161,7 +177,6 @@ class ChatLocalLlama(BaseChatModel):
             seed=self.seed,
             verbose=self.verbose,
         )
-        return self
 
     @property
     def model_name(self) -> str:
@@ -193,6 +208,7 @@ class ChatLocalLlama(BaseChatModel):
             "top_k": self.top_k,
             "repeat_penalty": self.repeat_penalty,
             "max_tokens": self.max_tokens,
+            "reuse_prompt_cache": self.reuse_prompt_cache,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -303,6 +319,7 @@ class ChatLocalLlama(BaseChatModel):
         params = self._call_params(stop, kwargs)
         chat = convert_messages(messages)
         with self._lock:
+            self._forget_prompt()
             response = self._client.create_chat_completion(messages=chat, **params)
         choice = response["choices"][0]
         finish_reason = choice.get("finish_reason")
@@ -316,7 +333,9 @@ class ChatLocalLlama(BaseChatModel):
                 "model_provider": "llamacpp",
             },
         )
-        generation = ChatGeneration(message=message, generation_info={"finish_reason": finish_reason})
+        generation = ChatGeneration(
+            message=message, generation_info={"finish_reason": finish_reason}
+        )
         return ChatResult(generations=[generation], llm_output={"model_name": self.model_name})
 
     def _stream(
@@ -337,6 +356,7 @@ class ChatLocalLlama(BaseChatModel):
         chat = convert_messages(messages)
         pieces: list[str] = []
         with self._lock:
+            self._forget_prompt()
             stream = self._client.create_chat_completion(messages=chat, stream=True, **params)
             for part in stream:
                 choice = part["choices"][0]
@@ -365,6 +385,11 @@ class ChatLocalLlama(BaseChatModel):
                         ),
                         generation_info={"finish_reason": finish_reason},
                     )
+
+    def _forget_prompt(self) -> None:
+        """Make the next call evaluate its prompt from scratch (see :attr:`reuse_prompt_cache`)."""
+        if not self.reuse_prompt_cache:
+            self._client.reset()
 
     def _count_prompt_tokens(self, chat: list[dict[str, str]]) -> int:
         """Tokens of the formatted prompt, as the GGUF chat template renders it."""
@@ -471,7 +496,7 @@ def convert_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     """
     converted = convert_to_openai_messages(list(messages), text_format="string")
     out: list[dict[str, str]] = []
-    for message in cast(list[dict[str, Any]], converted):
+    for message in converted:
         role = str(message.get("role", ""))
         if role == "developer":
             role = "system"
@@ -499,7 +524,7 @@ def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
 def _token_text(llama: Any, token: int) -> str:
     if token < 0:
         return ""
-    return str(llama._model.token_get_text(token))
+    return bytes(llama.detokenize([token], special=True)).decode("utf-8", "replace")
 
 
 _default_lock = threading.Lock()
@@ -520,5 +545,3 @@ def get_default_chat_model() -> ChatLocalLlama:
         if _default_model is None:
             _default_model = ChatLocalLlama()
         return _default_model
-
-

@@ -64,7 +64,7 @@ def _gguf_cache_key(path: Path) -> str:
 def load_gguf_causal_lm(
     gguf_path: str | os.PathLike[str] | None = None,
     *,
-    cache: str | os.PathLike[str] | None | bool = True,
+    cache: str | os.PathLike[str] | bool | None = True,
 ) -> tuple[Any, Any]:
     """Load a GGUF file as a float32 transformers model and tokenizer, cached.
 
@@ -102,9 +102,7 @@ def load_gguf_causal_lm(
     target = root / "transformers" / _gguf_cache_key(path) if root is not None else None
     if target is not None and (target / "config.json").is_file():
         try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                target, dtype=torch.float32
-            )
+            model = transformers.AutoModelForCausalLM.from_pretrained(target, dtype=torch.float32)
             tokenizer = transformers.AutoTokenizer.from_pretrained(target)
             return model.eval(), tokenizer
         except (OSError, ValueError) as err:
@@ -185,7 +183,7 @@ class TransformersLogProbScorer:
         min_prefix_tokens: int = 16,
         system_prompt: str | None = None,
         num_threads: int | None = None,
-        cache: str | os.PathLike[str] | None | bool = True,
+        cache: str | os.PathLike[str] | bool | None = True,
         local_files_only: bool = True,
     ) -> None:
         if batch_size < 1 or min_prefix_tokens < 1:

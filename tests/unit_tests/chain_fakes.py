@@ -38,10 +38,9 @@ def respond(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         match = re.search(r"line (\d+) `", human)
         keep = int(match.group(1)) - 1 if match else 1
         return "\n".join(program_for(offered_ids(first)).splitlines()[:keep])
-    inputs = re.findall(r"^Sentence(?: \d+)?: (.*)$", human, flags=re.MULTILINE)
-    if not inputs:
-        raise AssertionError(f"unexpected prompt: {human!r}")
-    return " ".join(text.strip() for text in inputs)
+    if not messages[0].text.startswith(("Rewrite", "Shorten", "Merge")):
+        raise AssertionError(f"unexpected prompt: {messages[0].text!r}")
+    return " ".join(text.strip() for text in human.splitlines())
 
 
 def genprog_model() -> ScriptedChatModel:

@@ -293,7 +293,7 @@ def mds_chunks(path: Path, size: int = 4) -> list[Document]:
             text = "".join(sentences[start : start + size]).strip()
             if text:
                 metadata = {
-                    "title": f"{document['documentTitle']} ({start // size + 1})",
+                    "title": f"{document['documentFile']} part {start // size + 1}",
                     "documentFile": document["documentFile"],
                     "first_sentence": start,
                 }
@@ -391,3 +391,17 @@ def test_retriever_chain_needs_a_question(mds_retriever: Any) -> None:
     chain = create_genprog_chain(genprog_model(), retriever=mds_retriever)
     with pytest.raises(InvalidInputError, match="non-blank question"):
         chain.invoke({"question": "  "})
+
+
+def test_as_tool_reports_bad_documents_to_the_model() -> None:
+    tool = create_genprog_chain(genprog_model()).as_tool()
+    reply = tool.invoke(
+        {
+            "type": "tool_call",
+            "id": "x",
+            "name": tool.name,
+            "args": {"question": "q", "documents": ["   "]},
+        }
+    )
+    assert reply.status == "error"
+    assert reply.content.startswith("InvalidSourcesError:")

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from langchain.agents import create_agent
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -32,6 +31,14 @@ from langchain_genprog.toolkit import (
     GenProgToolkit,
 )
 from tests.unit_tests.chain_fakes import genprog_model, planner_calls
+from tests.unit_tests.fakes import ScriptedChatModel
+
+try:  # langchain (the agents package) is a test-only dependency
+    from langchain.agents import create_agent
+except ImportError:  # pragma: no cover - reported as a skip
+    create_agent = None
+
+needs_langchain = pytest.mark.skipif(create_agent is None, reason="pip install langchain")
 
 PARK = [
     "The council approved the park. It will cost two million dollars. Work starts in May.",
@@ -252,6 +259,7 @@ class ToolCallingModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
+@needs_langchain
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_agent_calls_answer_with_citations(mode: str) -> None:
     genprog_llm = genprog_model()
@@ -283,3 +291,51 @@ async def test_agent_calls_answer_with_citations(mode: str) -> None:
     # The toolkit's own model planned and executed the program inside the tool call.
     assert len(genprog_llm.calls) == 4
     assert messages[-1].text == MARKED
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_unanswerable_requests_come_back_as_tool_errors() -> None:
+    prose = ScriptedChatModel(respond=lambda messages, kwargs: "I think the park is nice.")
+    tools = tools_by_name(GenProgToolkit(llm=prose, attributor=mexgen(OverlapScorer())))
+    answer = tools["answer_with_citations"].invoke(
+        {
+            "type": "tool_call",
+            "id": "a",
+            "name": "answer_with_citations",
+            "args": {"question": "q", "documents": PARK},
+        }
+    )
+    assert answer.status == "error" and answer.artifact is None
+    assert answer.content.startswith("PlanningError: the planner produced no valid program line")
+    # Three attempts (first try and two re-prompts), each answered in prose.
+    assert len(prose.calls) == 3
+
+    blank = tools["attribute_text"].invoke(
+        {
+            "type": "tool_call",
+            "id": "b",
+            "name": "attribute_text",
+            "args": {"answer": "   ", "documents": PARK},
+        }
+    )
+    assert blank.status == "error"
+    assert blank.content == "InvalidInputError: the answer to attribute is empty"
+
+
+@needs_langchain
+def test_agent_thread_keeps_the_citations_in_its_checkpoint() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    agent = create_agent(
+        ToolCallingModel(tool_args={"question": "What was decided?", "documents": PARK}),
+        tools=GenProgToolkit(llm=genprog_model()).get_tools(),
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "cited"}}
+    agent.invoke({"messages": [HumanMessage("What did the council decide?")]}, config)
+    stored = agent.get_state(config).values["messages"][2]
+    restored = CitedAnswer.model_validate(stored.artifact)
+    assert restored.answer_with_markers == MARKED
+    assert [c["cited_text"] for c in restored.citations][-1] == "Work starts in May."

@@ -30,7 +30,7 @@ from langchain_genprog.attribute.mexgen.method import (
     nan_scores,
 )
 from langchain_genprog.attribute.mexgen.scalarizers import FloatArray
-from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
 
 _ENUMERATE_LIMIT = 50_000
 """Above this many subsets of one size, sample by rejection instead of enumerating."""
@@ -117,7 +117,11 @@ class CLIME:
         return scores
 
     def _sparse_fit(self, x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
-        from sklearn.linear_model import lars_path
+        try:
+            from sklearn.linear_model import lars_path
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            msg = "C-LIME's sparse fit (num_nonzeros) needs scikit-learn: pip install scikit-learn"
+            raise ModelNotAvailableError(msg) from err
 
         root = np.sqrt(weights)
         x_centered = (x - np.average(x, axis=0, weights=weights)) * root[:, None]

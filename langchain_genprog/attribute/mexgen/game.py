@@ -37,7 +37,8 @@ from langchain_genprog.attribute.mexgen.units import (
 from langchain_genprog.errors import InvalidInputError
 
 ProgressCallback = Callable[[int, int], None]
-"""``on_progress(done, total)``: model calls made so far, and planned so far."""
+"""``on_progress(done, total)``: model calls made so far, and ``done`` plus the calls
+still planned at the current level (``total`` grows when a finer level starts)."""
 
 
 class PerturbationGame:

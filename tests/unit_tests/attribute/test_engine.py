@@ -342,3 +342,13 @@ def test_scalarizer_with_wrong_shape_is_reported() -> None:
 def test_unit_text_and_parent() -> None:
     unit = Unit(spans=((0, 0, 5), (1, 0, 3)), level="document")
     assert unit.text([Segment(text="alpha one"), Segment(text="two")]) == "alpha two"
+
+
+def test_adjacent_removed_units_share_one_replacement() -> None:
+    segments = [Segment(text=DOCS[0])]
+    parts = build_units(segments, "phrase", segment_level="sentence", segmenter=CommaSegmenter())
+    game = PerturbationGame(
+        segments, ContextTemplate(), GameScalarizer([], lambda p: [0.0]), replacement="[...]"
+    )
+    assert game.prompt(game.key(parts, [0, 1])) == "[...]charlie three."
+    assert game.prompt(game.key(parts, [0, 2])) == "[...]bravo two, [...]"

@@ -132,6 +132,7 @@ def test_phrase_refinement_reports_the_span_that_mattered(sources, scorer) -> No
 
 
 def test_phrase_refinement_with_spacy(sources, scorer) -> None:
+    from langchain_genprog.attribute.mexgen import SpacySegmenter
     from langchain_genprog.attribute.mexgen.segmenter import load_spacy
     from langchain_genprog.errors import ModelNotAvailableError
 
@@ -139,13 +140,31 @@ def test_phrase_refinement_with_spacy(sources, scorer) -> None:
         load_spacy()
     except ModelNotAvailableError:  # pragma: no cover
         pytest.skip("spaCy English pipeline not installed")
-    result = MExGenAttributor(scorer, levels=("sentence", "phrase"), top_k=1).attribute(
-        answer_sentences(), sources
-    )
+    # Short phrases, so that even these short sentences are split.
+    result = MExGenAttributor(
+        scorer,
+        levels=("sentence", "phrase"),
+        top_k=1,
+        segmenter=SpacySegmenter(max_phrase_length=3),
+    ).attribute(answer_sentences(), sources)
     for item, keyword in zip(result.sentences, ["1889", "Rome", "thousand"], strict=True):
         best = item.citations[0]
+        assert best.level == "phrase"
         text = sources.sentence(best.sentence_id).text
-        assert keyword in text[best.span[0] : best.span[1]]
+        assert keyword in text[best.span[0] : best.span[1]] != text
+
+
+def test_single_phrase_sentence_is_cited_as_a_sentence(sources, scorer) -> None:
+    # "The Colosseum stands in Rome." has no comma: its only phrase is the
+    # sentence itself, which tells nothing new (and its removal is reused).
+    result = MExGenAttributor(
+        scorer, method="loo", levels=("sentence", "phrase"), segmenter=CommaSegmenter()
+    ).attribute(answer_sentences(), sources)
+    rome = result.sentences[1].citations[0]
+    assert (rome.sentence_id, rome.level, rome.span) == (4, "sentence", None)
+    assert rome.score == pytest.approx(1.5)
+    # S2 has two comma phrases: 2 new calls; S4 and S6 removals are reused.
+    assert result.model_calls == 7 + 2
 
 
 def test_neighbourhood_when_sources_are_many(sources) -> None:

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example, GoldLink
-from langchain_genprog.evaluation.methods import MethodOutput
+from langchain_genprog.evaluation.methods import MethodOutput, example_sources
 from langchain_genprog.evaluation.metrics import Cost, LexicalOverlapJudge
 from langchain_genprog.evaluation.runner import (
     REPORT_HTML,
@@ -18,7 +19,9 @@ from langchain_genprog.evaluation.runner import (
     SUMMARY_JSON,
     load_results,
     run_evaluation,
+    score_output,
 )
+from langchain_genprog.models.scoring import TargetLogProbs
 from tests.unit_tests.evaluation.helpers import OverlapScorer, attributed
 
 
@@ -201,3 +204,39 @@ def test_report_without_optional_metrics(tmp_path: Path) -> None:
     report = (tmp_path / REPORT_HTML).read_text()
     assert "Cost vs quality (gold_f1_micro@all)" in report
     assert report.count("data:image/png;base64,") == 2
+
+
+def test_drop_hold_context_is_bounded_and_keeps_citations() -> None:
+    example = Example(
+        id="long",
+        question="When did the park open?",
+        documents=[
+            {
+                "text": " ".join(f"Filler sentence number {k}." for k in range(30))
+                + " The park opened in May."
+            }
+        ],
+    )
+    sources = example_sources(example)
+    assert len(sources) == 31
+    answer, attribution = attributed(["The park opened in May.", "Filler here."], [[31], [5]])
+    output = MethodOutput(answer=answer, attribution=attribution)
+    scorer = OverlapScorer()
+    recorded: list[str] = []
+
+    class Recording:
+        def score(self, prompts: Sequence[str], target: str) -> list[TargetLogProbs]:
+            recorded.extend(prompts)
+            return scorer.score(prompts, target)
+
+    metrics, eval_cost = score_output(example, output, scorer=Recording(), drop_hold_context=3)
+    full = recorded[0]
+    shown = re.findall(r"^S(\d+):", full, flags=re.MULTILINE)
+    assert "31" in shown and "5" in shown  # cited sentences always stay
+    assert len(shown) <= 3 + 2
+    assert eval_cost["forward_passes"] == len(recorded)
+    assert metrics["drop_mean"] is not None
+
+    recorded.clear()
+    score_output(example, output, scorer=Recording(), drop_hold_context=None)
+    assert len(re.findall(r"^S\d+:", recorded[0], flags=re.MULTILINE)) == 31

@@ -29,18 +29,18 @@ TAGS = {"paraphrase": "P", "compression": "C", "fusion": "F"}
 
 def parse_prompt(messages: list[BaseMessage]) -> tuple[str, list[str], str | None]:
     """(operation, inputs, instruction) read from an operation prompt."""
-    human = messages[-1].text
-    first = human.splitlines()[0].lower()
+    system, human = messages[0].text, messages[-1].text
+    first = system.lower()
     if first.startswith("rewrite"):
         operation = "paraphrase"
     elif first.startswith("shorten"):
         operation = "compression"
-    elif first.startswith("combine"):
+    elif first.startswith("merge"):
         operation = "fusion"
     else:  # pragma: no cover - a prompt the fake does not know
-        raise AssertionError(f"unexpected prompt: {human!r}")
-    inputs = re.findall(r"^Sentence(?: \d+)?: (.*)$", human, flags=re.MULTILINE)
-    found = re.search(r"^Instruction: (.*)$", human, flags=re.MULTILINE)
+        raise AssertionError(f"unexpected prompt: {system!r}")
+    inputs = human.splitlines()
+    found = re.search(r" Also: (.*)$", system)
     return operation, inputs, found.group(1) if found else None
 
 

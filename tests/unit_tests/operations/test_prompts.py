@@ -69,21 +69,25 @@ def test_prompts_variables() -> None:
 def test_braces_and_quotes_pass_through_templating() -> None:
     tricky = 'He wrote "{name}" and {{x}} then \'}{\' in f"{x!r}".'
     messages = build_messages("paraphrase", [tricky], instruction='keep "{quotes}"')
-    human = messages[-1].text
-    assert tricky in human
-    assert 'Instruction: keep "{quotes}"' in human
+    assert messages[-1].text == tricky
+    assert messages[0].text.endswith('Also: keep "{quotes}"')
 
 
-def test_fusion_numbers_inputs_and_normalizes_whitespace() -> None:
-    human = build_messages("fusion", ["First\n  one.", "Second {two}."])[-1].text
-    assert "Sentence 1: First one." in human
-    assert "Sentence 2: Second {two}." in human
-    assert "Instruction" not in human  # no empty instruction line for tiny models
+def test_fusion_lists_inputs_one_per_line_normalized() -> None:
+    messages = build_messages("fusion", ["First\n  one.", "Second {two}."])
+    assert messages[-1].text == "First one.\nSecond {two}."
+    assert "Also" not in messages[0].text  # no empty instruction for tiny models
 
 
-def test_system_asks_for_one_sentence() -> None:
-    system = build_messages("compression", ["A long sentence."])[0].text
-    assert "one sentence" in system
+def test_system_holds_the_task_and_asks_for_one_sentence() -> None:
+    for operation, inputs in [
+        ("compression", ["A."]),
+        ("paraphrase", ["A."]),
+        ("fusion", ["A.", "B."]),
+    ]:
+        system = build_messages(operation, inputs)[0].text  # type: ignore[arg-type]
+        assert "sentence only" in system
+        assert inputs[0] not in system  # the task is in the system message, inputs are not
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,151 @@
+"""Compare the log-prob scoring backends on MExGen-style perturbations.
+
+Builds a ~500-token prompt from the first MDS dev example (or a built-in
+text), makes one leave-one-sentence-out perturbation per sentence (~20), and
+times scoring a fixed target with:
+
+* transformers, one prompt per forward pass (the naive baseline);
+* transformers, left-padded batches;
+* transformers, batches with the shared prefix computed once (KV cache);
+* llama.cpp, every prompt evaluated from scratch;
+* llama.cpp, reusing the KV cache of the common prefix with the previous prompt.
+
+Usage::
+
+    python benchmarks/scorer_backends.py [--repeats 3] [--units 20] [--tokens 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from langchain_genprog.models import LlamaCppLogProbScorer, TransformersLogProbScorer
+from langchain_genprog.models.scoring import TargetLogProbs
+
+MDS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "attribute-first-then-generate"
+    / "MDS"
+    / "dev.json"
+)
+FALLBACK = [
+    f"Report {k}: the regional council met on day {k} to review the riverside park budget, "
+    f"and member {k} argued that the playground, the pier and the dog run should be funded."
+    for k in range(40)
+]
+TARGET = (
+    "The council reviewed the riverside park budget and members argued that the playground, "
+    "the pier and the dog run should be funded."
+)
+
+
+def load_sentences() -> tuple[list[str], str]:
+    if not MDS.exists():
+        return FALLBACK, TARGET
+    example = json.loads(MDS.open().readline())
+    sentences = [
+        s.strip() for doc in example["documents"] for s in doc["documentText"] if len(s.split()) > 4
+    ]
+    target = example["response"].split(". ")[0].strip() + "."
+    return sentences, target
+
+
+def build(count: Callable[[str], int], units: int, tokens: int) -> tuple[list[str], str]:
+    sentences, target = load_sentences()
+    chosen: list[str] = []
+    for sentence in sentences:
+        if count(" ".join([*chosen, sentence])) > tokens:
+            break
+        chosen.append(sentence)
+    question = "\n\nSummarize the documents above in a few sentences."
+    drops = [" ".join(chosen[:i] + chosen[i + 1 :]) for i in range(min(units, len(chosen)))]
+    return [d + question for d in drops], target
+
+
+def timed(run: Callable[[], list[TargetLogProbs]], repeats: int) -> tuple[float, np.ndarray]:
+    seconds = []
+    result: list[TargetLogProbs] = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), np.array([r.token_logprobs for r in result])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--units", type=int, default=20, help="perturbations")
+    parser.add_argument("--tokens", type=int, default=500, help="approximate prompt tokens")
+    parser.add_argument("--batch-size", type=int, default=4)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    llama = LlamaCppLogProbScorer(n_ctx=2048)
+    llama_load = time.perf_counter() - started
+    started = time.perf_counter()
+    hf = TransformersLogProbScorer(batch_size=args.batch_size)
+    hf_load = time.perf_counter() - started
+    print(f"load: llama.cpp {llama_load:.2f} s, transformers {hf_load:.2f} s (cache hit if ~1 s)")
+
+    prompts, target = build(lambda t: len(hf.tokenizer(t)["input_ids"]), args.units, args.tokens)
+    lengths = [len(hf.prompt_ids(p)) for p in prompts]
+    n_target = len(hf.target_tokens(target)[0])
+    total = sum(lengths) + n_target * len(prompts)
+    print(
+        f"{len(prompts)} prompts, {min(lengths)}-{max(lengths)} tokens each, target "
+        f"{n_target} tokens; {total} tokens per run; median of {args.repeats} runs"
+    )
+
+    def hf_run(batch_size: int, prefix: bool) -> Callable[[], list[TargetLogProbs]]:
+        def run() -> list[TargetLogProbs]:
+            hf.batch_size, hf.prefix_cache = batch_size, prefix
+            return hf.score(prompts, target)
+
+        return run
+
+    def llama_run(reuse: bool) -> Callable[[], list[TargetLogProbs]]:
+        def run() -> list[TargetLogProbs]:
+            llama.llama.reset()  # no head start from the previous repetition
+            llama.prefix_reuse = reuse
+            return llama.score(prompts, target)
+
+        return run
+
+    cases = {
+        "transformers unbatched": hf_run(1, False),
+        f"transformers batched (bs={args.batch_size})": hf_run(args.batch_size, False),
+        f"transformers batched + prefix cache (bs={args.batch_size})": hf_run(
+            args.batch_size, True
+        ),
+        "llama.cpp no reuse": llama_run(False),
+        "llama.cpp prefix reuse": llama_run(True),
+    }
+    results: dict[str, tuple[float, np.ndarray]] = {}
+    for name, run in cases.items():
+        results[name] = timed(run, args.repeats)
+        seconds = results[name][0]
+        print(f"  {name:<48} {seconds:7.2f} s  {total / seconds:7.0f} tok/s", flush=True)
+
+    baseline_name = "transformers unbatched"
+    baseline, reference = results[baseline_name]
+    print(f"\nspeed-up vs {baseline_name}:")
+    for name, (seconds, values) in results.items():
+        error = np.abs(values - reference)
+        print(
+            f"  {name:<48} x{baseline / seconds:5.2f}   |Δ logprob| mean {error.mean():.4f} "
+            f"max {error.max():.4f} nats"
+        )
+
+
+if __name__ == "__main__":
+    main()
