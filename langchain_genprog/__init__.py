@@ -17,17 +17,17 @@ Embedded default models (:mod:`~langchain_genprog.models`) are imported lazily:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-from langchain_genprog.attribute.base import (
+from langchain_genprog.attribute import (
     AnswerSentence,
     AttributionResult,
     Attributor,
     CitedSource,
+    MExGenAttributor,
+    ProgramLeavesAttributor,
     SentenceAttribution,
+    attribute,
 )
-from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+from langchain_genprog.chains import GenProgChain, create_genprog_chain
 from langchain_genprog.citations import build_message, citations_of, render_with_markers
 from langchain_genprog.errors import (
     BudgetExhaustedError,
@@ -47,28 +47,11 @@ from langchain_genprog.graph import (
     build_genprog_graph,
     create_genprog_graph,
 )
+from langchain_genprog.operations import create_operation_tools
 from langchain_genprog.plan import PlanResult, ProgramPlanner
 from langchain_genprog.program import Program, parse_program, validate_program
 from langchain_genprog.segment import Sources, SourceSentence
-
-if TYPE_CHECKING:
-    from langchain_genprog.attribute.mexgen_node import MExGenAttributor
-    from langchain_genprog.attribute.posthoc import attribute
-    from langchain_genprog.operations import create_operation_tools
-
-# Names resolved on first use, so that importing the package stays light.
-_LAZY = {
-    "MExGenAttributor": "langchain_genprog.attribute.mexgen_node",
-    "attribute": "langchain_genprog.attribute.posthoc",
-    "create_operation_tools": "langchain_genprog.operations",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'langchain_genprog' has no attribute {name!r}")
-
+from langchain_genprog.toolkit import GenProgToolkit
 
 __version__ = "0.1.0"
 
@@ -80,8 +63,10 @@ __all__ = [
     "CitedSource",
     "ExecutionResult",
     "GenProgError",
+    "GenProgChain",
     "GenProgInput",
     "GenProgState",
+    "GenProgToolkit",
     "InvalidInputError",
     "InvalidProgramError",
     "InvalidSourcesError",
@@ -103,6 +88,7 @@ __all__ = [
     "build_genprog_graph",
     "build_message",
     "citations_of",
+    "create_genprog_chain",
     "create_genprog_graph",
     "create_operation_tools",
     "parse_program",

@@ -1,1 +1,31 @@
-"""attribute."""
+"""Step 4 — attribute: cite each answer sentence to source sentences.
+
+* :class:`ProgramLeavesAttributor` — citations by construction (no model call).
+* :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` — measured
+  by perturbation (MExGen, in :mod:`~langchain_genprog.attribute.mexgen`).
+* :func:`~langchain_genprog.attribute.posthoc.attribute` — the same for an
+  answer written by anything, no program needed.
+"""
+
+from langchain_genprog.attribute.base import (
+    AnswerSentence,
+    AttributionResult,
+    Attributor,
+    CitedSource,
+    SentenceAttribution,
+)
+from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+from langchain_genprog.attribute.posthoc import attribute, split_answer
+from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+
+__all__ = [
+    "AnswerSentence",
+    "AttributionResult",
+    "Attributor",
+    "CitedSource",
+    "MExGenAttributor",
+    "ProgramLeavesAttributor",
+    "SentenceAttribution",
+    "attribute",
+    "split_answer",
+]

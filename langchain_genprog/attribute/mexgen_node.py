@@ -249,7 +249,11 @@ class MExGenAttributor:
                 lo = max(0, src.sent_index - self.neighbours)
                 chosen.update(doc_ids[lo : src.sent_index + self.neighbours + 1])
         chosen.update(_lexical_top(sentences, sources, citable, self.lexical_top_m))
-        return sorted(chosen & allowed)
+        chosen &= allowed
+        if not chosen:  # no leaf and no shared word: the best BM25 matches of the answer
+            ranked, _ = rank_sentences(sources, " ".join(s.text for s in sentences))
+            chosen = set([sid for sid in ranked if sid in allowed][: self.max_candidates])
+        return sorted(chosen)
 
     def _scalarizer(self, target: str, spans: list[tuple[int, int]]) -> Scalarizer:
         if self.scorer is not None:

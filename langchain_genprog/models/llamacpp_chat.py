@@ -39,10 +39,12 @@ from langchain_core.utils.function_calling import convert_to_json_schema
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.models._json_schema import bound_recursion
 from langchain_genprog.models._resources import default_model_path, require
 
 _PURPOSE = "the embedded chat model (ChatLocalLlama)"
 _GRAMMAR_CACHE_SIZE = 256
+_MAX_RECURSION_DEPTH = 3
 _SAMPLING_KWARGS = frozenset(
     {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens", "seed"}
 )
@@ -422,9 +424,11 @@ class ChatLocalLlama(BaseChatModel):
         """Return replies parsed into ``schema``, enforced by constrained decoding.
 
         The JSON schema is compiled to a GBNF grammar with llama.cpp's own
-        converter, so the model cannot produce JSON that does not match —
-        recursive schemas (``$ref`` cycles, like ``ProgramSpec``) included.
-        The reply can still fail to parse if it is cut off by ``max_tokens``.
+        converter, so the model cannot produce JSON that does not match.
+        Recursive schemas (``$ref`` cycles, like ``ProgramSpec``) are unrolled
+        to ``max_recursion_depth`` levels first: under an unbounded recursive
+        grammar a small model tends to nest until it runs out of tokens. The
+        reply can still fail to parse if it is cut off by ``max_tokens``.
 
         Args:
             schema: A pydantic model class (parsed into an instance), a JSON
@@ -432,12 +436,15 @@ class ChatLocalLlama(BaseChatModel):
                 into a ``dict``).
             include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
                 instead of raising on a parse failure.
-            **kwargs: ``method="json_schema"`` is accepted (the only method).
+            **kwargs: ``method="json_schema"`` (the only method) and
+                ``max_recursion_depth`` (default 3: how often a schema
+                definition may nest in itself).
 
         Raises:
             InvalidInputError: For another ``method`` or unknown arguments.
         """
         method = kwargs.pop("method", "json_schema")
+        max_depth = int(kwargs.pop("max_recursion_depth", _MAX_RECURSION_DEPTH))
         kwargs.pop("strict", None)  # the grammar is always strict
         if method != "json_schema" or kwargs:
             msg = (
@@ -448,7 +455,11 @@ class ChatLocalLlama(BaseChatModel):
         is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
         json_schema = json_schema_for(schema)
         llama_grammar = require("llama_cpp.llama_grammar", purpose=_PURPOSE)
-        grammar = llama_grammar.json_schema_to_gbnf(json.dumps(json_schema))
+        try:
+            bounded = bound_recursion(json_schema, max_depth)
+        except ValueError as err:
+            raise InvalidInputError(f"cannot build a grammar for this schema: {err}") from err
+        grammar = llama_grammar.json_schema_to_gbnf(json.dumps(bounded))
         llm = self.bind(
             grammar=grammar,
             ls_structured_output_format={

@@ -269,3 +269,10 @@ def test_bad_options_raise(scorer, options) -> None:
 def test_needs_a_scorer_or_a_text_only_pair() -> None:
     with pytest.raises(InvalidInputError, match="LogProbScorer"):
         MExGenAttributor(None, chat_model=ScriptedChatModel())
+
+
+def test_neighbourhood_never_empty() -> None:
+    many = Sources.from_documents([" ".join(f"Filler number {i} here." for i in range(30))])
+    sentences = [AnswerSentence(index=0, text="Zebras gallop.", start=0, end=14)]
+    attributor = MExGenAttributor(KeywordScorer([{}], [(0, 14)]), max_candidates=5)
+    assert len(attributor.candidates(sentences, many)) == 5

@@ -263,3 +263,15 @@ def test_convert_messages_refuses_images() -> None:
     )
     with pytest.raises(InvalidInputError, match="text content only"):
         convert_messages([image])
+
+
+def test_structured_output_bounds_recursion(fake_runtime: types.SimpleNamespace) -> None:
+    reply = '{"sentences": [{"operation": "fusion", "inputs": ["S1", "S2"]}]}'
+    llm, client = make_llm(fake_runtime, reply, reply)
+    spec = llm.with_structured_output(ProgramSpec).invoke("?")
+    assert spec == ProgramSpec.model_validate_json(reply)
+    grammar = client.calls[0]["grammar"].text
+    # Unrolled: no rule refers back to OperationSpec, so nesting is finite.
+    assert "OperationSpec" not in grammar
+    llm.with_structured_output(ProgramSpec, max_recursion_depth=1).invoke("?")
+    assert len(client.calls[1]["grammar"].text) < len(grammar)
