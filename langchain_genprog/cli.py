@@ -120,6 +120,7 @@ def main() -> None:
     help="program: cite program leaves; mexgen: also measure support with the local scorer.",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML view.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def answer(
     files: tuple[str, ...],
@@ -132,6 +133,7 @@ def answer(
     max_sentences: int,
     attributor: str,
     json_out: str | None,
+    html_out: str | None,
     quiet: bool,
 ) -> None:
     """Answer QUESTION (or summarize) over FILES with per-sentence citations."""
@@ -178,8 +180,138 @@ def answer(
     if json_out:
         Path(json_out).write_text(json.dumps(result_to_json(state, seconds), indent=2))
         click.echo(f"wrote {json_out}")
+    if html_out:
+        from langchain_genprog.render import write_html
+
+        write_html(
+            html_out,
+            attribution,
+            state["sources"],
+            question=question,
+            program=plan.program.render(),
+        )
+        click.echo(f"wrote {html_out}")
     if not state["answer_sentences"]:
         sys.exit(1)
+
+
+@main.command(name="attribute")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("-a", "--answer", "answer_text", help="The answer text to attribute.")
+@click.option(
+    "--answer-file", type=click.Path(exists=True, dir_okay=False), help="Read the answer here."
+)
+@click.option("-q", "--question", help="The question the answer responds to.")
+@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="JSONL of documents.")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, dir_okay=False),
+    help="An Attribute-First-then-Generate file; its reference answer is used by default.",
+)
+@click.option("--example", help="Example id or index in --dataset (default: 0).")
+@click.option(
+    "--method", type=click.Choice(["loo", "clime", "lshap"]), default="clime", show_default=True
+)
+@click.option(
+    "--levels",
+    type=click.Choice(["sentence", "sentence,phrase"]),
+    default="sentence",
+    show_default=True,
+    help="Attribute sentences only, or refine the top sentences to phrases.",
+)
+@click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--max-calls", type=click.IntRange(1), help="Stop after this many model calls.")
+@click.option("--max-seconds", type=float, help="Stop after this many seconds.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML view.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
+def attribute_command(
+    files: tuple[str, ...],
+    answer_text: str | None,
+    answer_file: str | None,
+    question: str | None,
+    jsonl: str | None,
+    dataset: str | None,
+    example: str | None,
+    method: str,
+    levels: str,
+    top_k: int,
+    max_calls: int | None,
+    max_seconds: float | None,
+    json_out: str | None,
+    html_out: str | None,
+    quiet: bool,
+) -> None:
+    """Cite each sentence of an ANSWER written by anything to the sentences of FILES.
+
+    Scores come from MExGen with the embedded local log-prob scorer.
+    """
+    from langchain_genprog.attribute.mexgen import Budget
+    from langchain_genprog.attribute.posthoc import attribute
+    from langchain_genprog.citations import render_with_markers
+    from langchain_genprog.segment.sources import Sources
+
+    try:
+        documents, dataset_question = load_documents(files, jsonl, dataset, example)
+        question = question or dataset_question
+        if answer_file:
+            answer_text = Path(answer_file).read_text(encoding="utf-8")
+        if not answer_text and dataset:
+            answer_text = _dataset_reference(dataset, example)
+        if not answer_text:
+            raise InvalidInputError("give the answer with --answer TEXT or --answer-file PATH")
+        sources = Sources.from_documents(documents)
+        budget = Budget(max_calls=max_calls, max_seconds=max_seconds)
+        started = time.perf_counter()
+        result = attribute(
+            answer_text,
+            sources,
+            question,
+            method=method,
+            levels=tuple(levels.split(",")),
+            top_k=top_k,
+            budget=budget if (max_calls or max_seconds) else None,
+            progress_bar=not quiet,
+        )
+        seconds = time.perf_counter() - started
+    except GenProgError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    click.echo(render_with_markers(result))
+    for item in result.sentences:
+        cited = ", ".join(
+            f"S{c.sentence_id}={c.score:.3f}" if c.score is not None else f"S{c.sentence_id}"
+            for c in item.citations
+        )
+        flag = "" if item.supported is not False else f"  UNSUPPORTED: {item.note}"
+        click.echo(f"  [{item.sentence.index}] {cited}{flag}")
+    state = "complete" if result.complete else "INCOMPLETE (budget reached)"
+    click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
+    if json_out:
+        payload = {
+            "answer": answer_text,
+            "question": question,
+            "attribution": result.model_dump(mode="json"),
+            "sources": [s.model_dump(mode="json") for s in sources.sentences],
+            "seconds": round(seconds, 3),
+        }
+        Path(json_out).write_text(json.dumps(payload, indent=2))
+        click.echo(f"wrote {json_out}")
+    if html_out:
+        from langchain_genprog.render import write_html
+
+        write_html(html_out, result, sources, question=question)
+        click.echo(f"wrote {html_out}")
+
+
+def _dataset_reference(dataset: str, example: str | None) -> str | None:
+    from langchain_genprog.evaluation.datasets import load_aftg
+
+    examples = load_aftg(dataset)
+    key = example or "0"
+    for k, item in enumerate(examples):
+        if item.id == key or str(k) == key:
+            return item.reference
+    return None
 
 
 def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:

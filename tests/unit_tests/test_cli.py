@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from langchain_genprog import cli
+from langchain_genprog.attribute import posthoc
+from tests.unit_tests.attribute.fakes import KeywordScorer
+from tests.unit_tests.graph.test_graph import grammar_model
+
+ANSWER = "The park opened in May. The mayor was pleased."
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> list[str]:
+    a = tmp_path / "a.txt"
+    a.write_text("The council approved the park. The park opened in May.")
+    b = tmp_path / "b.txt"
+    b.write_text("The mayor was pleased with the vote. Rain fell all day.")
+    return [str(a), str(b)]
+
+
+def test_answer_prints_cited_answer_and_writes_json_and_html(
+    docs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "load_chat_model", lambda model, base_url: grammar_model())
+    out, page = tmp_path / "r.json", tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli.main,
+        ["answer", *docs, "-q", "When did the park open?", "--json", str(out), "--html", str(page)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Answer:" in result.output and "[S" in result.output and "Program:\n- " in result.output
+    data = json.loads(out.read_text())
+    assert data["citations"] and data["trace"] and data["failures"] == []
+    assert "src-S1" in page.read_text()
+
+
+def test_attribute_command_with_scorer(
+    docs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans = [(0, 23), (24, len(ANSWER))]
+    scorer = KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
+    monkeypatch.setattr(posthoc, "default_scorer", lambda: scorer)
+    out = tmp_path / "a.json"
+    result = CliRunner().invoke(
+        cli.main,
+        ["attribute", *docs, "--answer", ANSWER, "--method", "loo", "--json", str(out), "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "The park opened in May. [S2]" in result.output
+    assert "The mayor was pleased. [S3]" in result.output
+    data = json.loads(out.read_text())
+    assert data["attribution"]["complete"] is True
+    assert scorer.calls > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["answer"], "exactly one of"),
+        (["attribute", "--jsonl", "missing.jsonl"], "does not exist"),
+    ],
+)
+def test_bad_invocations_explain_themselves(args: list[str], fragment: str) -> None:
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code != 0
+    assert fragment in result.output
+
+
+def test_attribute_needs_an_answer(docs: list[str]) -> None:
+    result = CliRunner().invoke(cli.main, ["attribute", *docs])
+    assert result.exit_code != 0 and "--answer" in result.output
