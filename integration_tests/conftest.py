@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "attribute-first-then-generate"
+SHARED = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "attribute-first-then-generate"
+)
 
 
 @pytest.fixture(scope="session")

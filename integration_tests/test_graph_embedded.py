@@ -57,13 +57,25 @@ def test_cli_answer_on_mds_example(mds_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     result = CliRunner().invoke(
         main,
-        ["answer", "--dataset", str(mds_path), "--example", "0", "--max-sentences", "3",
-         "--json", str(out), "--quiet"],
+        [
+            "answer",
+            "--dataset",
+            str(mds_path),
+            "--example",
+            "0",
+            "--max-sentences",
+            "3",
+            "--json",
+            str(out),
+            "--quiet",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Answer:" in result.output and "Program:" in result.output
     assert "[S" in result.output
     data = json.loads(out.read_text())
     ids = {s["id"] for s in data["sources"]}
-    assert data["citations"] and all(c["extras"]["source_sentence"] in ids for c in data["citations"])
+    assert data["citations"] and all(
+        c["extras"]["source_sentence"] in ids for c in data["citations"]
+    )
     assert data["trace"] and data["program"].startswith("- ")

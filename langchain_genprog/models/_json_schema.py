@@ -22,7 +22,9 @@ _MAP_KEYS = frozenset({"properties", "patternProperties"})
 _DEF_KEYS = ("$defs", "definitions")
 
 
-def bound_recursion(schema: dict[str, Any], max_depth: int) -> dict[str, Any]:
+def bound_recursion(
+    schema: dict[str, Any], max_depth: int, *, max_items: int | None = None
+) -> dict[str, Any]:
     """Inline local ``$ref``s, allowing each definition at most ``max_depth`` times per path.
 
     Alternatives (``anyOf``/``oneOf``) and optional properties that would
@@ -34,12 +36,16 @@ def bound_recursion(schema: dict[str, Any], max_depth: int) -> dict[str, Any]:
         schema: A JSON schema whose ``$ref``s point into its ``$defs`` (or
             ``definitions``).
         max_depth: How often one definition may be nested in itself.
+        max_items: If given, arrays without a smaller ``maxItems`` get this
+            one (small models otherwise repeat list items until cut off).
 
     Raises:
         ValueError: If ``max_depth < 1`` or the root itself cannot be satisfied.
     """
     if max_depth < 1:
         raise ValueError("max_depth must be >= 1")
+    if max_items is not None and max_items < 0:
+        raise ValueError("max_items must be >= 0")
     definitions: dict[str, Any] = {}
     for key in _DEF_KEYS:
         definitions.update(schema.get(key) or {})
@@ -99,6 +105,8 @@ def bound_recursion(schema: dict[str, Any], max_depth: int) -> dict[str, Any]:
                 out[key] = walked
             else:
                 out[key] = value
+        if max_items is not None and out.get("type") == "array":
+            out["maxItems"] = min(int(out.get("maxItems", max_items)), max_items)
         return out
 
     bounded = walk(schema, ())

@@ -436,15 +436,17 @@ class ChatLocalLlama(BaseChatModel):
                 into a ``dict``).
             include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
                 instead of raising on a parse failure.
-            **kwargs: ``method="json_schema"`` (the only method) and
+            **kwargs: ``method="json_schema"`` (the only method),
                 ``max_recursion_depth`` (default 3: how often a schema
-                definition may nest in itself).
+                definition may nest in itself) and ``max_items`` (default
+                ``None``: a cap on the length of every array).
 
         Raises:
             InvalidInputError: For another ``method`` or unknown arguments.
         """
         method = kwargs.pop("method", "json_schema")
         max_depth = int(kwargs.pop("max_recursion_depth", _MAX_RECURSION_DEPTH))
+        max_items = kwargs.pop("max_items", None)
         kwargs.pop("strict", None)  # the grammar is always strict
         if method != "json_schema" or kwargs:
             msg = (
@@ -456,7 +458,7 @@ class ChatLocalLlama(BaseChatModel):
         json_schema = json_schema_for(schema)
         llama_grammar = require("llama_cpp.llama_grammar", purpose=_PURPOSE)
         try:
-            bounded = bound_recursion(json_schema, max_depth)
+            bounded = bound_recursion(json_schema, max_depth, max_items=max_items)
         except ValueError as err:
             raise InvalidInputError(f"cannot build a grammar for this schema: {err}") from err
         grammar = llama_grammar.json_schema_to_gbnf(json.dumps(bounded))

@@ -80,3 +80,17 @@ def test_optional_recursion_and_item_arrays_are_cut() -> None:
     assert bounded["properties"]["children"] == {"type": "array", "maxItems": 0}
     with pytest.raises(ValueError):
         bound_recursion(schema, 0)
+
+
+def test_max_items_caps_every_array() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "array", "items": {"type": "string"}},
+            "b": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        },
+    }
+    bounded = bound_recursion(schema, 1, max_items=4)
+    assert bounded["properties"]["a"]["maxItems"] == 4
+    assert bounded["properties"]["b"]["maxItems"] == 2
+    assert "maxItems" not in bound_recursion(schema, 1)["properties"]["a"]

@@ -78,7 +78,9 @@ def test_offered_subset_is_enforced(sources: Sources) -> None:
 def test_grammar_mode_line_by_line_without_reuse(sources: Sources) -> None:
     def respond(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         grammar = kwargs["grammar"]
-        ids = re.findall(r'"S(\d+)"', next(l for l in grammar.splitlines() if l.startswith("sid")))
+        ids = re.findall(
+            r'"S(\d+)"', next(ln for ln in grammar.splitlines() if ln.startswith("sid"))
+        )
         if "END" in grammar and len(ids) < 3:
             return "END"
         return f"- fusion(S{ids[0]}, S{ids[1]})\n"

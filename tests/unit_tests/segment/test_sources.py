@@ -75,7 +75,7 @@ def test_utf8_bytes_are_accepted() -> None:
 
 def test_unknown_sentence_id() -> None:
     sources = Sources.from_documents(["One. Two."])
-    with pytest.raises(KeyError, match="S1..S2"):
+    with pytest.raises(KeyError, match=r"S1\.\.S2"):
         sources.sentence(3)
 
 
