@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +26,7 @@ from langchain_core.language_models import BaseLanguageModel
 
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult, Attributor
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
-from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.segment.sources import SentenceSplitter, Sources, split_sentences
 
@@ -104,19 +103,11 @@ def attribute(
 
 
 def default_scorer() -> LogProbScorer:
-    """The embedded local log-prob scorer (transformers, SmolLM2).
+    """The shared embedded log-prob scorer (SmolLM2; see ``models.get_default_scorer``).
 
     Raises:
         ModelNotAvailableError: If it or its runtime is not installed.
     """
-    try:
-        module = importlib.import_module("langchain_genprog.models.transformers_scorer")
-    except ImportError as err:
-        msg = (
-            "no scorer was given and the local transformers scorer is not available; "
-            "pass scorer=..., or chat_model=... and embeddings=..., "
-            "or pip install 'langchain-genprog[local]'"
-        )
-        raise ModelNotAvailableError(msg) from err
-    scorer: LogProbScorer = module.TransformersLogProbScorer()
-    return scorer
+    from langchain_genprog.models import get_default_scorer
+
+    return get_default_scorer()

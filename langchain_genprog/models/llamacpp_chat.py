@@ -134,14 +134,15 @@ class ChatLocalLlama(BaseChatModel):
     verbose: bool = False
     """Let llama.cpp log to stderr."""
 
-    reuse_prompt_cache: bool = False
+    reuse_prompt_cache: bool = True
     """Keep the KV cache of the previous call's prompt and only evaluate what differs.
 
-    Much faster when consecutive calls share a long prefix (the planner's
-    sources), but llama.cpp's numerics depend slightly on how a prompt was
-    split into batches, so a greedy reply can then differ from the reply to
-    the same messages in a fresh process. Off by default: the same messages
-    always give the same reply.
+    On by default because it is what makes the planner fast: its line-by-line
+    calls share the whole sources prefix, and measured here a follow-up call
+    took 0.4-0.9 s instead of 8-24 s. The price: llama.cpp's numerics depend
+    slightly on how a prompt was split into batches, so a greedy reply can
+    differ from the reply to the same messages in a fresh process. Set it to
+    ``False`` when bit-for-bit reproducible replies matter more than speed.
     """
 
     supports_grammar: ClassVar[bool] = True

@@ -74,8 +74,11 @@ def test_posthoc_rejects_bad_input() -> None:
 
 
 def test_default_scorer_missing_is_a_typed_error(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "langchain_genprog.models.transformers_scorer", None)
-    with pytest.raises(ModelNotAvailableError, match="scorer"):
+    import langchain_genprog.models as models
+
+    monkeypatch.setattr(models, "_scorer", None)
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # the runtime is not installed
+    with pytest.raises(ModelNotAvailableError, match="llama"):
         default_scorer()
     with pytest.raises(ModelNotAvailableError):
         attribute(ANSWER, DOCS)

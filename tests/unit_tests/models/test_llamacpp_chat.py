@@ -134,14 +134,14 @@ def test_invoke_returns_usage_and_metadata(fake_runtime: types.SimpleNamespace) 
     assert "grammar" not in call
 
 
-def test_prompt_cache_is_dropped_unless_reuse_is_asked(
+def test_prompt_cache_is_reused_unless_disabled(
     fake_runtime: types.SimpleNamespace,
 ) -> None:
-    fresh, fresh_client = make_llm(fake_runtime, "a", "b")
+    fresh, fresh_client = make_llm(fake_runtime, "a", "b", reuse_prompt_cache=False)
     fresh.invoke("x")
     list(fresh.stream("x"))
     assert fresh_client.resets == 2
-    reusing, reusing_client = make_llm(fake_runtime, "a", reuse_prompt_cache=True)
+    reusing, reusing_client = make_llm(fake_runtime, "a")
     reusing.invoke("x")
     assert reusing_client.resets == 0
 
