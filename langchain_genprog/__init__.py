@@ -11,7 +11,8 @@ The pipeline, one subpackage per step:
   with MExGen when asked;
 * :mod:`~langchain_genprog.graph` — the LangGraph state machine wiring them.
 
-Embedded default models (:mod:`~langchain_genprog.models`) are imported lazily:
+The post hoc API is ``langchain_genprog.attribute.attribute`` (not re-exported
+here: the name would shadow the ``attribute`` subpackage). Embedded default models (:mod:`~langchain_genprog.models`) are imported lazily:
 ``import langchain_genprog`` never loads torch or llama.cpp.
 """
 
@@ -25,7 +26,6 @@ from langchain_genprog.attribute import (
     MExGenAttributor,
     ProgramLeavesAttributor,
     SentenceAttribution,
-    attribute,
 )
 from langchain_genprog.chains import GenProgChain, create_genprog_chain
 from langchain_genprog.citations import build_message, citations_of, render_with_markers
@@ -84,7 +84,6 @@ __all__ = [
     "SentenceAttribution",
     "SourceSentence",
     "Sources",
-    "attribute",
     "build_genprog_graph",
     "build_message",
     "citations_of",
