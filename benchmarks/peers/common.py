@@ -237,7 +237,7 @@ def load_mds(
             ex = json.loads(line)
             docs = ex["documents"]
             lengths = [len(d["documentText"]) for d in docs]
-            if max_sources is not None and sum(lengths) > max_sources:
+            if max_sources and sum(lengths) > max_sources:
                 keep = _balanced_prefix(lengths, max_sources)
             else:
                 keep = [(d, i) for d, n in enumerate(lengths) for i in range(n)]
@@ -259,7 +259,7 @@ def load_mds(
                 src = index_of.get((h["documentFile"], h["sent_idx"]))
                 if src is not None:
                     gold[k].add(src)
-            if max_answer_sentences is not None:
+            if max_answer_sentences:
                 answer_sentences = answer_sentences[:max_answer_sentences]
                 gold = gold[:max_answer_sentences]
             examples.append(
@@ -281,15 +281,26 @@ def load_mds(
 # --------------------------------------------------------------------------- smoke CLI helpers
 
 
-def add_common_args(parser) -> None:
+def add_common_args(
+    parser, *, max_sources: int | None = 40, max_answer_sentences: int | None = None
+) -> None:
+    """Smoke-mode CLI options; the defaults keep a ``--limit 2`` run to tens of minutes."""
     parser.add_argument(
         "--limit", type=int, default=2, help="number of MDS examples (from the start)"
     )
     parser.add_argument("--data", default=str(MDS_DEV))
     parser.add_argument(
-        "--max-sources", type=int, default=40, help="balanced truncation of source sentences"
+        "--max-sources",
+        type=int,
+        default=max_sources,
+        help=f"balanced truncation of source sentences (default {max_sources}; 0 = all)",
     )
-    parser.add_argument("--max-answer-sentences", type=int, default=None)
+    parser.add_argument(
+        "--max-answer-sentences",
+        type=int,
+        default=max_answer_sentences,
+        help=f"first answer sentences only (default {max_answer_sentences}; 0 = all)",
+    )
     parser.add_argument("--json", default=None, help="write all results to this JSON file")
     parser.add_argument(
         "--threads",

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("TQDM_DISABLE", "1")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_common_args(parser)
+    common.add_common_args(parser, max_sources=20)
     parser.add_argument("--ablations", default="32,64")
     parser.add_argument("--batch-size", type=int, default=1)
     args = parser.parse_args(argv)

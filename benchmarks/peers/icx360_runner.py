@@ -202,7 +202,8 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common.add_common_args(parser)
+    # icx360 costs hundreds of passes per answer sentence: tiny smoke defaults
+    common.add_common_args(parser, max_sources=10, max_answer_sentences=2)
     parser.add_argument("--methods", default="clime,lshap")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--oversampling-factor", type=float, default=10)
