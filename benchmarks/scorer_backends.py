@@ -60,12 +60,23 @@ def load_sentences() -> tuple[list[str], str]:
 
 
 def build(count: Callable[[str], int], units: int, tokens: int) -> tuple[list[str], str]:
+    """``units`` leave-one-unit-out prompts over a text of about ``tokens`` tokens.
+
+    Units are sentences; long sentences are split at commas until there are
+    enough of them, as MExGen does with its finer segmentation levels.
+    """
     sentences, target = load_sentences()
     chosen: list[str] = []
     for sentence in sentences:
         if count(" ".join([*chosen, sentence])) > tokens:
             break
         chosen.append(sentence)
+    while len(chosen) < units:
+        longest = max(range(len(chosen)), key=lambda i: len(chosen[i]))
+        head, sep, tail = chosen[longest].partition(", ")
+        if not sep:
+            break
+        chosen[longest : longest + 1] = [head + ",", tail]
     question = "\n\nSummarize the documents above in a few sentences."
     drops = [" ".join(chosen[:i] + chosen[i + 1 :]) for i in range(min(units, len(chosen)))]
     return [d + question for d in drops], target

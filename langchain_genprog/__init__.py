@@ -12,7 +12,8 @@ The pipeline, one subpackage per step:
 * :mod:`~langchain_genprog.graph` — the LangGraph state machine wiring them.
 
 The post hoc API is ``langchain_genprog.attribute.attribute`` (not re-exported
-here: the name would shadow the ``attribute`` subpackage). Embedded default models (:mod:`~langchain_genprog.models`) are imported lazily:
+here: the name would shadow the ``attribute`` subpackage). Embedded default
+models (:mod:`~langchain_genprog.models`) are imported lazily:
 ``import langchain_genprog`` never loads torch or llama.cpp.
 """
 

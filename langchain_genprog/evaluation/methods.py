@@ -308,6 +308,19 @@ class ParsedAnswer(BaseModel):
     citations: list[list[int]] = Field(default_factory=list)
     invalid: list[int] = Field(default_factory=list)
 
+    def head(self, max_sentences: int) -> ParsedAnswer:
+        """The first ``max_sentences`` sentences (offsets are unchanged: they are a prefix)."""
+        if len(self.sentences) <= max_sentences:
+            return self
+        kept = self.sentences[:max_sentences]
+        return self.model_copy(
+            update={
+                "answer": self.answer[: kept[-1].end] if kept else "",
+                "sentences": kept,
+                "citations": self.citations[:max_sentences],
+            }
+        )
+
 
 def _marker_ids(body: str) -> list[int]:
     ids: list[int] = []
@@ -405,7 +418,7 @@ class ALCEMethod:
 
     Args:
         llm: The chat model.
-        max_sentences: Most answer sentences requested.
+        max_sentences: Most answer sentences requested; a longer reply is cut there.
         source_token_budget: Most tokens of source sentences in the prompt
             (default: half the model's ``n_ctx`` if it declares one, like the
             graph), chosen by the same relevance ranking as the graph's.
@@ -440,7 +453,10 @@ class ALCEMethod:
         started = time.perf_counter()
         sources = example_sources(example)
         raw, offered = self.writer.write(example, sources, tracker)
-        parsed = parse_cited_answer(raw, sources)
+        # A model that rambles past the requested length is cut there, so that
+        # every method is compared on answers of at most ``max_sentences``.
+        full = parse_cited_answer(raw, sources)
+        parsed = full.head(self.writer.max_sentences)
         attribution = AttributionResult(
             method=self.name,
             sentences=[
@@ -456,7 +472,12 @@ class ALCEMethod:
             answer=parsed.answer,
             attribution=attribution,
             cost=cost,
-            metadata={"raw": raw, "invalid_citations": parsed.invalid, "selection": offered},
+            metadata={
+                "raw": raw,
+                "invalid_citations": parsed.invalid,
+                "sentences_dropped": len(full.sentences) - len(parsed.sentences),
+                "selection": offered,
+            },
         )
 
 
@@ -507,8 +528,13 @@ class _PlainAnswerMethod:
         assert self.writer is not None  # checked in __init__
         raw, offered = self.writer.write(example, sources, tracker)
         # Models sometimes cite anyway; a plain answer must not carry markers.
-        parsed = parse_cited_answer(raw)
-        return parsed.answer, {"raw": raw, "selection": offered}
+        full = parse_cited_answer(raw)
+        parsed = full.head(self.writer.max_sentences)
+        return parsed.answer, {
+            "raw": raw,
+            "sentences_dropped": len(full.sentences) - len(parsed.sentences),
+            "selection": offered,
+        }
 
     def _attribute(
         self, example: Example, answer: str, sources: Sources
@@ -570,7 +596,7 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         attributor_options: Options of the ``MExGenAttributor`` built here
             (``method``, ``levels``, ``top_k``, ``budget`` ...).
         answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested.
+        max_sentences: Most answer sentences requested; a longer reply is cut there.
         source_token_budget: As for :class:`ALCEMethod`.
         prompt: The answer prompt.
         name: Name in results (default ``posthoc-mexgen``).
@@ -645,7 +671,7 @@ class PosthocEmbeddingMethod(_PlainAnswerMethod):
         embeddings: Any LangChain embeddings.
         top_k: Citations per answer sentence.
         answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested.
+        max_sentences: Most answer sentences requested; a longer reply is cut there.
         source_token_budget: As for :class:`ALCEMethod`.
         prompt: The answer prompt.
         name: Name in results (default ``posthoc-embed``).

@@ -9,7 +9,8 @@ Beyond plain chat it offers what a 135M model needs to be useful for planning:
 ``llm.bind(grammar=gbnf)``) restricts sampling to a GBNF grammar, which is how
 the planner makes every program line parse, and
 :meth:`ChatLocalLlama.with_structured_output` compiles a JSON schema (recursive
-ones included) to such a grammar, so the reply always parses into the schema.
+ones unrolled to a bounded depth) to such a grammar, so the reply always
+parses into the schema unless it is cut off by ``max_tokens``.
 """
 
 from __future__ import annotations

@@ -110,6 +110,24 @@ def test_alce_method_parses_markers_and_counts_cost() -> None:
     assert "Question: When did the park open?" in messages[-1].text
 
 
+def test_rambling_replies_are_cut_to_max_sentences() -> None:
+    reply = "One fact [S1]. Two facts [S2]. Three facts [S3]. Four facts [S4]."
+    alce = ALCEMethod(ScriptedChatModel(replies=[reply]), max_sentences=2).run(EXAMPLE)
+    assert alce.answer == "One fact. Two facts."
+    assert [[c.sentence_id for c in s.citations] for s in alce.attribution.sentences] == [
+        [1],
+        [2],
+    ]
+    assert alce.metadata["sentences_dropped"] == 2
+
+    plain = PosthocEmbeddingMethod(
+        ScriptedChatModel(replies=[reply]), WordEmbeddings(), max_sentences=3
+    ).run(EXAMPLE)
+    assert plain.answer == "One fact. Two facts. Three facts."
+    assert len(plain.attribution.sentences) == 3
+    assert plain.metadata["sentences_dropped"] == 1
+
+
 def test_embedding_method_on_reference_cites_most_similar() -> None:
     embeddings = WordEmbeddings()
     method = PosthocEmbeddingMethod(None, embeddings, top_k=1, answer_from="reference")
