@@ -9,6 +9,7 @@ offsets, any citation can be mapped back to the exact source text.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -297,10 +298,15 @@ def _tile(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return tiled
 
 
-_SEGMENTERS: dict[str, Any] = {}
+_SEGMENTERS = threading.local()
 
 
 def _segmenter(pysbd: Any) -> Any:
-    if "en" not in _SEGMENTERS:
-        _SEGMENTERS["en"] = pysbd.Segmenter(language="en", clean=False)
-    return _SEGMENTERS["en"]
+    # pySBD's Segmenter keeps the text being split on the instance, so one
+    # shared instance garbles concurrent calls (e.g. graph.batch); keep one
+    # per thread.
+    segmenter = getattr(_SEGMENTERS, "en", None)
+    if segmenter is None:
+        segmenter = pysbd.Segmenter(language="en", clean=False)
+        _SEGMENTERS.en = segmenter
+    return segmenter

@@ -96,3 +96,15 @@ def test_selection_respects_budget_and_reports_drop() -> None:
     assert "left out" in selection.describe()
     everything = select_sentences(sources, None)
     assert everything.dropped == 0 and everything.method == "all"
+
+
+def test_splitting_is_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        f"Doc {k} first sentence. Doc {k} has a second one. And a third {k}." for k in range(40)
+    ]
+    expected = [[text[s:e] for s, e in split_sentences(text)] for text in texts]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda t: [t[s:e] for s, e in split_sentences(t)], texts * 5))
+    assert got == expected * 5
