@@ -303,6 +303,80 @@ def attribute_command(
         click.echo(f"wrote {html_out}")
 
 
+@main.command(name="eval")
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["aftg", "jsonl"]), default="aftg", show_default=True
+)
+@click.option(
+    "--methods",
+    default="genprog,alce,posthoc-embed",
+    show_default=True,
+    help="Comma-separated: genprog, genprog-mexgen, alce, posthoc-mexgen, posthoc-embed.",
+)
+@click.option("--model", default="embedded", show_default=True, help="embedded or PROVIDER:NAME.")
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server (with --model).")
+@click.option("--limit", type=click.IntRange(1), help="Evaluate the first N examples.")
+@click.option("--out", "out_dir", default="genprog-eval", show_default=True)
+@click.option(
+    "--judge", type=click.Choice(["none", "llm", "lexical"]), default="none", show_default=True
+)
+@click.option("--judge-model", help="Judge model (PROVIDER:NAME); default: --model.")
+@click.option("--drop-hold", is_flag=True, help="Also measure drop-and-hold with the scorer.")
+@click.option(
+    "--posthoc-answer",
+    type=click.Choice(["generate", "reference"]),
+    default="generate",
+    show_default=True,
+    help="Post-hoc methods attribute a generated answer or the dataset's reference.",
+)
+@click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
+@click.option("--retry-failed", is_flag=True, help="Rerun pairs that failed before.")
+def eval_command(
+    data: str,
+    fmt: str,
+    methods: str,
+    model: str,
+    base_url: str | None,
+    limit: int | None,
+    out_dir: str,
+    judge: str,
+    judge_model: str | None,
+    drop_hold: bool,
+    posthoc_answer: str,
+    max_sentences: int,
+    retry_failed: bool,
+) -> None:
+    """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report."""
+    from langchain_genprog.evaluation.cli_support import eval_command_impl
+
+    try:
+        summary = eval_command_impl(
+            data,
+            fmt,  # type: ignore[arg-type]
+            [m.strip() for m in methods.split(",") if m.strip()],
+            model,
+            limit,
+            out_dir,
+            base_url=base_url,
+            judge=judge,  # type: ignore[arg-type]
+            judge_model=judge_model,
+            drop_hold=drop_hold,
+            posthoc_answer=posthoc_answer,  # type: ignore[arg-type]
+            max_sentences=max_sentences,
+            retry_failed=retry_failed,
+        )
+    except GenProgError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    for method, metrics in summary.methods.items():
+        shown = ", ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+        )
+        click.echo(f"{method}: {shown}")
+    click.echo(f"ran {summary.ran} pairs, skipped {summary.skipped} finished ones")
+    click.echo(f"wrote {summary.summary_csv}, {summary.summary_json}, {summary.report}")
+
+
 def _dataset_reference(dataset: str, example: str | None) -> str | None:
     from langchain_genprog.evaluation.datasets import load_aftg
 

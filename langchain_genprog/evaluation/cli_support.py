@@ -243,16 +243,10 @@ def _default_scorer() -> LogProbScorer:
 
 
 def _default_embeddings() -> Embeddings:
-    """The embedded all-MiniLM-L6-v2 (``[local]`` extra) through ``langchain-huggingface``."""
-    from langchain_genprog.models._resources import default_embeddings_path, require
+    """The shared embedded all-MiniLM-L6-v2 (``[local]`` extra)."""
+    from langchain_genprog.models import default_embeddings
 
-    module = require(
-        "langchain_huggingface",
-        purpose="posthoc-embed without embeddings=",
-        distribution="langchain-huggingface",
-    )
-    embeddings: Embeddings = module.HuggingFaceEmbeddings(model_name=str(default_embeddings_path()))
-    return embeddings
+    return default_embeddings()
 
 
 def _default_attributor_factory() -> AttributorFactory:

@@ -57,3 +57,35 @@ def byte_spans_to_char_spans(
     char_at[position] = len(text)
     last = len(char_at) - 1
     return [(char_at[min(s, last)], char_at[min(e, last)]) for s, e in byte_spans]
+
+
+def prefix_sharing_batches(rows: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+    """Group row indices into batches whose rows share long common prefixes.
+
+    Lexicographic order alone is not enough: MExGen's leave-one-out rows sort
+    into a "comb" where rows that diverge early sit next to rows that diverge
+    late, and a batch shares only its shortest prefix. Each row is therefore
+    ranked by how deep it branches off its lexicographic neighbours (its
+    longest common prefix with either), deepest first, so that rows that
+    diverge late are batched together.
+
+    Args:
+        rows: Token sequences.
+        batch_size: Most rows per batch (at least 1).
+
+    Returns:
+        Batches of indices into ``rows``; every index appears exactly once.
+    """
+    order = prefix_sharing_order(rows)
+    rank = {index: position for position, index in enumerate(order)}
+    depth: dict[int, int] = {}
+    for position, index in enumerate(order):
+        left = common_prefix_length(rows[order[position - 1]], rows[index]) if position > 0 else 0
+        right = (
+            common_prefix_length(rows[index], rows[order[position + 1]])
+            if position + 1 < len(order)
+            else 0
+        )
+        depth[index] = max(left, right)
+    grouped = sorted(order, key=lambda index: (-depth[index], rank[index]))
+    return [grouped[k : k + batch_size] for k in range(0, len(grouped), batch_size)]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_genprog.errors import InvalidInputError
-from langchain_genprog.models._common import batch_common_prefix_length, prefix_sharing_order
+from langchain_genprog.models._common import batch_common_prefix_length, prefix_sharing_batches
 from langchain_genprog.models._resources import cache_dir, default_model_path, require
 from langchain_genprog.models.scoring import TargetLogProbs
 
@@ -151,8 +151,9 @@ class TransformersLogProbScorer:
 
     Batches are left-padded (every row ends with the target, so only the last
     ``len(target)`` logits are computed) with explicit position ids; rows are
-    sorted so that a batch's common prefix is long, and that prefix is run
-    once and its KV cache repeated over the batch. Both are exact up to float
+    grouped so that a batch's common prefix is long
+    (:func:`~langchain_genprog.models._common.prefix_sharing_batches`), and
+    that prefix is run once and its KV cache repeated over the batch. Both are exact up to float
     rounding (``~1e-5`` nats), which the test suite checks.
 
     Args:
@@ -253,10 +254,8 @@ class TransformersLogProbScorer:
         # logits at its last n_target positions predict the target tokens.
         rows = [self.prompt_ids(p) + target_ids[:-1] for p in prompts]
         results: list[list[float] | None] = [None] * len(rows)
-        order = prefix_sharing_order(rows)
         with self._lock:
-            for start in range(0, len(order), self.batch_size):
-                indices = order[start : start + self.batch_size]
+            for indices in prefix_sharing_batches(rows, self.batch_size):
                 scores = self._score_batch([rows[i] for i in indices], target_ids)
                 for i, row_scores in zip(indices, scores, strict=True):
                     results[i] = row_scores

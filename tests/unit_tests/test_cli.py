@@ -74,3 +74,35 @@ def test_bad_invocations_explain_themselves(args: list[str], fragment: str) -> N
 def test_attribute_needs_an_answer(docs: list[str]) -> None:
     result = CliRunner().invoke(cli.main, ["attribute", *docs])
     assert result.exit_code != 0 and "--answer" in result.output
+
+
+def test_eval_command_runs_the_embedding_baseline_on_references(
+    mds_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from langchain_genprog.evaluation import cli_support
+
+    monkeypatch.setattr(
+        cli_support, "_default_embeddings", lambda: DeterministicFakeEmbedding(size=16)
+    )
+    monkeypatch.setattr(cli, "load_chat_model", lambda model, base_url: grammar_model())
+    args = [
+        "eval",
+        "--data",
+        str(mds_path),
+        "--methods",
+        "posthoc-embed",
+        "--limit",
+        "1",
+        "--posthoc-answer",
+        "reference",
+        "--out",
+        str(tmp_path / "ev"),
+    ]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert "posthoc-embed:" in result.output and "ran 1 pairs" in result.output
+    assert (tmp_path / "ev" / "report.html").exists()
+    again = CliRunner().invoke(cli.main, args)
+    assert "ran 0 pairs, skipped 1" in again.output  # resumable
