@@ -7,7 +7,7 @@ DATA ?= ../shared/data/attribute-first-then-generate
 # The CPU build of torch is pinned in the [local] extra; an unpinned torch pulls CUDA.
 INSTALL = $(PIP) install -q -e
 
-.PHONY: install install-test system-deps demo test lint unit slow
+.PHONY: install install-test system-deps demo test lint unit slow cookbook
 
 install:
 	$(INSTALL) '.[local]'
@@ -36,4 +36,8 @@ unit:
 slow:
 	$(PYTHON) -m pytest integration_tests -q -m slow -p no:cacheprovider --timeout 1200
 
-test: install-test system-deps lint unit slow
+# Notebooks that need no API key are executed (cells tagged skip-execution are not).
+cookbook:
+	$(PYTHON) -m pytest --nbmake cookbook -q -p no:cacheprovider --nbmake-timeout=1200
+
+test: install-test system-deps lint unit slow cookbook
