@@ -223,6 +223,24 @@ def _is_sentence_like(line: str) -> bool:
     )
 
 
+def _degenerate(sentence: str, *, n: int = 5, repeats: int = 3) -> bool:
+    """Whether some ``n``-word sequence occurs ``repeats`` times or more.
+
+    Small models under greedy decoding sometimes loop ("in 11 States, Pick
+    Governors ... and in 11 States, Pick Governors ..."). Such a reply is not
+    an answer sentence; rejecting it makes the node's failure visible (and
+    retried) instead of pasting the loop into the answer.
+    """
+    words = sentence.lower().split()
+    counts: dict[tuple[str, ...], int] = {}
+    for k in range(len(words) - n + 1):
+        gram = tuple(words[k : k + n])
+        counts[gram] = counts.get(gram, 0) + 1
+        if counts[gram] >= repeats:
+            return True
+    return False
+
+
 def clean_output(text: str) -> str:
     """Reduce a model reply to the one sentence it was asked for.
 
@@ -250,6 +268,10 @@ def clean_output(text: str) -> str:
         # it may be a real sentence and is kept.
         candidates.pop(0)
     if candidates:
+        if _degenerate(candidates[0]):
+            shown = candidates[0][:80]
+            msg = f"the model looped, repeating the same words (reply: {shown!r}...)"
+            raise InvalidOutputError(msg, raw=text)
         return candidates[0]
     shown = normalize_text(text)[:80]
     msg = (

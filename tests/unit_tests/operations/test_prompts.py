@@ -104,3 +104,11 @@ def test_system_holds_the_task_and_asks_for_one_sentence() -> None:
 def test_build_messages_rejects_bad_calls(operation: str, inputs: list[str]) -> None:
     with pytest.raises(InvalidInputError):
         build_messages(operation, inputs)  # type: ignore[arg-type]
+
+
+def test_clean_output_rejects_a_looping_reply() -> None:
+    loop = "In 11 States, Pick Governors Jim Cole, and " * 4
+    with pytest.raises(InvalidOutputError, match="looped"):
+        clean_output(loop)
+    # Repeating a short phrase twice is ordinary language, not a loop.
+    assert clean_output("The vote was close, very close, and the vote was close again.")
