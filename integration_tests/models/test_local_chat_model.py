@@ -31,7 +31,8 @@ def test_invoke_reports_usage_and_finish_reason(chat_model: ChatLocalLlama) -> N
     assert reply.response_metadata["model_name"].startswith("SmolLM2-135M")
 
 
-def test_max_tokens_and_stop(chat_model: ChatLocalLlama) -> None:
+def test_max_tokens_and_stop(reproducible_chat_model: ChatLocalLlama) -> None:
+    chat_model = reproducible_chat_model
     short = chat_model.invoke("Write a long story about a cat.", max_tokens=5)
     assert short.response_metadata["finish_reason"] == "length"
     assert short.usage_metadata is not None and short.usage_metadata["output_tokens"] <= 5
@@ -44,7 +45,8 @@ def test_max_tokens_and_stop(chat_model: ChatLocalLlama) -> None:
     assert stopped.response_metadata["finish_reason"] == "stop"
 
 
-def test_stream_matches_invoke(chat_model: ChatLocalLlama) -> None:
+def test_stream_matches_invoke(reproducible_chat_model: ChatLocalLlama) -> None:
+    chat_model = reproducible_chat_model
     question = "Why is the sky blue? Answer in one sentence."
     whole = chat_model.invoke(question, max_tokens=20)
     chunks = list(chat_model.stream(question, max_tokens=20))
