@@ -7,8 +7,13 @@ times scoring a fixed target with:
 * transformers, one prompt per forward pass (the naive baseline);
 * transformers, left-padded batches;
 * transformers, batches with the shared prefix computed once (KV cache);
+* transformers, one prompt at a time reusing the previous prompt's KV cache;
 * llama.cpp, every prompt evaluated from scratch;
-* llama.cpp, reusing the KV cache of the common prefix with the previous prompt.
+* llama.cpp, reusing the KV cache of the common prefix with the previous prompt
+  (also with one thread: on a busy machine OpenMP threads waiting for each
+  other can make two threads slower than one).
+
+Timings on a shared machine are noisy; the load average is printed with them.
 
 Usage::
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -100,9 +106,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     args = parser.parse_args()
 
+    print(f"load average before: {os.getloadavg()}")
     started = time.perf_counter()
     llama = LlamaCppLogProbScorer(n_ctx=2048)
     llama_load = time.perf_counter() - started
+    llama_1 = LlamaCppLogProbScorer(n_ctx=2048, n_threads=1)
     started = time.perf_counter()
     hf = TransformersLogProbScorer(batch_size=args.batch_size)
     hf_load = time.perf_counter() - started
@@ -124,11 +132,11 @@ def main() -> None:
 
         return run
 
-    def llama_run(reuse: bool) -> Callable[[], list[TargetLogProbs]]:
+    def llama_run(scorer: LlamaCppLogProbScorer, reuse: bool) -> Callable[[], list[TargetLogProbs]]:
         def run() -> list[TargetLogProbs]:
-            llama.llama.reset()  # no head start from the previous repetition
-            llama.prefix_reuse = reuse
-            return llama.score(prompts, target)
+            scorer.llama.reset()  # no head start from the previous repetition
+            scorer.prefix_reuse = reuse
+            return scorer.score(prompts, target)
 
         return run
 
@@ -138,8 +146,10 @@ def main() -> None:
         f"transformers batched + prefix cache (bs={args.batch_size})": hf_run(
             args.batch_size, True
         ),
-        "llama.cpp no reuse": llama_run(False),
-        "llama.cpp prefix reuse": llama_run(True),
+        "transformers incremental prefix cache (bs=1)": hf_run(1, True),
+        f"llama.cpp no reuse ({os.cpu_count()} threads)": llama_run(llama, False),
+        f"llama.cpp prefix reuse ({os.cpu_count()} threads)": llama_run(llama, True),
+        "llama.cpp prefix reuse (1 thread)": llama_run(llama_1, True),
     }
     results: dict[str, tuple[float, np.ndarray]] = {}
     for name, run in cases.items():
@@ -147,6 +157,7 @@ def main() -> None:
         seconds = results[name][0]
         print(f"  {name:<48} {seconds:7.2f} s  {total / seconds:7.0f} tok/s", flush=True)
 
+    print(f"load average after: {os.getloadavg()}")
     baseline_name = "transformers unbatched"
     baseline, reference = results[baseline_name]
     print(f"\nspeed-up vs {baseline_name}:")

@@ -56,6 +56,11 @@ def test_transformers_batched_equals_unbatched(
     assert used and min(used) > 10  # a real prefix (the chat template at least)
     np.testing.assert_allclose(cached, reference, atol=1e-4, rtol=0)
 
+    # One prompt at a time, reusing the previous prompt's KV cache.
+    monkeypatch.setattr(scorer, "batch_size", 1)
+    incremental = _matrix(scorer.score(prompts, target))
+    np.testing.assert_allclose(incremental, reference, atol=1e-4, rtol=0)
+
 
 def test_transformers_offsets_cover_the_target(
     transformers_scorer: TransformersLogProbScorer, prompts: list[str], target: str

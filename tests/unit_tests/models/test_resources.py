@@ -109,3 +109,22 @@ def test_unknown_attribute_of_models_package() -> None:
 
     with pytest.raises(AttributeError, match="no attribute"):
         _ = models.DoesNotExist  # type: ignore[attr-defined]
+
+
+def test_default_scorer_falls_back_to_llama_cpp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_genprog.models as models
+    from langchain_genprog.models import llamacpp_scorer, transformers_scorer
+
+    class NoTorch:
+        def __init__(self) -> None:
+            raise ModelNotAvailableError("no torch")
+
+    class FakeLlamaScorer:
+        pass
+
+    monkeypatch.setattr(models, "_scorer", None)
+    monkeypatch.setattr(transformers_scorer, "TransformersLogProbScorer", NoTorch)
+    monkeypatch.setattr(llamacpp_scorer, "LlamaCppLogProbScorer", FakeLlamaScorer)
+    scorer = models.get_default_scorer()
+    assert isinstance(scorer, FakeLlamaScorer)
+    assert models.get_default_scorer() is scorer
