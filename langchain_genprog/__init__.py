@@ -7,6 +7,8 @@ The pipeline, one subpackage per step:
   operations (:mod:`~langchain_genprog.program`);
 * :mod:`~langchain_genprog.execute` — the program runs, one model call per
   operation (:mod:`~langchain_genprog.operations`);
+* :mod:`~langchain_genprog.refine` — optional localized refinement: each node
+  is checked against its own inputs and only the failing ones are re-run;
 * :mod:`~langchain_genprog.attribute` — citations by construction, measured
   with MExGen when asked;
 * :mod:`~langchain_genprog.graph` — the LangGraph state machine wiring them.
@@ -51,6 +53,15 @@ from langchain_genprog.graph import (
 from langchain_genprog.operations import create_operation_tools
 from langchain_genprog.plan import PlanResult, ProgramPlanner
 from langchain_genprog.program import Program, parse_program, validate_program
+from langchain_genprog.refine import (
+    EmbeddingNodeChecker,
+    JudgeNodeChecker,
+    NodeCheck,
+    NodeChecker,
+    ProgramRefiner,
+    RefinementResult,
+    ScorerNodeChecker,
+)
 from langchain_genprog.segment import Sources, SourceSentence
 from langchain_genprog.toolkit import GenProgToolkit
 
@@ -62,6 +73,7 @@ __all__ = [
     "Attributor",
     "BudgetExhaustedError",
     "CitedSource",
+    "EmbeddingNodeChecker",
     "ExecutionResult",
     "GenProgChain",
     "GenProgError",
@@ -71,8 +83,11 @@ __all__ = [
     "InvalidInputError",
     "InvalidProgramError",
     "InvalidSourcesError",
+    "JudgeNodeChecker",
     "MExGenAttributor",
     "ModelNotAvailableError",
+    "NodeCheck",
+    "NodeChecker",
     "NodeTrace",
     "OperationError",
     "PlanResult",
@@ -82,6 +97,9 @@ __all__ = [
     "ProgramIssue",
     "ProgramLeavesAttributor",
     "ProgramPlanner",
+    "ProgramRefiner",
+    "RefinementResult",
+    "ScorerNodeChecker",
     "SentenceAttribution",
     "SourceSentence",
     "Sources",

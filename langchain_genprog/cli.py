@@ -312,7 +312,10 @@ def attribute_command(
     "--methods",
     default="genprog,alce,posthoc-embed",
     show_default=True,
-    help="Comma-separated: genprog, genprog-mexgen, alce, posthoc-mexgen, posthoc-embed.",
+    help=(
+        "Comma-separated: genprog, genprog-mexgen, genprog+refine, alce, posthoc-mexgen, "
+        "posthoc-embed."
+    ),
 )
 @click.option("--model", default="embedded", show_default=True, help="embedded or PROVIDER:NAME.")
 @click.option("--base-url", help="Base URL of an OpenAI-compatible server (with --model).")

@@ -22,6 +22,7 @@ from langchain_genprog.evaluation.methods import (
     AnswerFrom,
     GenerationProgramsMethod,
     GenerationProgramsMExGenMethod,
+    GenerationProgramsRefineMethod,
     Method,
     PosthocEmbeddingMethod,
     PosthocMExGenMethod,
@@ -29,8 +30,11 @@ from langchain_genprog.evaluation.methods import (
 from langchain_genprog.evaluation.metrics import EntailmentJudge, LexicalOverlapJudge, LLMJudge
 from langchain_genprog.evaluation.runner import EvaluationSummary, run_evaluation
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.refine.checks import EmbeddingNodeChecker
 
-MethodName = Literal["genprog", "genprog-mexgen", "alce", "posthoc-mexgen", "posthoc-embed"]
+MethodName = Literal[
+    "genprog", "genprog-mexgen", "genprog+refine", "alce", "posthoc-mexgen", "posthoc-embed"
+]
 """Names accepted by ``genprog eval --method``."""
 
 METHOD_NAMES: tuple[str, ...] = get_args(MethodName)
@@ -74,7 +78,8 @@ def build_methods(
         names: Method names from :data:`METHOD_NAMES` (each at most once).
         llm: The chat model every method uses.
         scorer: Log-prob scorer for the MExGen methods (default: the embedded one).
-        embeddings: Embeddings for ``posthoc-embed`` (default: the embedded one).
+        embeddings: Embeddings for ``posthoc-embed`` and for the node checker of
+            ``genprog+refine`` (default: the embedded one).
         attributor_factory: Builds the MExGen attributor from the scorer.
         top_k: Citations per sentence of ``posthoc-embed``.
         max_sentences: Most answer sentences for every method.
@@ -111,6 +116,11 @@ def build_methods(
                 GenerationProgramsMExGenMethod(
                     llm, attributor(), name=name, max_sentences=max_sentences
                 )
+            )
+        elif name == "genprog+refine":
+            checker = EmbeddingNodeChecker(embeddings or _default_embeddings())
+            methods.append(
+                GenerationProgramsRefineMethod(llm, checker, name=name, max_sentences=max_sentences)
             )
         elif name == "alce":
             methods.append(ALCEMethod(llm, max_sentences=max_sentences))
@@ -177,7 +187,7 @@ def eval_command_impl(
         drop_hold: Also compute drop-and-hold metrics with the scorer.
         drop_hold_context: Most relevant source sentences (plus the cited ones)
             in drop-and-hold's context; ``None``: all (slow on long sources).
-        embeddings: Embeddings for ``posthoc-embed``.
+        embeddings: Embeddings for ``posthoc-embed`` and ``genprog+refine``.
         attributor_factory: Builds the MExGen attributor from the scorer.
         top_k: Citations per sentence for ``posthoc-embed``.
         max_sentences: Most answer sentences.

@@ -8,6 +8,9 @@ model, so that differences in the metrics come from how citations are made:
   (by construction, no measurement);
 * :class:`GenerationProgramsMExGenMethod` — the same graph with a measuring
   attributor (MExGen) in its attribute node;
+* :class:`GenerationProgramsRefineMethod` — the same graph with localized
+  refinement (failing program nodes re-run with feedback) before the
+  program-leaf citations;
 * :class:`ALCEMethod` — generation-time citations: the model writes ``[S#]``
   markers, which are parsed and stripped (:func:`parse_cited_answer`);
 * :class:`PosthocMExGenMethod` — a plain answer, attributed afterwards by
@@ -50,6 +53,8 @@ from langchain_genprog.evaluation.metrics import Cost, CostTracker
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.refine.checks import EmbeddingNodeChecker, NodeChecker
+from langchain_genprog.refine.refiner import ProgramRefiner
 from langchain_genprog.segment.selection import select_sentences
 from langchain_genprog.segment.sources import Sources, split_sentences
 
@@ -142,18 +147,32 @@ class GenerationProgramsMethod:
         )
         plan = state["plan"]
         execution = state["execution"]
+        metadata: dict[str, Any] = {
+            "program": plan.program.render(),
+            "plan_retries": plan.retries,
+            "plan_issues": [str(i) for i in plan.issues],
+            "failures": [{"line": f.line, "error": f.error} for f in execution.failures],
+            "selection": state["selection"].describe(),
+            "attribution_complete": attribution.complete,
+        }
+        refinement = state.get("refinement")
+        if refinement is not None:
+            # The refiner's model calls and tokens already reached the tracker
+            # (they run inside the graph); its checks add embedding, judge
+            # (chat-model calls, also tracked) and scorer usage.
+            usage = refinement.usage
+            cost = cost + Cost(
+                embedding_calls=usage.embedding_calls,
+                scorer_calls=usage.scorer_calls,
+                forward_passes=usage.forward_passes,
+            )
+            metadata["refinement"] = refinement.summary() | {
+                "judge_calls": usage.judge_calls,
+                "embedding_calls": usage.embedding_calls,
+                "forward_passes": usage.forward_passes,
+            }
         return MethodOutput(
-            answer=state["answer"],
-            attribution=attribution,
-            cost=cost,
-            metadata={
-                "program": plan.program.render(),
-                "plan_retries": plan.retries,
-                "plan_issues": [str(i) for i in plan.issues],
-                "failures": [{"line": f.line, "error": f.error} for f in execution.failures],
-                "selection": state["selection"].describe(),
-                "attribution_complete": attribution.complete,
-            },
+            answer=state["answer"], attribution=attribution, cost=cost, metadata=metadata
         )
 
 
@@ -179,6 +198,50 @@ class GenerationProgramsMExGenMethod(GenerationProgramsMethod):
         **graph_options: Any,
     ) -> None:
         super().__init__(llm, attributor=attributor, name=name, **graph_options)
+
+
+class GenerationProgramsRefineMethod(GenerationProgramsMethod):
+    """GenerationPrograms with localized refinement; citations from the program.
+
+    After execution every model-written node is checked against its own
+    inputs, and only the failing nodes (then their ancestors) are re-run with
+    the checker's reason as feedback
+    (:class:`~langchain_genprog.refine.ProgramRefiner`). Re-running a node
+    never changes its leaves, so citations stay those of the program; what
+    refinement changes is whether the sentence says what its sources say.
+    The extra model calls and tokens are part of the method's cost (they are
+    tracked like every other call), the checker's embedding or scorer calls
+    are added to ``embedding_calls`` / ``forward_passes``, and the refinement
+    summary is in the metadata.
+
+    Args:
+        llm: The chat model that plans, executes and re-runs.
+        refiner: A :class:`~langchain_genprog.refine.ProgramRefiner`, or a
+            :class:`~langchain_genprog.refine.NodeChecker` to refine with
+            ``llm``; ``None`` uses an
+            :class:`~langchain_genprog.refine.EmbeddingNodeChecker` over the
+            embedded all-MiniLM-L6-v2.
+        name: Name in results (default ``genprog+refine``).
+        **graph_options: As for :class:`GenerationProgramsMethod`.
+
+    Raises:
+        ModelNotAvailableError: If ``refiner`` is ``None`` and the embedded
+            embeddings are not installed.
+    """
+
+    name = "genprog+refine"
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        refiner: ProgramRefiner | NodeChecker | None = None,
+        *,
+        name: str | None = None,
+        **graph_options: Any,
+    ) -> None:
+        if refiner is None:
+            refiner = EmbeddingNodeChecker()
+        super().__init__(llm, name=name, refiner=refiner, **graph_options)
 
 
 # --------------------------------------------------------------------------- #

@@ -159,10 +159,9 @@ class ProgramExecutor:
             jobs = self._prepare_level(levels[height], sources)
             if not jobs:
                 continue
+            pending = [trace for _, trace in jobs]
             outputs = self._runner.batch(
-                [pending for _, pending in jobs],
-                config=self._job_configs(jobs, config),
-                return_exceptions=True,
+                pending, config=self._job_configs(pending, config), return_exceptions=True
             )
             self._collect(jobs, outputs)
         return _assemble(program, nodes)
@@ -176,13 +175,75 @@ class ProgramExecutor:
             jobs = self._prepare_level(levels[height], sources)
             if not jobs:
                 continue
+            pending = [trace for _, trace in jobs]
             outputs = await self._runner.abatch(
-                [pending for _, pending in jobs],
-                config=self._job_configs(jobs, config),
-                return_exceptions=True,
+                pending, config=self._job_configs(pending, config), return_exceptions=True
             )
             self._collect(jobs, outputs)
         return _assemble(program, nodes)
+
+    def run_nodes(
+        self, pending: Sequence[NodeTrace], *, config: RunnableConfig | None = None
+    ) -> list[NodeTrace]:
+        """Run single nodes whose inputs are already resolved, as one concurrent batch.
+
+        This is the executor's per-node machinery (the same prompt, retries,
+        clean-up, tracing and ``on_node`` progress as :meth:`execute`) for
+        callers that decide themselves which nodes to run, such as
+        :class:`~langchain_genprog.refine.ProgramRefiner`, which re-runs only
+        the nodes that failed a check and the ancestors whose inputs changed.
+        The nodes must not depend on one another; run dependent ones in
+        separate calls, innermost first.
+
+        Args:
+            pending: One trace per node with ``line``, ``path``, ``operation``,
+                ``inputs``, ``input_ids``, ``instruction`` and ``leaf_ids`` set.
+                Any ``output``, ``error`` or usage they carry is discarded.
+            config: Runnable config for the model calls, as for :meth:`execute`.
+
+        Returns:
+            The finished traces, in the order given: each has an ``output`` or
+            an ``error`` (a failing call is traced, never raised).
+        """
+        fresh = [_reset(trace) for trace in pending]
+        calls = [trace for trace in fresh if trace.operation != "extract"]
+        outputs: Sequence[NodeTrace | Exception] = []
+        if calls:
+            outputs = self._runner.batch(
+                calls, config=self._job_configs(calls, config), return_exceptions=True
+            )
+        return self._merge_single(fresh, outputs)
+
+    async def arun_nodes(
+        self, pending: Sequence[NodeTrace], *, config: RunnableConfig | None = None
+    ) -> list[NodeTrace]:
+        """Async :meth:`run_nodes`."""
+        fresh = [_reset(trace) for trace in pending]
+        calls = [trace for trace in fresh if trace.operation != "extract"]
+        outputs: Sequence[NodeTrace | Exception] = []
+        if calls:
+            outputs = await self._runner.abatch(
+                calls, config=self._job_configs(calls, config), return_exceptions=True
+            )
+        return self._merge_single(fresh, outputs)
+
+    def _merge_single(
+        self, fresh: list[NodeTrace], outputs: Sequence[NodeTrace | Exception]
+    ) -> list[NodeTrace]:
+        """Put model-call results and inline ``extract`` copies back in input order."""
+        results = iter(outputs)
+        done: list[NodeTrace] = []
+        for trace in fresh:
+            if trace.operation == "extract":
+                self._extract(trace)
+                self._notify(trace)
+                done.append(trace)
+                continue
+            out = next(results)
+            if isinstance(out, Exception):
+                raise out  # only the on_node callback (or a bug) raises here
+            done.append(out)
+        return done
 
     # --------------------------------------------------------------- scheduling
 
@@ -226,24 +287,30 @@ class ProgramExecutor:
                 trace.error = failure
                 self._finish(item, trace)
             elif trace.operation == "extract":
-                try:
-                    trace.output = run_operation(self.llm, "extract", trace.inputs).text
-                except GenProgError as err:  # e.g. extract() with two inputs
-                    trace.error = f"extract failed: {err}"
+                self._extract(trace)
                 self._finish(item, trace)
             else:
                 jobs.append((item, trace))
         return jobs
 
-    def _job_configs(self, jobs: list[_Job], config: RunnableConfig | None) -> list[RunnableConfig]:
+    def _extract(self, trace: NodeTrace) -> None:
+        """Copy an ``extract`` node's input into its output (no model call)."""
+        try:
+            trace.output = run_operation(self.llm, "extract", trace.inputs).text
+        except GenProgError as err:  # e.g. extract() with two inputs
+            trace.error = f"extract failed: {err}"
+
+    def _job_configs(
+        self, pending: Sequence[NodeTrace], config: RunnableConfig | None
+    ) -> list[RunnableConfig]:
         # ``batch`` takes ``max_concurrency`` from the first config; every config
         # carries it so that the bound never depends on the order of the jobs.
         configs: list[RunnableConfig] = []
-        for job, _ in jobs:
+        for trace in pending:
             own: RunnableConfig = {
                 "max_concurrency": self.max_concurrency,
-                "run_name": f"genprog_{_op(job)}",
-                "metadata": {"genprog_line": job.line, "genprog_path": job.path},
+                "run_name": f"genprog_{trace.operation}",
+                "metadata": {"genprog_line": trace.line, "genprog_path": trace.path},
             }
             configs.append(merge_configs(config, own))
         return configs
@@ -464,6 +531,21 @@ def _sentence_text(sources: Sources, sentence_id: int) -> tuple[str, str | None]
     if not text:
         return "", f"S{sentence_id} has no text"
     return text, None
+
+
+def _reset(trace: NodeTrace) -> NodeTrace:
+    """A copy of ``trace`` with no outcome: ready to be run (again)."""
+    return trace.model_copy(
+        update={
+            "output": "",
+            "error": None,
+            "seconds": 0.0,
+            "attempts": 0,
+            "input_tokens": None,
+            "output_tokens": None,
+        },
+        deep=True,
+    )
 
 
 def _op(item: _Node) -> str:

@@ -1,4 +1,4 @@
-"""The LangGraph state machine wiring the steps: segment → plan → execute → attribute."""
+"""The LangGraph state machine wiring the steps: segment → plan → execute → (refine →) attribute."""
 
 from langchain_genprog.graph.builder import build_genprog_graph, create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput, GenProgState

@@ -1,10 +1,10 @@
-"""The LangGraph state machine: segment → plan → execute → attribute → finalize.
+"""The LangGraph state machine: segment → plan → execute → (refine →) attribute → finalize.
 
 ``build_genprog_graph`` returns the uncompiled ``StateGraph`` (to extend or
 embed as a subgraph); ``create_genprog_graph`` compiles it with an optional
 checkpointer. Progress is streamed as LangGraph ``custom`` events, one per
-planner attempt and per executed program node, so ``stream_mode="custom"``
-shows long runs moving.
+planner attempt, per executed program node and, with a refiner, per node check,
+re-run and refinement round, so ``stream_mode="custom"`` shows long runs moving.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from langchain_genprog.execute.trace import NodeTrace
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 from langchain_genprog.plan.planner import PlanAttempt, PlanMode, ProgramPlanner
 from langchain_genprog.program.validation import ProgramLimits
+from langchain_genprog.refine.checks import NodeCheck, NodeChecker
+from langchain_genprog.refine.refiner import ProgramRefiner, RefinementResult, RefinementRound
 from langchain_genprog.segment.selection import select_sentences
 from langchain_genprog.segment.sources import SentenceSplitter, Sources
 
-NodeName = Literal["segment", "plan", "execute", "attribute", "finalize"]
+NodeName = Literal["segment", "plan", "execute", "refine", "attribute", "finalize"]
 
 
 def build_genprog_graph(
@@ -51,6 +53,7 @@ def build_genprog_graph(
     source_token_budget: int | None = None,
     embeddings: Embeddings | None = None,
     splitter: SentenceSplitter | None = None,
+    refiner: ProgramRefiner | NodeChecker | None = None,
 ) -> StateGraph[GenProgState, None, GenProgInput, GenProgState]:
     """Build the uncompiled GenerationPrograms graph.
 
@@ -72,6 +75,14 @@ def build_genprog_graph(
             relevance and reported in ``state["selection"]``.
         embeddings: Rank sentences semantically instead of by BM25.
         splitter: Custom sentence splitter for the sources.
+        refiner: Adds a ``refine`` node between ``execute`` and ``attribute``
+            (localized refinement: each executed node is checked against its
+            own inputs and only the failing ones, then their ancestors, are
+            re-run; the report is ``state["refinement"]``). Pass a
+            :class:`~langchain_genprog.refine.ProgramRefiner`, or just a
+            :class:`~langchain_genprog.refine.NodeChecker` to refine with this
+            graph's model, concurrency and retry settings (two rounds).
+            ``None`` (default): no refinement.
     """
     if llm is None:
         from langchain_genprog.models import get_default_chat_model
@@ -85,6 +96,16 @@ def build_genprog_graph(
         max_sentences=max_sentences,
     )
     attribute_with: Attributor = attributor or ProgramLeavesAttributor()
+    refine_with: ProgramRefiner | None
+    if refiner is None or isinstance(refiner, ProgramRefiner):
+        refine_with = refiner
+    elif isinstance(refiner, NodeChecker):
+        refine_with = ProgramRefiner(
+            llm, refiner, max_concurrency=max_concurrency, max_retries=max_node_retries
+        )
+    else:
+        msg = f"refiner must be a ProgramRefiner or a NodeChecker, got {type(refiner).__name__}"
+        raise InvalidInputError(msg)
     budget = source_token_budget
     n_ctx = getattr(llm, "n_ctx", None)
     if budget is None and isinstance(n_ctx, int):
@@ -131,13 +152,14 @@ def build_genprog_graph(
             )
         return {"plan": result}
 
-    def _executor() -> ProgramExecutor:
+    def _node_event(step: str, **extra: str) -> Callable[[NodeTrace], None]:
         writer = get_stream_writer()
 
         def on_node(trace: NodeTrace) -> None:
             writer(
                 {
-                    "step": "execute",
+                    "step": step,
+                    **extra,
                     "line": trace.line,
                     "path": trace.path,
                     "operation": trace.operation,
@@ -147,8 +169,14 @@ def build_genprog_graph(
                 }
             )
 
+        return on_node
+
+    def _executor() -> ProgramExecutor:
         return ProgramExecutor(
-            llm, max_concurrency=max_concurrency, max_retries=max_node_retries, on_node=on_node
+            llm,
+            max_concurrency=max_concurrency,
+            max_retries=max_node_retries,
+            on_node=_node_event("execute"),
         )
 
     def execute(state: GenProgState) -> dict[str, Any]:
@@ -160,6 +188,65 @@ def build_genprog_graph(
         result = await _executor().aexecute(state["plan"].program, state["sources"])
         answer, sentences = compose_answer(result.lines)
         return {"execution": result, "answer": answer, "answer_sentences": sentences}
+
+    def _refine_callbacks() -> dict[str, Any]:
+        writer = get_stream_writer()
+
+        def on_check(check: NodeCheck) -> None:
+            writer(
+                {
+                    "step": "refine",
+                    "kind": "check",
+                    "line": check.line,
+                    "path": check.path,
+                    "operation": check.operation,
+                    "supported": check.supported,
+                    "score": round(check.score, 4),
+                    "reason": check.reason,
+                }
+            )
+
+        def on_round(record: RefinementRound) -> None:
+            writer(
+                {
+                    "step": "refine",
+                    "kind": "round",
+                    "round": record.round,
+                    "failed": [str(ref) for ref in record.failed],
+                    "propagated": [str(ref) for ref in record.propagated],
+                    "still_failing": [str(ref) for ref in record.still_failing],
+                    "seconds": round(record.seconds, 3),
+                }
+            )
+
+        return {
+            "on_node": _node_event("refine", kind="rerun"),
+            "on_check": on_check,
+            "on_round": on_round,
+        }
+
+    def _refined(result: RefinementResult) -> dict[str, Any]:
+        answer, sentences = compose_answer(result.execution.lines)
+        return {
+            "execution": result.execution,
+            "answer": answer,
+            "answer_sentences": sentences,
+            "refinement": result,
+        }
+
+    def refine(state: GenProgState) -> dict[str, Any]:
+        assert refine_with is not None  # the node exists only with a refiner
+        result = refine_with.refine(
+            state["plan"].program, state["sources"], state["execution"], **_refine_callbacks()
+        )
+        return _refined(result)
+
+    async def arefine(state: GenProgState) -> dict[str, Any]:
+        assert refine_with is not None
+        result = await refine_with.arefine(
+            state["plan"].program, state["sources"], state["execution"], **_refine_callbacks()
+        )
+        return _refined(result)
 
     def attribute(state: GenProgState) -> dict[str, Any]:
         get_stream_writer()({"step": "attribute", "method": attribute_with.name})
@@ -184,6 +271,9 @@ def build_genprog_graph(
             "selection": state["selection"].describe(),
             "attribution_method": state["attribution"].method,
         }
+        refinement = state.get("refinement")
+        if refinement is not None:
+            metadata["refinement"] = refinement.summary()
         message = build_message(
             state["answer"], state["attribution"], state["sources"], metadata=metadata
         )
@@ -198,7 +288,12 @@ def build_genprog_graph(
     graph.add_edge(START, "segment")
     graph.add_edge("segment", "plan")
     graph.add_edge("plan", "execute")
-    graph.add_edge("execute", "attribute")
+    if refine_with is not None:
+        graph.add_node("refine", RunnableLambda(refine, afunc=arefine, name="refine"))
+        graph.add_edge("execute", "refine")
+        graph.add_edge("refine", "attribute")
+    else:
+        graph.add_edge("execute", "attribute")
     graph.add_edge("attribute", "finalize")
     graph.add_edge("finalize", END)
     return graph

@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
 from langchain_genprog.execute.trace import ExecutionResult
 from langchain_genprog.plan.planner import PlanResult
+from langchain_genprog.refine.refiner import RefinementResult
 from langchain_genprog.segment.selection import Selection
 from langchain_genprog.segment.sources import Sources
 
@@ -49,6 +50,8 @@ class GenProgState(GenProgInput, total=False):
         execution: Per-line results (answer sentences or failures) and the trace.
         answer: The answer text (citations index into it).
         answer_sentences: The answer's sentences with offsets and program leaves.
+        refinement: With a refiner, every node check, re-run and extra call
+            (``execution`` and the answer are then the refined ones).
         attribution: Per-sentence citations and, for MExGen, the score matrix.
     """
 
@@ -58,4 +61,5 @@ class GenProgState(GenProgInput, total=False):
     execution: ExecutionResult
     answer: str
     answer_sentences: list[AnswerSentence]
+    refinement: RefinementResult
     attribution: AttributionResult

@@ -77,6 +77,7 @@ def test_build_methods_names_and_injection() -> None:
     assert set(METHOD_NAMES) == {
         "genprog",
         "genprog-mexgen",
+        "genprog+refine",
         "alce",
         "posthoc-mexgen",
         "posthoc-embed",
