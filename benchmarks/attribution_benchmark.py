@@ -9,10 +9,13 @@ turn of the SmolLM2 chat template) for every method.
 Methods:
 
 * ``ours-loo`` / ``ours-clime`` / ``ours-lshap`` - ``MExGenAttributor`` at sentence
-  level, ``ours-clime-multi`` - C-LIME with levels ("sentence", "phrase")
+  level; ``ours-clime-c2`` - C-LIME with oversampling 2 (about 2·d perturbations
+  instead of 10·d: the budget of context-cite-32 on ~16 units);
+  ``ours-clime-multi`` - C-LIME with levels ("sentence", "phrase")
   (sentence-level scores used for ranking; the phrase pass is extra cost).
-  Scorer: ``TransformersLogProbScorer`` wrapping the shared model (left-padded
-  batches + shared-prefix KV cache).
+  Scorer: ``TransformersLogProbScorer`` wrapping the shared model (by default
+  one prompt at a time, each reusing the KV cache of its common prefix with
+  the previous, sorted, perturbation).
 * ``icx360-clime`` / ``icx360-lshap`` - ``benchmarks/peers/icx360_runner.py``.
 * ``context-cite-32`` / ``context-cite-64`` - ``benchmarks/peers/contextcite_runner.py``.
 * ``emb-cosine`` (MiniLM, ``default_embeddings()``) and ``lexical-overlap``
@@ -50,7 +53,7 @@ import numpy as np
 from benchmarks.peers import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
-OURS = ("ours-loo", "ours-clime", "ours-lshap", "ours-clime-multi")
+OURS = ("ours-loo", "ours-clime", "ours-clime-c2", "ours-lshap", "ours-clime-multi")
 PEERS = ("icx360-clime", "icx360-lshap", "context-cite-32", "context-cite-64")
 BASELINES = ("emb-cosine", "lexical-overlap")
 ALL_METHODS = OURS + PEERS + BASELINES
@@ -112,6 +115,7 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
 
     method = {"ours-loo": "loo", "ours-lshap": "lshap"}.get(name, "clime")
     levels = ("sentence", "phrase") if name == "ours-clime-multi" else ("sentence",)
+    oversampling = 2.0 if name == "ours-clime-c2" else 10.0
     query = example["question"] or common.DEFAULT_QUERY
     with common.ForwardCounter(model) as counter, common.Stopwatch() as sw:
         sources = build_sources(example)
@@ -124,6 +128,7 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
             with_documents=False,
             template=peer_template(query),
             batch_size=scorer.batch_size,
+            oversampling=oversampling,
             seed=0,
         )
         result = attributor.attribute(answer_sentences(example), sources)
@@ -141,7 +146,12 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
         **counter.snapshot(),
         "model_calls": result.model_calls,
         "complete": result.complete,
-        "config": {"method": method, "levels": list(levels), "batch_size": scorer.batch_size},
+        "config": {
+            "method": method,
+            "levels": list(levels),
+            "oversampling": oversampling,
+            "batch_size": scorer.batch_size,
+        },
     }
 
 
@@ -445,7 +455,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_common_args(parser)
     parser.add_argument("--methods", default=",".join(ALL_METHODS))
-    parser.add_argument("--batch-size", type=int, default=8, help="our scorer's batch size")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="our scorer's batch size (1: incremental prefix KV reuse, fastest on CPU)",
+    )
     parser.add_argument("--fidelity-k", type=int, default=2)
     parser.add_argument("--fidelity-random", type=int, default=4)
     parser.add_argument("--out-dir", default=str(RESULTS))

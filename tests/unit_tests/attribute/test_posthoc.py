@@ -77,7 +77,9 @@ def test_default_scorer_missing_is_a_typed_error(monkeypatch) -> None:
     import langchain_genprog.models as models
 
     monkeypatch.setattr(models, "_scorer", None)
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # the runtime is not installed
+    # Neither backend is installed: transformers (the default) nor llama.cpp (the fallback).
+    for module in ("torch", "transformers", "llama_cpp"):
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ModelNotAvailableError, match="llama"):
         default_scorer()
     with pytest.raises(ModelNotAvailableError):
