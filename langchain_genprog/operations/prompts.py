@@ -231,7 +231,11 @@ def _degenerate(sentence: str, *, n: int = 5, repeats: int = 3) -> bool:
     an answer sentence; rejecting it makes the node's failure visible (and
     retried) instead of pasting the loop into the answer.
     """
-    words = sentence.lower().split()
+    return has_repeated_ngram(sentence.lower().split(), n=n, repeats=repeats)
+
+
+def has_repeated_ngram(words: Sequence[str], *, n: int, repeats: int) -> bool:
+    """Whether some run of ``n`` consecutive ``words`` occurs ``repeats`` times or more."""
     counts: dict[tuple[str, ...], int] = {}
     for k in range(len(words) - n + 1):
         gram = tuple(words[k : k + n])

@@ -42,6 +42,7 @@ from pydantic import BaseModel, Field
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import NodeTrace
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.operations.prompts import has_repeated_ngram
 
 MODEL_OPERATIONS = frozenset({"paraphrase", "compression", "fusion"})
 """Operations whose output a model wrote, and that a checker therefore judges."""
@@ -140,14 +141,7 @@ def looping(text: str, *, n: int = 3, repeats: int = 3) -> bool:
     rejects only blatant loops: a sentence that says the same three words
     three times is not a faithful rewrite either.
     """
-    words = [w.lower() for w in _WORD.findall(text)]
-    counts: dict[tuple[str, ...], int] = {}
-    for k in range(len(words) - n + 1):
-        gram = tuple(words[k : k + n])
-        counts[gram] = counts.get(gram, 0) + 1
-        if counts[gram] >= repeats:
-            return True
-    return False
+    return has_repeated_ngram([w.lower() for w in _WORD.findall(text)], n=n, repeats=repeats)
 
 
 def precheck(trace: NodeTrace, *, checker: str, max_growth: float = 2.0) -> NodeCheck | None:
