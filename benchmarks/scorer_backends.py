@@ -128,6 +128,7 @@ def main() -> None:
     def hf_run(batch_size: int, prefix: bool) -> Callable[[], list[TargetLogProbs]]:
         def run() -> list[TargetLogProbs]:
             hf.batch_size, hf.prefix_cache = batch_size, prefix
+            hf.reset_cache()  # no head start from the previous repetition
             return hf.score(prompts, target)
 
         return run

@@ -236,6 +236,17 @@ class TransformersLogProbScorer:
             pad = self.tokenizer.eos_token_id
         self._pad_id = int(pad) if pad is not None else 0
         self._lock = threading.Lock()
+        # The KV cache of the last scored row and its tokens, kept across
+        # calls: callers (MExGen's explainer, the benchmark, drop-and-hold)
+        # often send a few prompts at a time, and the next call's prompts
+        # still share the previous call's prefix.
+        self._kv: Any = None
+        self._kv_tokens: list[int] = []
+
+    def reset_cache(self) -> None:
+        """Forget the kept KV cache, so that the next prompt is computed from scratch."""
+        with self._lock:
+            self._kv, self._kv_tokens = None, []
 
     # -- tokenization ------------------------------------------------------
 
@@ -296,13 +307,18 @@ class TransformersLogProbScorer:
 
         This is llama.cpp's strategy: each row only runs the tokens after its
         common prefix with the previous row, which for sorted leave-one-out
-        perturbations skips about half of all prompt tokens.
+        perturbations skips about half of all prompt tokens. The previous row
+        may come from the previous call (the cache is kept, see
+        :meth:`reset_cache`). Called with the lock held.
         """
         torch = _torch()
         n_target = len(target_ids)
         wanted = torch.tensor(target_ids, dtype=torch.long)
-        cache: Any = None
-        cached: list[int] = []
+        cache: Any = self._kv
+        cached: list[int] = self._kv_tokens
+        # Forget the kept cache first: if a forward pass fails midway it is
+        # no longer known to match ``cached``.
+        self._kv, self._kv_tokens = None, []
         for index in prefix_sharing_order(rows):
             row = rows[index]
             keep = min(common_prefix_length(cached, row), len(row) - n_target)
@@ -323,6 +339,7 @@ class TransformersLogProbScorer:
                 picked = logprobs.gather(-1, wanted.unsqueeze(-1)).squeeze(-1)
             cache, cached = out.past_key_values, row
             yield index, [float(x) for x in picked.tolist()]
+        self._kv, self._kv_tokens = cache, cached
 
     def _score_batch(self, rows: list[list[int]], target_ids: list[int]) -> list[list[float]]:
         torch = _torch()

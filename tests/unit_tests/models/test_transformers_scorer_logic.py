@@ -113,6 +113,38 @@ def test_every_batching_mode_matches_unpadded_scoring(
         assert scored_tokens >= needed
 
 
+def test_kv_cache_is_kept_across_calls(
+    scorer: TransformersLogProbScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MExGen's explainer sends a few perturbations per call: the next call's
+    # first prompt still shares the previous call's prefix.
+    monkeypatch.setattr(scorer, "batch_size", 1)
+    monkeypatch.setattr(scorer, "prefix_cache", True)
+    monkeypatch.setattr(scorer, "min_prefix_tokens", 4)
+    fed: list[int] = []
+    forward = scorer.model.forward
+
+    def counting_forward(*args: Any, **kwargs: Any) -> Any:
+        fed.append(int(kwargs["input_ids"].numel()))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(scorer.model, "forward", counting_forward)
+    scorer.reset_cache()
+    row_length = [len(scorer.prompt_ids(p)) + len(TARGET) - 1 for p in PROMPTS[:4]]
+    for i, prompt in enumerate(PROMPTS[:4]):
+        (result,) = scorer.score([prompt], TARGET)
+        if i == 0:
+            assert fed[-1] == row_length[0]  # nothing kept yet
+        else:
+            assert fed[-1] < row_length[i] * 0.8  # only what follows the shared prefix
+        np.testing.assert_allclose(  # (the reference pass does not touch the kept cache)
+            result.token_logprobs, reference(scorer, prompt, TARGET), atol=1e-4, rtol=0
+        )
+    scorer.reset_cache()
+    scorer.score([PROMPTS[0]], TARGET)
+    assert fed[-1] == row_length[0]
+
+
 def test_empty_target_and_no_prompts(scorer: TransformersLogProbScorer) -> None:
     assert [r.token_logprobs for r in scorer.score(["a", "b"], "")] == [[], []]
     assert scorer.score([], TARGET) == []
