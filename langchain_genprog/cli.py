@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -195,6 +196,41 @@ def answer(
         sys.exit(1)
 
 
+def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The MExGen options shared by ``attribute`` and ``eval`` (``eval`` prefixes ``mexgen-``)."""
+    options = [
+        click.option(
+            f"--{prefix}method",
+            type=click.Choice(["loo", "clime", "lshap"]),
+            default="clime",
+            show_default=True,
+            help="MExGen algorithm.",
+        ),
+        click.option(
+            f"--{prefix}levels",
+            type=click.Choice(["sentence", "sentence,phrase"]),
+            default="sentence",
+            show_default=True,
+            help="Attribute sentences only, or refine the top sentences to phrases.",
+        ),
+        click.option(
+            f"--{prefix}max-calls",
+            type=click.IntRange(1),
+            help="Stop attributing after this many model calls (the result says so).",
+        ),
+        click.option(
+            f"--{prefix}max-seconds", type=float, help="Stop attributing after this many seconds."
+        ),
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @main.command(name="attribute")
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("-a", "--answer", "answer_text", help="The answer text to attribute.")
@@ -209,19 +245,8 @@ def answer(
     help="An Attribute-First-then-Generate file; its reference answer is used by default.",
 )
 @click.option("--example", help="Example id or index in --dataset (default: 0).")
-@click.option(
-    "--method", type=click.Choice(["loo", "clime", "lshap"]), default="clime", show_default=True
-)
-@click.option(
-    "--levels",
-    type=click.Choice(["sentence", "sentence,phrase"]),
-    default="sentence",
-    show_default=True,
-    help="Attribute sentences only, or refine the top sentences to phrases.",
-)
+@mexgen_options()
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 20))
-@click.option("--max-calls", type=click.IntRange(1), help="Stop after this many model calls.")
-@click.option("--max-seconds", type=float, help="Stop after this many seconds.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML view.")
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
@@ -335,6 +360,7 @@ def attribute_command(
 )
 @click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
 @click.option("--retry-failed", is_flag=True, help="Rerun pairs that failed before.")
+@mexgen_options("mexgen-")
 def eval_command(
     data: str,
     fmt: str,
@@ -349,9 +375,27 @@ def eval_command(
     posthoc_answer: str,
     max_sentences: int,
     retry_failed: bool,
+    mexgen_method: str,
+    mexgen_levels: str,
+    mexgen_max_calls: int | None,
+    mexgen_max_seconds: float | None,
 ) -> None:
     """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report."""
+    from langchain_genprog.attribute import MExGenAttributor
+    from langchain_genprog.attribute.mexgen import Budget
     from langchain_genprog.evaluation.cli_support import eval_command_impl
+    from langchain_genprog.models.scoring import LogProbScorer
+
+    def attributor_factory(scorer: LogProbScorer) -> MExGenAttributor:
+        limited = mexgen_max_calls is not None or mexgen_max_seconds is not None
+        return MExGenAttributor(
+            scorer,
+            method=mexgen_method,  # type: ignore[arg-type]
+            levels=tuple(mexgen_levels.split(",")),  # type: ignore[arg-type]
+            budget=Budget(max_calls=mexgen_max_calls, max_seconds=mexgen_max_seconds)
+            if limited
+            else None,
+        )
 
     try:
         summary = eval_command_impl(
@@ -368,6 +412,7 @@ def eval_command(
             posthoc_answer=posthoc_answer,  # type: ignore[arg-type]
             max_sentences=max_sentences,
             retry_failed=retry_failed,
+            attributor_factory=attributor_factory,
         )
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err

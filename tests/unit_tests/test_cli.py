@@ -106,3 +106,28 @@ def test_eval_command_runs_the_embedding_baseline_on_references(
     assert (tmp_path / "ev" / "report.html").exists()
     again = CliRunner().invoke(cli.main, args)
     assert "ran 0 pairs, skipped 1" in again.output  # resumable
+
+
+def test_eval_passes_the_mexgen_options_to_the_attributor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_genprog.evaluation import cli_support
+
+    seen: dict[str, object] = {}
+
+    def fake_impl(*args: object, attributor_factory: object, **kwargs: object) -> object:
+        attributor = attributor_factory(object())  # type: ignore[operator]
+        options = attributor._engine_options
+        seen.update(method=options["method"], levels=options["levels"], budget=options["budget"])
+        raise cli_support.InvalidInputError("stop here")
+
+    monkeypatch.setattr(cli_support, "eval_command_impl", fake_impl)
+    data = tmp_path / "d.jsonl"
+    data.write_text("{}\n")
+    args = ["eval", "--data", str(data), "--mexgen-method", "loo"]
+    result = CliRunner().invoke(cli.main, [*args, "--mexgen-max-calls", "7"])
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert seen["method"] == "loo" and seen["levels"] == ("sentence",)
+    assert seen["budget"] is not None and seen["budget"].max_calls == 7  # type: ignore[attr-defined]
+    CliRunner().invoke(cli.main, [*args, "--mexgen-levels", "sentence,phrase"])
+    assert seen["levels"] == ("sentence", "phrase") and seen["budget"] is None
