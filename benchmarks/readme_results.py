@@ -55,14 +55,18 @@ def _cell(value: Any, key: str) -> str:
 
 def table(runs: list[tuple[str, Path]]) -> str:
     """The markdown table for the given ``(label, eval dir)`` pairs."""
-    head = ["data", "method", *(title for _, title in COLUMNS)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows: list[tuple[str, str, dict[str, Any]]] = []
     for label, directory in runs:
         summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
         methods: dict[str, dict[str, Any]] = summary.get("methods", summary)
-        for name, values in methods.items():
-            cells = [_cell(values.get(key), key) for key, _ in COLUMNS]
-            lines.append("| " + " | ".join([label, name, *cells]) + " |")
+        rows += [(label, name, values) for name, values in methods.items()]
+    # A metric no method has (e.g. gold links of generated answers) is left out.
+    columns = [(k, t) for k, t in COLUMNS if any(v.get(k) is not None for _, _, v in rows)]
+    head = ["data", "method", *(title for _, title in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, name, values in rows:
+        cells = [_cell(values.get(key), key) for key, _ in columns]
+        lines.append("| " + " | ".join([label, name, *cells]) + " |")
     return "\n".join(lines)
 
 
