@@ -84,3 +84,18 @@ def test_default_scorer_missing_is_a_typed_error(monkeypatch) -> None:
         default_scorer()
     with pytest.raises(ModelNotAvailableError):
         attribute(ANSWER, DOCS)
+
+
+def test_small_drops_are_not_support_by_default() -> None:
+    # "Cats" gains a little from a source word (0.03 nats, under the calibrated
+    # 0.05 default): noise-sized drops do not make a sentence supported.
+    support = [SUPPORT[0], SUPPORT[1], {"moon": 0.03}]
+    spans = [(s.start, s.end) for s in split_answer(ANSWER)]
+    options = {"method": "loo", "levels": ("sentence",)}
+    default = attribute(ANSWER, DOCS, scorer=KeywordScorer(support, spans), **options)
+    assert default.sentences[2].supported is False
+    assert default.sentences[0].supported is True
+    lenient = attribute(
+        ANSWER, DOCS, scorer=KeywordScorer(support, spans), support_threshold=0.0, **options
+    )
+    assert lenient.sentences[2].supported is True
