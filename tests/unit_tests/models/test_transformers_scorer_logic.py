@@ -65,6 +65,21 @@ def reference(scorer: TransformersLogProbScorer, prompt: str, target: str) -> li
     return [float(logprobs[start - 1 + k, t]) for k, t in enumerate(target_ids)]
 
 
+def count_fed_tokens(
+    scorer: TransformersLogProbScorer, monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """Record how many input tokens each forward pass of ``scorer.model`` is fed."""
+    fed: list[int] = []
+    forward = scorer.model.forward
+
+    def counting_forward(*args: Any, **kwargs: Any) -> Any:
+        fed.append(int(kwargs["input_ids"].numel()))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(scorer.model, "forward", counting_forward)
+    return fed
+
+
 CONTEXT = "the park opens in may. it covers ten acres. critics object. the mayor is happy. "
 PROMPTS = [
     CONTEXT + "summarize.",
@@ -88,14 +103,7 @@ def test_every_batching_mode_matches_unpadded_scoring(
     monkeypatch.setattr(scorer, "batch_size", batch_size)
     monkeypatch.setattr(scorer, "prefix_cache", prefix_cache)
     monkeypatch.setattr(scorer, "min_prefix_tokens", 4)
-    fed: list[int] = []
-    forward = scorer.model.forward
-
-    def counting_forward(*args: Any, **kwargs: Any) -> Any:
-        fed.append(int(kwargs["input_ids"].numel()))
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(scorer.model, "forward", counting_forward)
+    fed = count_fed_tokens(scorer, monkeypatch)
     results = scorer.score(PROMPTS, TARGET)
     scored_tokens = sum(fed)
     for prompt, result in zip(PROMPTS, results, strict=True):
@@ -121,14 +129,7 @@ def test_kv_cache_is_kept_across_calls(
     monkeypatch.setattr(scorer, "batch_size", 1)
     monkeypatch.setattr(scorer, "prefix_cache", True)
     monkeypatch.setattr(scorer, "min_prefix_tokens", 4)
-    fed: list[int] = []
-    forward = scorer.model.forward
-
-    def counting_forward(*args: Any, **kwargs: Any) -> Any:
-        fed.append(int(kwargs["input_ids"].numel()))
-        return forward(*args, **kwargs)
-
-    monkeypatch.setattr(scorer.model, "forward", counting_forward)
+    fed = count_fed_tokens(scorer, monkeypatch)
     scorer.reset_cache()
     row_length = [len(scorer.prompt_ids(p)) + len(TARGET) - 1 for p in PROMPTS[:4]]
     for i, prompt in enumerate(PROMPTS[:4]):
