@@ -4,7 +4,7 @@
 * :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` — measured
   by perturbation (MExGen, in :mod:`~langchain_genprog.attribute.mexgen`).
 * :func:`~langchain_genprog.attribute.posthoc.attribute` — the same for an
-  answer written by anything, no program needed.
+  answer written by anything, no program needed (``aattribute`` for async code).
 """
 
 from langchain_genprog.attribute.base import (
@@ -15,7 +15,7 @@ from langchain_genprog.attribute.base import (
     SentenceAttribution,
 )
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
-from langchain_genprog.attribute.posthoc import attribute, split_answer
+from langchain_genprog.attribute.posthoc import aattribute, attribute, split_answer
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "MExGenAttributor",
     "ProgramLeavesAttributor",
     "SentenceAttribution",
+    "aattribute",
     "attribute",
     "split_answer",
 ]

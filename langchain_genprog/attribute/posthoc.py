@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,6 +101,21 @@ def attribute(
             scorer, chat_model=chat_model, embeddings=embeddings, **options
         )
     return attributor.attribute(sentences, sources, question=question)
+
+
+async def aattribute(
+    answer: str,
+    documents: Sequence[Document | str | bytes] | Sources,
+    question: str | None = None,
+    **kwargs: Any,
+) -> AttributionResult:
+    """Async :func:`attribute`, with the same arguments and result.
+
+    Scoring is compute-bound work in this process (a local model's forward
+    passes), so it runs in a worker thread: the event loop stays free for
+    other requests while an answer is attributed.
+    """
+    return await asyncio.to_thread(attribute, answer, documents, question, **kwargs)
 
 
 def default_scorer() -> LogProbScorer:

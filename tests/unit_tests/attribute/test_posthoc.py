@@ -99,3 +99,14 @@ def test_small_drops_are_not_support_by_default() -> None:
         ANSWER, DOCS, scorer=KeywordScorer(support, spans), support_threshold=0.0, **options
     )
     assert lenient.sentences[2].supported is True
+
+
+async def test_aattribute_matches_attribute() -> None:
+    from langchain_genprog.attribute import aattribute
+
+    options = {"method": "loo", "levels": ("sentence",)}
+    sync = attribute(ANSWER, DOCS, "Tell me facts.", scorer=scorer_for(ANSWER), **options)
+    async_result = await aattribute(
+        ANSWER, DOCS, "Tell me facts.", scorer=scorer_for(ANSWER), **options
+    )
+    assert async_result.model_dump(exclude={"seconds"}) == sync.model_dump(exclude={"seconds"})
