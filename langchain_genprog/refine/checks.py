@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import NodeTrace
 from langchain_genprog.models.scoring import LogProbScorer
-from langchain_genprog.operations.prompts import has_repeated_ngram
+from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_text
 
 MODEL_OPERATIONS = frozenset({"paraphrase", "compression", "fusion"})
 """Operations whose output a model wrote, and that a checker therefore judges."""
@@ -160,15 +160,7 @@ def precheck(trace: NodeTrace, *, checker: str, max_growth: float = 2.0) -> Node
     """
 
     def verdict(supported: bool, reason: str, score: float) -> NodeCheck:
-        return NodeCheck(
-            line=trace.line,
-            path=trace.path,
-            operation=trace.operation,
-            supported=supported,
-            score=score,
-            reason=reason,
-            checker=checker,
-        )
+        return _node_check(trace, checker, supported, score, reason)
 
     if trace.error is not None:
         return verdict(False, f"the operation failed: {trace.error}", 0.0)
@@ -190,7 +182,7 @@ def precheck(trace: NodeTrace, *, checker: str, max_growth: float = 2.0) -> Node
 
 
 def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
+    text = normalize_text(text)
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
@@ -237,17 +229,10 @@ class BaseNodeChecker:
             One verdict per node, in order.
         """
         spent = CheckUsage(checks=len(traces))
-        verdicts: list[NodeCheck | None] = [
-            precheck(t, checker=self.name, max_growth=self.max_growth) for t in traces
-        ]
-        open_ = [k for k, v in enumerate(verdicts) if v is None]
-        if open_:
-            judged = self._judge_many([traces[k] for k in open_], spent)
-            for k, verdict in zip(open_, judged, strict=True):
-                verdicts[k] = verdict
-        if usage is not None:
-            usage.add(spent)
-        return [v for v in verdicts if v is not None]
+        verdicts = self._prechecked(traces)
+        open_ = [t for t, v in zip(traces, verdicts, strict=True) if v is None]
+        judged = self._judge_many(open_, spent) if open_ else []
+        return self._merged(verdicts, judged, spent, usage)
 
     async def acheck(self, trace: NodeTrace) -> NodeCheck:
         """Async :meth:`check`."""
@@ -256,11 +241,39 @@ class BaseNodeChecker:
     async def acheck_many(
         self, traces: Sequence[NodeTrace], *, usage: CheckUsage | None = None
     ) -> list[NodeCheck]:
-        """Async :meth:`check_many` (in a worker thread unless a subclass does better)."""
-        return await asyncio.to_thread(self.check_many, traces, usage=usage)
+        """Async :meth:`check_many` (see :meth:`_ajudge_many`)."""
+        spent = CheckUsage(checks=len(traces))
+        verdicts = self._prechecked(traces)
+        open_ = [t for t, v in zip(traces, verdicts, strict=True) if v is None]
+        judged = await self._ajudge_many(open_, spent) if open_ else []
+        return self._merged(verdicts, judged, spent, usage)
+
+    def _prechecked(self, traces: Sequence[NodeTrace]) -> list[NodeCheck | None]:
+        """:func:`precheck` verdicts; ``None`` where the checker must judge."""
+        return [precheck(t, checker=self.name, max_growth=self.max_growth) for t in traces]
+
+    @staticmethod
+    def _merged(
+        verdicts: list[NodeCheck | None],
+        judged: list[NodeCheck],
+        spent: CheckUsage,
+        usage: CheckUsage | None,
+    ) -> list[NodeCheck]:
+        """Fill the open verdicts with the judged ones, in order, and account the usage."""
+        if len(judged) != verdicts.count(None):  # a checker bug, as zip(strict=True) would say
+            msg = f"{len(judged)} verdicts for {verdicts.count(None)} judged nodes"
+            raise ValueError(msg)
+        if usage is not None:
+            usage.add(spent)
+        rest = iter(judged)
+        return [v if v is not None else next(rest) for v in verdicts]
 
     def _judge_many(self, traces: Sequence[NodeTrace], usage: CheckUsage) -> list[NodeCheck]:
         return [self._judge(t, usage) for t in traces]
+
+    async def _ajudge_many(self, traces: Sequence[NodeTrace], usage: CheckUsage) -> list[NodeCheck]:
+        """Async :meth:`_judge_many`: in a worker thread unless a subclass does better."""
+        return await asyncio.to_thread(self._judge_many, traces, usage)
 
     def _judge(self, trace: NodeTrace, usage: CheckUsage) -> NodeCheck:
         raise NotImplementedError
@@ -273,16 +286,28 @@ class BaseNodeChecker:
         reason: str,
         details: dict[str, float] | None = None,
     ) -> NodeCheck:
-        return NodeCheck(
-            line=trace.line,
-            path=trace.path,
-            operation=trace.operation,
-            supported=supported,
-            score=float(score),
-            reason=reason,
-            checker=self.name,
-            details=details or {},
-        )
+        return _node_check(trace, self.name, supported, score, reason, details)
+
+
+def _node_check(
+    trace: NodeTrace,
+    checker: str,
+    supported: bool,
+    score: float,
+    reason: str,
+    details: dict[str, float] | None = None,
+) -> NodeCheck:
+    """The verdict on ``trace``'s node."""
+    return NodeCheck(
+        line=trace.line,
+        path=trace.path,
+        operation=trace.operation,
+        supported=supported,
+        score=float(score),
+        reason=reason,
+        checker=checker,
+        details=details or {},
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -386,28 +411,17 @@ class EmbeddingNodeChecker(BaseNodeChecker):
             self._store(missing, self.embeddings.embed_documents(missing))
         return self._decide_all(traces)
 
-    async def acheck_many(
-        self, traces: Sequence[NodeTrace], *, usage: CheckUsage | None = None
-    ) -> list[NodeCheck]:
-        """Async :meth:`check_many`, embedding with ``aembed_documents``."""
-        spent = CheckUsage(checks=len(traces))
-        verdicts: list[NodeCheck | None] = [
-            precheck(t, checker=self.name, max_growth=self.max_growth) for t in traces
-        ]
-        open_ = [traces[k] for k, v in enumerate(verdicts) if v is None]
-        missing = self._missing(open_)
+    async def _ajudge_many(self, traces: Sequence[NodeTrace], usage: CheckUsage) -> list[NodeCheck]:
+        """Like :meth:`_judge_many`, embedding with ``aembed_documents``."""
+        missing = self._missing(traces)
         if missing:
-            spent.embedding_calls += 1
+            usage.embedding_calls += 1
             self._store(missing, await self.embeddings.aembed_documents(missing))
-        judged = iter(self._decide_all(open_))
-        if usage is not None:
-            usage.add(spent)
-        return [v if v is not None else next(judged) for v in verdicts]
+        return self._decide_all(traces)
 
     def _missing(self, traces: Sequence[NodeTrace]) -> list[str]:
-        texts = dict.fromkeys(
-            _norm(text) for t in traces for text in (t.output, *t.inputs) if _norm(text)
-        )
+        normalized = (normalize_text(text) for t in traces for text in (t.output, *t.inputs))
+        texts = dict.fromkeys(text for text in normalized if text)
         with self._lock:
             return [text for text in texts if text not in self._cache]
 
@@ -425,8 +439,8 @@ class EmbeddingNodeChecker(BaseNodeChecker):
 
     def _vector(self, text: str) -> np.ndarray:
         with self._lock:
-            vector = self._cache[_norm(text)]
-            self._cache.move_to_end(_norm(text))
+            vector = self._cache[normalize_text(text)]
+            self._cache.move_to_end(normalize_text(text))
             return vector
 
     def _decide_all(self, traces: Sequence[NodeTrace]) -> list[NodeCheck]:
@@ -476,10 +490,6 @@ class EmbeddingNodeChecker(BaseNodeChecker):
         return self._verdict(trace, False, score, reason, details)
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split())
-
-
 # --------------------------------------------------------------------------- #
 # Entailment judge
 # --------------------------------------------------------------------------- #
@@ -521,8 +531,8 @@ class JudgeNodeChecker(BaseNodeChecker):
         self.check_coverage = check_coverage
 
     def _judge(self, trace: NodeTrace, usage: CheckUsage) -> NodeCheck:
-        premise = "\n".join(_norm(text) for text in trace.inputs)
-        output = _norm(trace.output)
+        premise = "\n".join(normalize_text(text) for text in trace.inputs)
+        output = normalize_text(trace.output)
         usage.judge_calls += 1
         entailed = bool(self.judge.entails(premise, output))
         verdicts = [entailed]
@@ -530,7 +540,7 @@ class JudgeNodeChecker(BaseNodeChecker):
         if self.check_coverage and trace.operation == "fusion":
             for k, text in enumerate(trace.inputs):
                 usage.judge_calls += 1
-                kept = bool(self.judge.entails(output, _norm(text)))
+                kept = bool(self.judge.entails(output, normalize_text(text)))
                 verdicts.append(kept)
                 if not kept:
                     missed.append(k)
@@ -555,7 +565,7 @@ SCORER_TASK = "Write one sentence that states only what these sentences say."
 
 def scorer_prompt(inputs: Sequence[str]) -> str:
     """The prompt under which a node's output is scored: the task, then its inputs."""
-    body = "\n".join(_norm(text) for text in inputs) if inputs else "(no sentences)"
+    body = "\n".join(normalize_text(text) for text in inputs) if inputs else "(no sentences)"
     return f"{SCORER_TASK}\n\n{body}"
 
 
@@ -599,7 +609,7 @@ class ScorerNodeChecker(BaseNodeChecker):
         fusion = trace.operation == "fusion" and len(inputs) > 1
         if fusion:
             prompts.extend(scorer_prompt(inputs[:k] + inputs[k + 1 :]) for k in range(len(inputs)))
-        results = self.scorer.score(prompts, _norm(trace.output))
+        results = self.scorer.score(prompts, normalize_text(trace.output))
         usage.scorer_calls += 1
         usage.forward_passes += len(prompts)
         if len(results) != len(prompts):
