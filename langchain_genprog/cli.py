@@ -13,13 +13,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 
 from langchain_genprog.errors import GenProgError, InvalidInputError
+
+if TYPE_CHECKING:
+    from langchain_genprog.attribute.mexgen import Budget
 
 
 def _echo_err(message: str) -> None:
@@ -271,7 +274,6 @@ def attribute_command(
 
     Scores come from MExGen with the embedded local log-prob scorer.
     """
-    from langchain_genprog.attribute.mexgen import Budget
     from langchain_genprog.attribute.posthoc import attribute
     from langchain_genprog.citations import render_with_markers
     from langchain_genprog.segment.sources import Sources
@@ -286,7 +288,6 @@ def attribute_command(
         if not answer_text:
             raise InvalidInputError("give the answer with --answer TEXT or --answer-file PATH")
         sources = Sources.from_documents(documents)
-        budget = Budget(max_calls=max_calls, max_seconds=max_seconds)
         started = time.perf_counter()
         result = attribute(
             answer_text,
@@ -295,7 +296,7 @@ def attribute_command(
             method=method,
             levels=tuple(levels.split(",")),
             top_k=top_k,
-            budget=budget if (max_calls or max_seconds) else None,
+            budget=_budget(max_calls, max_seconds),
             progress_bar=not quiet,
         )
         seconds = time.perf_counter() - started
@@ -382,19 +383,15 @@ def eval_command(
 ) -> None:
     """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report."""
     from langchain_genprog.attribute import MExGenAttributor
-    from langchain_genprog.attribute.mexgen import Budget
     from langchain_genprog.evaluation.cli_support import eval_command_impl
     from langchain_genprog.models.scoring import LogProbScorer
 
     def attributor_factory(scorer: LogProbScorer) -> MExGenAttributor:
-        limited = mexgen_max_calls is not None or mexgen_max_seconds is not None
         return MExGenAttributor(
             scorer,
             method=mexgen_method,  # type: ignore[arg-type]
             levels=tuple(mexgen_levels.split(",")),  # type: ignore[arg-type]
-            budget=Budget(max_calls=mexgen_max_calls, max_seconds=mexgen_max_seconds)
-            if limited
-            else None,
+            budget=_budget(mexgen_max_calls, mexgen_max_seconds),
         )
 
     try:
@@ -423,6 +420,15 @@ def eval_command(
         click.echo(f"{method}: {shown}")
     click.echo(f"ran {summary.ran} pairs, skipped {summary.skipped} finished ones")
     click.echo(f"wrote {summary.summary_csv}, {summary.summary_json}, {summary.report}")
+
+
+def _budget(max_calls: int | None, max_seconds: float | None) -> Budget | None:
+    """The MExGen budget the ``--max-calls`` / ``--max-seconds`` options ask for, if any."""
+    from langchain_genprog.attribute.mexgen import Budget
+
+    if max_calls is None and max_seconds is None:
+        return None
+    return Budget(max_calls=max_calls, max_seconds=max_seconds)
 
 
 def _dataset_reference(dataset: str, example: str | None) -> str | None:
