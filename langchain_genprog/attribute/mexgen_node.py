@@ -53,6 +53,7 @@ from langchain_genprog.attribute.base import (
 from langchain_genprog.attribute.mexgen.budget import Budget
 from langchain_genprog.attribute.mexgen.explainer import MethodName, MExGen
 from langchain_genprog.attribute.mexgen.game import ProgressCallback
+from langchain_genprog.attribute.mexgen.method import AttributionMethod
 from langchain_genprog.attribute.mexgen.results import Explanation, UnitAttribution
 from langchain_genprog.attribute.mexgen.scalarizers import (
     LogProbScalarizer,
@@ -84,7 +85,13 @@ class MExGenAttributor:
     Args:
         scorer: Log-prob backend (teacher forcing of the answer). ``None``
             requires ``chat_model`` and ``embeddings`` (text-only mode).
-        method: ``clime`` (default), ``lshap`` or ``loo``.
+        method: ``clime`` (default), ``lshap``, ``loo``, or a configured
+            method object such as ``CLIME(sampling="bernoulli", num_nonzeros=4)``.
+        refine_method: Method of the phrase/word levels (``None``: ``method``).
+            LOO by default: which sentences are cited is decided at the
+            sentence level; phrases only shade the text inside cited
+            sentences, and LOO does that with one call per phrase where
+            C-LIME would take ``c`` (10) per phrase.
         levels: Levels, starting with ``sentence``: e.g. ``("sentence",)`` or
             ``("sentence", "phrase")``.
         top_k: Citations per answer sentence (by sentence-level score).
@@ -130,7 +137,8 @@ class MExGenAttributor:
         self,
         scorer: LogProbScorer | None = None,
         *,
-        method: MethodName = "clime",
+        method: MethodName | AttributionMethod = "clime",
+        refine_method: MethodName | AttributionMethod | None = "loo",
         levels: Sequence[Level] = ("sentence", "phrase"),
         top_k: int = 3,
         reduce: Literal["mean", "sum"] = "mean",
@@ -181,8 +189,8 @@ class MExGenAttributor:
         self.scorer = scorer
         self.chat_model = chat_model
         self.embeddings = embeddings
-        self.method: MethodName = method
-        self.name = f"mexgen-{method}"
+        self.method = method
+        self.name = f"mexgen-{method if isinstance(method, str) else method.name}"
         self.top_k = top_k
         self.reduce: Literal["mean", "sum"] = reduce
         self.support_threshold = support_threshold
@@ -195,6 +203,7 @@ class MExGenAttributor:
         # Built now so that bad engine options fail at construction, not mid-graph.
         self._engine_options: dict[str, Any] = {
             "method": method,
+            "refine_method": refine_method,
             "levels": levels,
             "refine_top_k": refine_top_k,
             "refine_threshold": refine_threshold,

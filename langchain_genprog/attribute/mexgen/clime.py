@@ -13,12 +13,22 @@ least squares (NumPy), or sparsely with scikit-learn's LARS-lasso when only the
 Every known measurement expressible over the current units enters the fit,
 including ones made at a coarser level (removing a sentence = removing all
 its phrases) — they get the median weight of the planned rows.
+
+``sampling="bernoulli"`` drops the constraint: each unit is removed
+independently with probability ½ (plain LIME's kernel, and context-cite's
+ablation scheme), all subsets weighted alike. A unit's score is then its
+average effect over heavily reduced contexts, which credits sources that are
+*redundant* with each other — neither matters while the other is present —
+and so predicts the effect of removing the top-k *together* better; the
+price is prompts far from the original, which MExGen's small ``K`` avoids.
+The attribution benchmark measures both (``benchmarks/results/attribution.md``).
 """
 
 from __future__ import annotations
 
 from itertools import combinations
 from math import ceil, comb
+from typing import Literal
 
 import numpy as np
 
@@ -31,6 +41,9 @@ from langchain_genprog.attribute.mexgen.method import (
 )
 from langchain_genprog.attribute.mexgen.scalarizers import FloatArray
 from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
+
+Sampling = Literal["constrained", "bernoulli"]
+"""C-LIME's subset sampling: sizes ``1..K`` (MExGen), or each unit with probability ½."""
 
 _ENUMERATE_LIMIT = 50_000
 """Above this many subsets of one size, sample by rejection instead of enumerating."""
@@ -45,6 +58,8 @@ class CLIME:
         num_nonzeros: Fit a sparse model with at most this many non-zero
             scores per output (``None``: dense least squares).
         debias: With a sparse fit, refit the selected units without penalty.
+        sampling: ``constrained`` (MExGen: at most ``K`` units removed) or
+            ``bernoulli`` (each unit removed with probability ½; ``K`` unused).
     """
 
     name = "clime"
@@ -56,6 +71,7 @@ class CLIME:
         max_units_replace: int = 2,
         num_nonzeros: int | None = None,
         debias: bool = True,
+        sampling: Sampling = "constrained",
     ) -> None:
         if oversampling <= 0:
             raise InvalidInputError("oversampling must be positive")
@@ -63,6 +79,10 @@ class CLIME:
             raise InvalidInputError("max_units_replace must be at least 1")
         if num_nonzeros is not None and num_nonzeros < 1:
             raise InvalidInputError("num_nonzeros must be at least 1 (or None for a dense fit)")
+        if sampling not in ("constrained", "bernoulli"):
+            msg = f"unknown C-LIME sampling {sampling!r}; use 'constrained' or 'bernoulli'"
+            raise InvalidInputError(msg)
+        self.sampling = sampling
         self.oversampling = oversampling
         self.max_units_replace = max_units_replace
         self.num_nonzeros = num_nonzeros
@@ -73,7 +93,11 @@ class CLIME:
 
         The draws are spread over the sizes left: a size with fewer subsets
         than its share is taken whole and the rest moves on to larger sizes.
+        With ``bernoulli`` sampling: about ``c·d`` distinct subsets, each unit
+        in with probability ½, equally weighted.
         """
+        if self.sampling == "bernoulli":
+            return _bernoulli_plan(n_units, ceil(self.oversampling * n_units), rng)
         k_max = self.max_units_replace
         remaining = ceil(self.oversampling * n_units)
         size_weight = remaining / (k_max + 1)
@@ -156,6 +180,24 @@ def _weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArr
     y_centered = (y - np.average(y, axis=0, weights=weights)) * root
     coef, *_ = np.linalg.lstsq(x_centered, y_centered, rcond=None)
     return np.asarray(coef, dtype=float)
+
+
+def _bernoulli_plan(n_units: int, wanted: int, rng: np.random.Generator) -> Plan:
+    """The empty set plus ``wanted`` distinct non-empty subsets, each unit in with probability ½."""
+    total = 2**n_units - 1 if n_units < 63 else None
+    if total is not None and wanted >= total:
+        chosen = [
+            frozenset(c) for k in range(1, n_units + 1) for c in combinations(range(n_units), k)
+        ]
+    else:
+        found: dict[Subset, None] = {}
+        while len(found) < wanted:
+            mask = rng.random(n_units) < 0.5
+            if mask.any():
+                found.setdefault(frozenset(np.flatnonzero(mask).tolist()), None)
+        chosen = list(found)
+    subsets = [frozenset(), *chosen]
+    return Plan(tiers=by_size(subsets), weights=dict.fromkeys(subsets, 1.0))
 
 
 def _draw(n_units: int, size: int, wanted: int, rng: np.random.Generator) -> list[Subset]:

@@ -125,6 +125,11 @@ class MExGen:
         scalarizer: Scores prompts against the original output (one value per output part).
         method: ``clime`` (default), ``lshap``, ``loo``, or any
             :class:`~.method.AttributionMethod`.
+        refine_method: The method of the finer levels (``None``: ``method``).
+            A finer level has several units per refined parent, so C-LIME's
+            ``c·d`` calls there can dwarf the coarse pass; ``loo`` (``d``
+            calls) keeps a phrase pass cheap while the coarse level, which
+            decides what gets cited, keeps the stronger estimator.
         levels: Levels to attribute at, coarsest first, e.g.
             ``("sentence", "phrase")``; each level after the first refines the
             selected units of the previous one.
@@ -152,6 +157,7 @@ class MExGen:
         scalarizer: Scalarizer,
         *,
         method: MethodName | AttributionMethod = "clime",
+        refine_method: MethodName | AttributionMethod | None = None,
         levels: Sequence[Level] = ("sentence", "phrase"),
         segment_level: Level = "sentence",
         refine_top_k: int = 2,
@@ -169,17 +175,20 @@ class MExGen:
         progress_bar: bool = False,
     ) -> None:
         self.levels = _check_levels(levels, segment_level)
-        self.method: AttributionMethod = (
-            make_method(
-                method,
+
+        def build(spec: MethodName | AttributionMethod) -> AttributionMethod:
+            if not isinstance(spec, str):
+                return spec
+            return make_method(
+                spec,
                 oversampling=oversampling,
                 max_units_replace=max_units_replace,
                 num_neighbors=num_neighbors,
                 num_nonzeros=num_nonzeros,
             )
-            if isinstance(method, str)
-            else method
-        )
+
+        self.method = build(method)
+        self.refine_method = self.method if refine_method is None else build(refine_method)
         if refine_top_k < 1:
             raise InvalidInputError("refine_top_k must be at least 1")
         if batch_size < 1:
@@ -261,7 +270,8 @@ class MExGen:
                 ]
                 if not units:
                     break
-            results.append(self._attribute_level(game, segs, units, level, refined, rng))
+            method = self.method if depth == 0 else self.refine_method
+            results.append(self._attribute_level(game, segs, units, level, refined, rng, method))
             if depth == 0 and () not in game.memo:
                 msg = "the budget ran out before the original input was scored"
                 raise BudgetExhaustedError(msg)
@@ -284,17 +294,18 @@ class MExGen:
         level: Level,
         refined: list[int],
         rng: np.random.Generator,
+        method: AttributionMethod,
     ) -> LevelAttribution:
-        plan = self.method.plan(len(units), rng)
+        plan = method.plan(len(units), rng)
         known_before = set(game.memo)
         calls_before = game.calls
         complete = game.evaluate([[game.key(units, s) for s in tier] for tier in plan.tiers])
         observations = game.observations(units)
         reused = sum(1 for s in observations if game.key(units, s) in known_before)
-        scores = self.method.estimate(len(units), self.scalarizer.n_outputs, observations, plan)
+        scores = method.estimate(len(units), self.scalarizer.n_outputs, observations, plan)
         return LevelAttribution(
             level=level,
-            method=self.method.name,
+            method=method.name,
             units=[
                 UnitAttribution(
                     index=i,

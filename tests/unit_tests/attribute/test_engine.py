@@ -252,6 +252,19 @@ def test_multilevel_clime_fits_coarse_rows_at_fine_level() -> None:
     assert fine.reused == 4
 
 
+def test_refine_method_runs_the_finer_level_with_its_own_method() -> None:
+    explanation, _ = multilevel("clime", refine_method="loo")
+    coarse, fine = explanation.levels
+    assert (coarse.method, fine.method) == ("clime", "loo")
+    # LOO over the 6 phrases: one new call per phrase, the original is reused.
+    assert fine.new_calls == 6
+    by_text = {u.text.strip(" ,."): u.scores for u in explanation.units}
+    np.testing.assert_allclose(by_text["echo five"], [3.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(by_text["kilo eleven"], [0.0, 2.0], atol=1e-9)
+    same, _ = multilevel("clime")
+    assert fine.new_calls < same.levels[1].new_calls
+
+
 def test_threshold_blocks_refinement_of_weak_units() -> None:
     scores = np.array([[1.0, 0.0], [0.05, 0.0], [0.5, -2.0]])
     assert select_for_refinement(scores, top_k=2, threshold=0.1) == [0, 2]

@@ -79,6 +79,41 @@ def test_loo_misses_redundant_support_that_lshap_splits() -> None:
     np.testing.assert_allclose(shap.matrix()[:, 0], [0.5, 0.5, 0.0])
 
 
+def test_bernoulli_clime_over_every_subset_gives_banzhaf_values() -> None:
+    # With all 2^d subsets equally weighted, the least-squares linear fit is the
+    # Banzhaf value: a unit's mean marginal effect over the others' subsets.
+    # Redundant alpha/bravo each matter in half of them; MExGen's K=1 sees neither.
+    def redundant(present: frozenset[str]) -> list[float]:
+        return [1.0 if {"alpha", "bravo"} & present else 0.0]
+
+    players = ["alpha", "bravo", "charlie"]
+    wide, scalarizer = run(CLIME(sampling="bernoulli", oversampling=10), players, redundant)
+    narrow, _ = run(CLIME(max_units_replace=1), players, redundant)
+    np.testing.assert_allclose(wide.matrix()[:, 0], [0.5, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(narrow.matrix()[:, 0], [0.0, 0.0, 0.0], atol=1e-12)
+    assert wide.model_calls == 2 ** len(players) == len(set(scalarizer.prompts))
+
+
+def test_bernoulli_plan_draws_distinct_half_subsets_under_a_seed() -> None:
+    clime = CLIME(sampling="bernoulli", oversampling=3)
+    plan = clime.plan(40, np.random.default_rng(1))
+    subsets = plan.subsets
+    assert subsets[0] == frozenset()
+    assert len(subsets) == len(set(subsets)) == 1 + 120
+    assert set(plan.weights.values()) == {1.0}
+    # Each unit removed with probability 1/2: mean size near 20.
+    assert 17 < np.mean([len(s) for s in subsets[1:]]) < 23
+    assert subsets == clime.plan(40, np.random.default_rng(1)).subsets
+    assert subsets != clime.plan(40, np.random.default_rng(2)).subsets
+
+
+def test_bernoulli_clime_is_exact_on_a_linear_game() -> None:
+    explanation, _ = run(
+        CLIME(sampling="bernoulli", oversampling=3), list(WEIGHTS), linear_game(WEIGHTS), 2
+    )
+    np.testing.assert_allclose(explanation.matrix(), EXPECTED, atol=1e-9)
+
+
 # --- Shapley game: L-SHAP with a window covering everything is exact ------------------------
 
 
@@ -162,6 +197,7 @@ def test_clime_plan_is_seeded() -> None:
         lambda: CLIME(max_units_replace=0),
         lambda: CLIME(num_nonzeros=0),
         lambda: LSHAP(num_neighbors=-1),
+        lambda: CLIME(sampling="uniform"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_method_options_raise_typed_errors(factory) -> None:

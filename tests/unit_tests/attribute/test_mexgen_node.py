@@ -131,6 +131,21 @@ def test_phrase_refinement_reports_the_span_that_mattered(sources, scorer) -> No
     assert result.matrix[0][1] == pytest.approx(2.3)
 
 
+def test_phrase_level_uses_loo_by_default_and_costs_less(sources, scorer) -> None:
+    def run(**options):
+        attributor = MExGenAttributor(
+            scorer, levels=("sentence", "phrase"), top_k=1, segmenter=CommaSegmenter(), **options
+        )
+        return attributor.attribute(answer_sentences(), sources)
+
+    loo_phrases, clime_phrases = run(), run(refine_method=None)
+    # The scorer is additive, so both estimators find the same phrase and score.
+    for result in (loo_phrases, clime_phrases):
+        citation = result.sentences[0].citations[0]
+        assert citation.level == "phrase" and citation.score == pytest.approx(2.0, abs=1e-9)
+    assert loo_phrases.model_calls < clime_phrases.model_calls
+
+
 def test_phrase_refinement_with_spacy(sources, scorer) -> None:
     from langchain_genprog.attribute.mexgen import SpacySegmenter
     from langchain_genprog.attribute.mexgen.segmenter import load_spacy
