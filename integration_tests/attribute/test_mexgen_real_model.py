@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from langchain_genprog.attribute.mexgen import CLIME
 from langchain_genprog.attribute.posthoc import attribute
 from langchain_genprog.errors import ModelNotAvailableError
 
@@ -53,7 +54,12 @@ def scorer():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("method", "levels"),
-    [("loo", ("sentence",)), ("clime", ("sentence", "phrase"))],
+    [
+        ("loo", ("sentence",)),
+        ("clime", ("sentence", "phrase")),
+        (CLIME(sampling="bernoulli", oversampling=2.0, num_nonzeros=4), ("sentence",)),
+    ],
+    ids=["loo", "clime-phrase", "clime-bernoulli"],
 )
 def test_top1_recovers_copied_sentences(scorer, method, levels) -> None:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
