@@ -1,17 +1,21 @@
-"""Regenerate the README's end-to-end results table from ``genprog eval`` outputs.
+"""Regenerate the README's results tables from benchmark outputs.
 
-Each ``--run LABEL=DIR`` names a ``genprog eval --out DIR`` directory (its
-``summary.json``); the table has one row per (dataset, method) and the
-columns users choose a citation method by: gold-link F1, the drop-and-hold
-signal, ALCE-style citation recall/precision, coverage and cost. With
-``--write README.md`` the table replaces the block between
-``<!-- eval-results:start -->`` and ``<!-- eval-results:end -->``; otherwise
-it is printed.
+* ``--run LABEL=DIR`` names a ``genprog eval --out DIR`` directory (its
+  ``summary.json``); the end-to-end table has one row per (dataset, method) and
+  the columns users choose a citation method by: gold-link F1, the
+  drop-and-hold signal, ALCE-style citation recall/precision, coverage and
+  cost. It replaces the block between ``<!-- eval-results:start -->`` and
+  ``<!-- eval-results:end -->``.
+* ``--attribution DIR`` names an attribution benchmark output
+  (``benchmarks.attribution_benchmark``, its ``attribution.json``); the table
+  replaces the ``<!-- attribution-results:start/end -->`` block.
+
+Without ``--write README.md`` the tables are printed.
 
 Usage::
 
     python -m benchmarks.readme_results --run MDS=benchmarks/results/eval_mds \\
-        --run LFQA=benchmarks/results/eval_lfqa --write README.md
+        --attribution benchmarks/results/run_e --write README.md
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ from typing import Any
 
 START = "<!-- eval-results:start -->"
 END = "<!-- eval-results:end -->"
+ATTRIBUTION_START = "<!-- attribution-results:start -->"
+ATTRIBUTION_END = "<!-- attribution-results:end -->"
+
+ATTRIBUTION_NAMES = {
+    "ours-clime-c2": "ours-clime-c2 (c=2)",
+    "ours-clime-bern": "ours-clime-bern (Bernoulli, c=2.5, 4 nonzeros)",
+    "ours-clime-multi": "ours-clime-multi (+ phrases by LOO)",
+    "emb-cosine": "embedding cosine",
+    "lexical-overlap": "lexical overlap",
+}
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("examples", "n"),
@@ -70,29 +84,64 @@ def table(runs: list[tuple[str, Path]]) -> str:
     return "\n".join(lines)
 
 
+def attribution_table(directory: Path) -> str:
+    """The README table of an attribution benchmark run (its pooled ``summary``)."""
+    raw = json.loads((directory / "attribution.json").read_text(encoding="utf-8"))
+    head = (
+        "| method | F1@1 | F1@2 | F1@3 | fidelity@2 mean | fidelity@2 median / example "
+        "| fwd rows | fwd tokens | wall s | wall / ours-clime |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for name, r in raw["summary"].items():
+        lines.append(
+            f"| {ATTRIBUTION_NAMES.get(name, name)} | {r['f1@1']:.3f} | {r['f1@2']:.3f} "
+            f"| {r['f1@3']:.3f} | {r['fidelity']:.3f} | {r['median_fidelity']:.3f} "
+            f"| {r['forward_rows']:,} | {r['forward_tokens']:,} | {r['wall_time_s']:.0f} "
+            f"| {r['time_ratio']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_block(content: str, start: str, end: str, text: str) -> str | None:
+    """``content`` with the block between the markers replaced (``None``: no block)."""
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(content):
+        return None
+    return pattern.sub(lambda _: f"{start}\n{text}\n{end}", content, count=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", action="append", required=True, help="LABEL=DIR")
+    parser.add_argument("--run", action="append", default=[], help="LABEL=DIR (genprog eval)")
+    parser.add_argument("--attribution", help="DIR of an attribution benchmark (pooled) run")
     parser.add_argument("--write", help="README to update in place")
     args = parser.parse_args(argv)
+    if not args.run and not args.attribution:
+        parser.error("give --run LABEL=DIR and/or --attribution DIR")
     runs = []
     for item in args.run:
         label, sep, directory = item.partition("=")
         if not sep:
             parser.error(f"--run takes LABEL=DIR, got {item!r}")
         runs.append((label, Path(directory)))
-    text = table(runs)
+    blocks = []
+    if runs:
+        blocks.append((START, END, table(runs)))
+    if args.attribution:
+        blocks.append(
+            (ATTRIBUTION_START, ATTRIBUTION_END, attribution_table(Path(args.attribution)))
+        )
     if not args.write:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write("\n\n".join(text for _, _, text in blocks) + "\n")
         return 0
     readme = Path(args.write)
     content = readme.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(content):
-        parser.error(f"{readme} has no {START} ... {END} block")
-    readme.write_text(
-        pattern.sub(lambda _: f"{START}\n{text}\n{END}", content, count=1), encoding="utf-8"
-    )
+    for start, end, text in blocks:
+        updated = replace_block(content, start, end, text)
+        if updated is None:
+            parser.error(f"{readme} has no {start} ... {end} block")
+        content = updated
+    readme.write_text(content, encoding="utf-8")
     return 0
 
 

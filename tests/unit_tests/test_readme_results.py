@@ -43,3 +43,32 @@ def test_missing_block_is_an_error(tmp_path: Path) -> None:
     readme.write_text("no markers\n")
     with pytest.raises(SystemExit):
         readme_results.main(["--run", f"MDS={run}", "--write", str(readme)])
+
+
+def test_attribution_table_replaces_its_own_block(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    row = {
+        "f1@1": 0.444,
+        "f1@2": 0.5,
+        "f1@3": 0.471,
+        "fidelity": 0.495,
+        "median_fidelity": 0.313,
+        "forward_rows": 733,
+        "forward_tokens": 175271,
+        "wall_time_s": 726.4,
+        "time_ratio": 1.0,
+    }
+    summary = {"ours-clime": row, "emb-cosine": {**row, "forward_rows": 0, "time_ratio": 0.006}}
+    (run / "attribution.json").write_text(json.dumps({"summary": summary}))
+    readme = tmp_path / "README.md"
+    eval_block = f"{readme_results.START}\nkept\n{readme_results.END}"
+    readme.write_text(
+        f"{eval_block}\n{readme_results.ATTRIBUTION_START}\nold\n{readme_results.ATTRIBUTION_END}\n"
+    )
+    assert readme_results.main(["--attribution", str(run), "--write", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and eval_block in text  # only its own block is replaced
+    expected = "| ours-clime | 0.444 | 0.500 | 0.471 | 0.495 | 0.313 | 733 | 175,271 | 726 | 1.00 |"
+    assert expected in text
+    assert "| embedding cosine |" in text and "| 0 |" in text
