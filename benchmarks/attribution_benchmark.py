@@ -14,7 +14,9 @@ Methods:
   ``ours-clime-bern`` - C-LIME with ``sampling="bernoulli"`` (each sentence
   removed with probability 1/2), oversampling 2.5 (<= 32 calls on 12 units)
   and a sparse fit of 4 units (settings picked on MDS dev ``test0`` and
-  ``test10`` in a scratch run before the final one);
+  ``test10`` in a scratch run before the final one); ``ours-clime-bern64`` -
+  the same with oversampling 5.25 (<= 64 calls on 12 units: context-cite-64's
+  budget);
   ``ours-clime-multi`` - C-LIME with levels ("sentence", "phrase") and LOO at
   the phrase level (``refine_method="loo"``; sentence-level scores used for
   ranking; the phrase pass is extra cost).
@@ -63,6 +65,7 @@ OURS = (
     "ours-clime",
     "ours-clime-c2",
     "ours-clime-bern",
+    "ours-clime-bern64",
     "ours-lshap",
     "ours-clime-multi",
 )
@@ -128,9 +131,12 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
 
     method = {"ours-loo": "loo", "ours-lshap": "lshap"}.get(name, "clime")
     levels = ("sentence", "phrase") if name == "ours-clime-multi" else ("sentence",)
-    oversampling = {"ours-clime-c2": 2.0, "ours-clime-bern": 2.5}.get(name, 10.0)
+    oversampling = {"ours-clime-c2": 2.0, "ours-clime-bern": 2.5, "ours-clime-bern64": 5.25}.get(
+        name, 10.0
+    )
+    bernoulli = name.startswith("ours-clime-bern")
     engine_method: Any = method
-    if name == "ours-clime-bern":
+    if bernoulli:
         engine_method = CLIME(sampling="bernoulli", oversampling=oversampling, num_nonzeros=4)
     query = example["question"] or common.DEFAULT_QUERY
     with common.ForwardCounter(model) as counter, common.Stopwatch() as sw:
@@ -165,8 +171,8 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
         "complete": result.complete,
         "config": {
             "method": method,
-            "sampling": "bernoulli" if name == "ours-clime-bern" else "constrained",
-            "num_nonzeros": 4 if name == "ours-clime-bern" else None,
+            "sampling": "bernoulli" if bernoulli else "constrained",
+            "num_nonzeros": 4 if bernoulli else None,
             "refine_method": "loo" if name == "ours-clime-multi" else None,
             "levels": list(levels),
             "oversampling": oversampling,
