@@ -60,15 +60,38 @@ import numpy as np
 from benchmarks.peers import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
-OURS = (
-    "ours-loo",
-    "ours-clime",
-    "ours-clime-c2",
-    "ours-clime-bern",
-    "ours-clime-bern64",
-    "ours-lshap",
-    "ours-clime-multi",
-)
+OURS_CONFIG: dict[str, dict[str, Any]] = {
+    "ours-loo": {"method": "loo"},
+    "ours-clime": {"method": "clime"},
+    "ours-clime-c2": {"method": "clime", "oversampling": 2.0},
+    "ours-clime-bern": {
+        "method": "clime",
+        "sampling": "bernoulli",
+        "oversampling": 2.5,
+        "num_nonzeros": 4,
+    },
+    "ours-clime-bern64": {
+        "method": "clime",
+        "sampling": "bernoulli",
+        "oversampling": 5.25,
+        "num_nonzeros": 4,
+    },
+    "ours-lshap": {"method": "lshap"},
+    "ours-clime-multi": {
+        "method": "clime",
+        "levels": ("sentence", "phrase"),
+        "refine_method": "loo",
+    },
+}
+"""Each of our variants, over ``OURS_DEFAULTS``: what the attributor gets and the run records."""
+OURS_DEFAULTS: dict[str, Any] = {
+    "levels": ("sentence",),
+    "oversampling": 10.0,
+    "sampling": "constrained",
+    "num_nonzeros": None,
+    "refine_method": None,
+}
+OURS = tuple(OURS_CONFIG)
 PEERS = ("icx360-clime", "icx360-lshap", "context-cite-32", "context-cite-64")
 BASELINES = ("emb-cosine", "lexical-overlap")
 ALL_METHODS = OURS + PEERS + BASELINES
@@ -129,29 +152,30 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
     from langchain_genprog.attribute import MExGenAttributor
     from langchain_genprog.attribute.mexgen import CLIME
 
-    method = {"ours-loo": "loo", "ours-lshap": "lshap"}.get(name, "clime")
-    levels = ("sentence", "phrase") if name == "ours-clime-multi" else ("sentence",)
-    oversampling = {"ours-clime-c2": 2.0, "ours-clime-bern": 2.5, "ours-clime-bern64": 5.25}.get(
-        name, 10.0
-    )
-    bernoulli = name.startswith("ours-clime-bern")
-    engine_method: Any = method
-    if bernoulli:
-        engine_method = CLIME(sampling="bernoulli", oversampling=oversampling, num_nonzeros=4)
+    config = {**OURS_DEFAULTS, **OURS_CONFIG[name]}
+    # Only C-LIME's sampling is not an attributor option: it needs a configured CLIME.
+    engine_method: Any = config["method"]
+    if config["sampling"] != "constrained":
+        engine_method = CLIME(
+            sampling=config["sampling"],
+            oversampling=config["oversampling"],
+            num_nonzeros=config["num_nonzeros"],
+        )
     query = example["question"] or common.DEFAULT_QUERY
     with common.ForwardCounter(model) as counter, common.Stopwatch() as sw:
         sources = build_sources(example)
         attributor = MExGenAttributor(
             scorer,
             method=engine_method,
-            refine_method="loo" if name == "ours-clime-multi" else None,
-            levels=levels,
+            refine_method=config["refine_method"],
+            levels=config["levels"],
             top_k=3,
             max_candidates=None,
             with_documents=False,
             template=peer_template(query),
             batch_size=scorer.batch_size,
-            oversampling=oversampling,
+            oversampling=config["oversampling"],
+            num_nonzeros=config["num_nonzeros"],
             seed=0,
         )
         result = attributor.attribute(answer_sentences(example), sources)
@@ -169,15 +193,7 @@ def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
         **counter.snapshot(),
         "model_calls": result.model_calls,
         "complete": result.complete,
-        "config": {
-            "method": method,
-            "sampling": "bernoulli" if bernoulli else "constrained",
-            "num_nonzeros": 4 if bernoulli else None,
-            "refine_method": "loo" if name == "ours-clime-multi" else None,
-            "levels": list(levels),
-            "oversampling": oversampling,
-            "batch_size": scorer.batch_size,
-        },
+        "config": {**config, "levels": list(config["levels"]), "batch_size": scorer.batch_size},
     }
 
 

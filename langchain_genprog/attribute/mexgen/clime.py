@@ -184,8 +184,7 @@ def _weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArr
 
 def _bernoulli_plan(n_units: int, wanted: int, rng: np.random.Generator) -> Plan:
     """The empty set plus ``wanted`` distinct non-empty subsets, each unit in with probability ½."""
-    total = 2**n_units - 1 if n_units < 63 else None
-    if total is not None and wanted >= total:
+    if wanted >= 2**n_units - 1:  # every non-empty subset is wanted: enumerate them
         chosen = [
             frozenset(c) for k in range(1, n_units + 1) for c in combinations(range(n_units), k)
         ]
