@@ -76,6 +76,7 @@ OURS_CONFIG: dict[str, dict[str, Any]] = {
         "oversampling": 5.25,
         "num_nonzeros": 4,
     },
+    "ours-clime-ortho": {"method": "clime", "sampling": "orthogonal", "oversampling": 2.5},
     "ours-lshap": {"method": "lshap"},
     "ours-clime-multi": {
         "method": "clime",
@@ -150,23 +151,15 @@ def answer_sentences(example: dict[str, Any]):
 
 def run_ours(name: str, example, model, scorer) -> dict[str, Any]:
     from langchain_genprog.attribute import MExGenAttributor
-    from langchain_genprog.attribute.mexgen import CLIME
 
     config = {**OURS_DEFAULTS, **OURS_CONFIG[name]}
-    # Only C-LIME's sampling is not an attributor option: it needs a configured CLIME.
-    engine_method: Any = config["method"]
-    if config["sampling"] != "constrained":
-        engine_method = CLIME(
-            sampling=config["sampling"],
-            oversampling=config["oversampling"],
-            num_nonzeros=config["num_nonzeros"],
-        )
     query = example["question"] or common.DEFAULT_QUERY
     with common.ForwardCounter(model) as counter, common.Stopwatch() as sw:
         sources = build_sources(example)
         attributor = MExGenAttributor(
             scorer,
-            method=engine_method,
+            method=config["method"],
+            sampling=config["sampling"],
             refine_method=config["refine_method"],
             levels=config["levels"],
             top_k=3,

@@ -62,6 +62,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8, help="MDS dev examples")
     parser.add_argument("--max-sources", type=int, default=12)
     parser.add_argument("--method", default="clime", choices=["loo", "clime", "lshap"])
+    parser.add_argument(
+        "--sampling", default=None, choices=["constrained", "bernoulli", "orthogonal"]
+    )
+    parser.add_argument("--oversampling", type=float, default=None)
     parser.add_argument("--out", default=str(RESULTS / "support_calibration.json"))
     args = parser.parse_args()
 
@@ -70,8 +74,17 @@ def main() -> None:
 
     examples = common.load_mds(limit=args.limit + 1, max_sources=args.max_sources)
     scorer = get_default_scorer()
+    # Unset options keep the attributor's defaults: calibrate what ships.
+    options = {
+        k: v for k, v in (("sampling", args.sampling), ("oversampling", args.oversampling)) if v
+    }
     attributor = MExGenAttributor(
-        scorer, method=args.method, levels=("sentence",), max_candidates=None, seed=0
+        scorer,
+        method=args.method,
+        levels=("sentence",),
+        max_candidates=None,
+        seed=0,
+        **options,
     )
     started = time.perf_counter()
     supported: list[float] = []
@@ -98,7 +111,7 @@ def main() -> None:
             flush=True,
         )
 
-    print(f"\nload average {os.getloadavg()[0]:.1f}; method {args.method}")
+    print(f"\nload average {os.getloadavg()[0]:.1f}; method {attributor.name} {options}")
     print(
         f"max source score: supported median {statistics.median(supported):.4f} "
         f"(n={len(supported)}), unsupported median {statistics.median(unsupported):.4f} "

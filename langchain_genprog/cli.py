@@ -210,6 +210,13 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             help="MExGen algorithm.",
         ),
         click.option(
+            f"--{prefix}sampling",
+            type=click.Choice(["constrained", "bernoulli", "orthogonal"]),
+            default="orthogonal",
+            show_default=True,
+            help="C-LIME's removal sets: at most K units (MExGen), or half the units at a time.",
+        ),
+        click.option(
             f"--{prefix}levels",
             type=click.Choice(["sentence", "sentence,phrase"]),
             default="sentence",
@@ -262,6 +269,7 @@ def attribute_command(
     dataset: str | None,
     example: str | None,
     method: str,
+    sampling: str,
     levels: str,
     top_k: int,
     max_calls: int | None,
@@ -294,6 +302,7 @@ def attribute_command(
             sources,
             question,
             method=method,
+            sampling=sampling,
             levels=tuple(levels.split(",")),
             top_k=top_k,
             budget=_budget(max_calls, max_seconds),
@@ -377,6 +386,7 @@ def eval_command(
     max_sentences: int,
     retry_failed: bool,
     mexgen_method: str,
+    mexgen_sampling: str,
     mexgen_levels: str,
     mexgen_max_calls: int | None,
     mexgen_max_seconds: float | None,
@@ -390,6 +400,7 @@ def eval_command(
         return MExGenAttributor(
             scorer,
             method=mexgen_method,  # type: ignore[arg-type]
+            sampling=mexgen_sampling,  # type: ignore[arg-type]
             levels=tuple(mexgen_levels.split(",")),  # type: ignore[arg-type]
             budget=_budget(mexgen_max_calls, mexgen_max_seconds),
         )

@@ -56,10 +56,13 @@ def scorer():  # type: ignore[no-untyped-def]
     ("method", "levels"),
     [
         ("loo", ("sentence",)),
+        # The shipped default: orthogonal design (32 rows for 10 units), phrases by LOO.
         ("clime", ("sentence", "phrase")),
+        # MExGen's small removals, about 2 calls per unit to keep the test short.
+        (CLIME(oversampling=2.0), ("sentence",)),
         (CLIME(sampling="bernoulli", oversampling=2.0, num_nonzeros=4), ("sentence",)),
     ],
-    ids=["loo", "clime-phrase", "clime-bernoulli"],
+    ids=["loo", "clime-phrase", "clime-constrained", "clime-bernoulli"],
 )
 def test_top1_recovers_copied_sentences(scorer, method, levels) -> None:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
@@ -70,7 +73,6 @@ def test_top1_recovers_copied_sentences(scorer, method, levels) -> None:  # type
         scorer=scorer,
         method=method,
         levels=levels,
-        oversampling=2.0,  # C-LIME: about 2 calls per unit keeps the test short
     )
     elapsed = time.perf_counter() - started
     assert result.complete

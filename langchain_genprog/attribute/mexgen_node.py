@@ -51,6 +51,7 @@ from langchain_genprog.attribute.base import (
     SentenceAttribution,
 )
 from langchain_genprog.attribute.mexgen.budget import Budget
+from langchain_genprog.attribute.mexgen.clime import Sampling
 from langchain_genprog.attribute.mexgen.explainer import MethodName, MExGen
 from langchain_genprog.attribute.mexgen.game import ProgressCallback
 from langchain_genprog.attribute.mexgen.method import AttributionMethod
@@ -94,7 +95,9 @@ class MExGenAttributor:
             C-LIME would take ``c`` (10) per phrase.
         levels: Levels, starting with ``sentence``: e.g. ``("sentence",)`` or
             ``("sentence", "phrase")``.
-        top_k: Citations per answer sentence (by sentence-level score).
+        top_k: Measured citations per answer sentence, best sentence-level
+            score first; only scores above ``support_threshold`` are cited, so
+            numerical noise (a fit's ``1e-16``) never becomes a citation.
         reduce: ``mean`` or ``sum`` of token log-probs per answer sentence.
         support_threshold: Scores at or below it do not count as support.
             The default, 0.05 nats/token of the sentence's mean log-prob, was
@@ -119,10 +122,16 @@ class MExGenAttributor:
         budget: Limits on model calls and seconds.
         batch_size: Prompts per scorer call.
         seed: Seed of C-LIME's sampling.
-        oversampling: C-LIME's ``c``.
+        oversampling: C-LIME's ``c`` (``None``: 2.5 for the default
+            ``orthogonal`` sampling, 10 for MExGen's ``constrained``).
         max_units_replace: C-LIME's and L-SHAP's ``K``.
         num_neighbors: L-SHAP's window half-width.
         num_nonzeros: C-LIME sparse fit size (``None``: dense).
+        sampling: C-LIME's removal sets. The default, ``orthogonal``, removes
+            half the units at a time in a fold-over Hadamard design; it cited
+            better than MExGen's ``constrained`` small removals (at most ``K``
+            units) at a third of the calls on the attribution benchmark, and
+            credits sources that are redundant with each other. See ``CLIME``.
         segmenter: Phrase/word segmenter (default: spaCy).
         on_progress: ``on_progress(done, total)`` after each batch.
         progress_bar: Show a tqdm bar.
@@ -156,10 +165,11 @@ class MExGenAttributor:
         budget: Budget | None = None,
         batch_size: int = 8,
         seed: int = 0,
-        oversampling: float = 10.0,
+        oversampling: float | None = None,
         max_units_replace: int = 2,
         num_neighbors: int = 2,
         num_nonzeros: int | None = None,
+        sampling: Sampling = "orthogonal",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
         progress_bar: bool = False,
@@ -215,6 +225,7 @@ class MExGenAttributor:
             "max_units_replace": max_units_replace,
             "num_neighbors": num_neighbors,
             "num_nonzeros": num_nonzeros,
+            "sampling": sampling,
             "segmenter": segmenter,
             "on_progress": on_progress,
             "progress_bar": progress_bar,
@@ -370,7 +381,10 @@ class MExGenAttributor:
     ) -> SentenceAttribution:
         leaves = [sid for sid in dict.fromkeys(sentence.leaf_ids) if sources.has(sid)]
         known = {sid: s for sid, s in scores.items() if not math.isnan(s)}
-        ranked = sorted((sid for sid, s in known.items() if s > 0), key=lambda sid: -known[sid])
+        ranked = sorted(
+            (sid for sid, s in known.items() if s > self.support_threshold),
+            key=lambda sid: -known[sid],
+        )
         top = ranked[: self.top_k]
         citations: list[CitedSource] = []
         for sid in top:

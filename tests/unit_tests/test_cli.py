@@ -58,6 +58,34 @@ def test_attribute_command_with_scorer(
     assert scorer.calls > 0
 
 
+def test_attribute_command_passes_the_sampling_design(
+    docs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans = [(0, 23), (24, len(ANSWER))]
+    monkeypatch.setattr(
+        posthoc, "default_scorer", lambda: KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
+    )
+    seen: list[object] = []
+    original = posthoc.attribute
+
+    def spy(*args, **options):
+        result = original(*args, **options)
+        seen.append((options["sampling"], result.model_calls))
+        return result
+
+    monkeypatch.setattr(posthoc, "attribute", spy)
+    for design in ("constrained", "orthogonal"):
+        result = CliRunner().invoke(
+            cli.main, ["attribute", *docs, "--answer", ANSWER, "--sampling", design, "--quiet"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "The park opened in May. [S2]" in result.output
+    # 4 units: constrained C-LIME measures the empty set, 4 singletons and 6 pairs;
+    # the orthogonal design 5 blocks of 8 rows, with repeats measured once.
+    assert seen[0] == ("constrained", 11)
+    assert seen[1][0] == "orthogonal" and seen[1][1] != 11
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

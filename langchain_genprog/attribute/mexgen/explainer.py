@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from langchain_genprog.attribute.mexgen.budget import Budget
-from langchain_genprog.attribute.mexgen.clime import CLIME
+from langchain_genprog.attribute.mexgen.clime import CLIME, Sampling
 from langchain_genprog.attribute.mexgen.game import PerturbationGame, ProgressCallback
 from langchain_genprog.attribute.mexgen.loo import LeaveOneOut
 from langchain_genprog.attribute.mexgen.lshap import LSHAP
@@ -64,19 +64,22 @@ MethodName = Literal["clime", "lshap", "loo"]
 def make_method(
     method: MethodName,
     *,
-    oversampling: float = 10.0,
+    oversampling: float | None = None,
     max_units_replace: int = 2,
     num_neighbors: int = 2,
     num_nonzeros: int | None = None,
+    sampling: Sampling = "constrained",
 ) -> AttributionMethod:
     """Build a built-in method by name.
 
     Args:
         method: ``clime``, ``lshap`` or ``loo``.
-        oversampling: C-LIME's ``c`` (about ``c·d`` model calls).
+        oversampling: C-LIME's ``c`` (about ``c·d`` model calls; ``None``: the
+            sampling's default, see ``DEFAULT_OVERSAMPLING``).
         max_units_replace: C-LIME's and L-SHAP's ``K``.
         num_neighbors: L-SHAP's window half-width.
         num_nonzeros: C-LIME sparse fit size (``None``: dense).
+        sampling: C-LIME's removal sets (see ``CLIME``).
 
     Raises:
         InvalidInputError: On an unknown method or a bad option.
@@ -86,6 +89,7 @@ def make_method(
             oversampling=oversampling,
             max_units_replace=max_units_replace,
             num_nonzeros=num_nonzeros,
+            sampling=sampling,
         )
     if method == "lshap":
         return LSHAP(num_neighbors=num_neighbors, max_units_replace=max_units_replace)
@@ -140,10 +144,13 @@ class MExGen:
         budget: Limits on model calls and seconds.
         batch_size: Prompts per scalarizer call.
         seed: Seed of C-LIME's subset sampling; same seed, same result.
-        oversampling: C-LIME's ``c``.
+        oversampling: C-LIME's ``c`` (``None``: the sampling's default).
         max_units_replace: C-LIME's and L-SHAP's ``K``.
         num_neighbors: L-SHAP's window half-width.
         num_nonzeros: C-LIME sparse fit size (``None``: dense).
+        sampling: C-LIME's removal sets: ``constrained`` (MExGen's, at most
+            ``K`` units), ``bernoulli`` or ``orthogonal`` (half the units at a
+            time; see ``CLIME``).
         segmenter: Splits units into finer levels (default: spaCy).
         on_progress: Called as ``on_progress(done, total)`` after each batch.
         progress_bar: Show a tqdm progress bar.
@@ -166,10 +173,11 @@ class MExGen:
         budget: Budget | None = None,
         batch_size: int = 8,
         seed: int = 0,
-        oversampling: float = 10.0,
+        oversampling: float | None = None,
         max_units_replace: int = 2,
         num_neighbors: int = 2,
         num_nonzeros: int | None = None,
+        sampling: Sampling = "constrained",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
         progress_bar: bool = False,
@@ -185,6 +193,7 @@ class MExGen:
                 max_units_replace=max_units_replace,
                 num_neighbors=num_neighbors,
                 num_nonzeros=num_nonzeros,
+                sampling=sampling,
             )
 
         self.method = build(method)

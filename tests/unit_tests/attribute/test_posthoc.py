@@ -95,10 +95,13 @@ def test_small_drops_are_not_support_by_default() -> None:
     default = attribute(ANSWER, DOCS, scorer=KeywordScorer(support, spans), **options)
     assert default.sentences[2].supported is False
     assert default.sentences[0].supported is True
+    # ... nor cited: a citation is a measured support, on the same line.
+    assert default.sentences[2].citations == []
     lenient = attribute(
         ANSWER, DOCS, scorer=KeywordScorer(support, spans), support_threshold=0.0, **options
     )
     assert lenient.sentences[2].supported is True
+    assert [c.sentence_id for c in lenient.sentences[2].citations] == [3]
 
 
 async def test_aattribute_matches_attribute() -> None:
