@@ -550,7 +550,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fidelity-k", type=int, default=2)
     parser.add_argument("--fidelity-random", type=int, default=4)
     parser.add_argument("--out-dir", default=str(RESULTS))
-    parser.add_argument("--skip", type=int, default=0, help="skip the first N MDS examples")
     args = parser.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(ALL_METHODS)
@@ -580,12 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         == tokenizer(text, add_special_tokens=False)["input_ids"]
     )
 
-    examples = common.load_mds(
-        args.data,
-        limit=args.limit + args.skip,
-        max_sources=args.max_sources,
-        max_answer_sentences=args.max_answer_sentences,
-    )[args.skip :]
+    examples = common.load_mds_from_args(args)
     raw: dict[str, Any] = {
         "command": " ".join(
             shlex.quote(a) for a in [sys.executable, "-m", "benchmarks.attribution_benchmark"]

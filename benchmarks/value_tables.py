@@ -67,7 +67,6 @@ def orthogonal_design(n_units: int, key: str) -> dict[frozenset[int], float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_common_args(parser)
-    parser.add_argument("--skip", type=int, default=0, help="skip the first N MDS examples")
     parser.add_argument("--bernoulli", type=int, default=64, help="subsets with p = 1/2")
     parser.add_argument("--sparse", type=int, default=48, help="subsets with p = 1/4")
     parser.add_argument("--seed", type=int, default=0)
@@ -84,12 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model, tokenizer = common.load_smollm2()
     scorer = TransformersLogProbScorer(model, tokenizer, batch_size=1)
-    examples = common.load_mds(
-        args.data,
-        limit=args.limit + args.skip,
-        max_sources=args.max_sources,
-        max_answer_sentences=args.max_answer_sentences,
-    )[args.skip :]
+    examples = common.load_mds_from_args(args)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for ex in examples:

@@ -301,6 +301,7 @@ def add_common_args(
         default=max_answer_sentences,
         help=f"first answer sentences only (default {max_answer_sentences}; 0 = all)",
     )
+    parser.add_argument("--skip", type=int, default=0, help="skip the first N MDS examples")
     parser.add_argument("--json", default=None, help="write all results to this JSON file")
     parser.add_argument(
         "--threads",
@@ -308,6 +309,16 @@ def add_common_args(
         default=int(os.environ.get("PEERS_TORCH_THREADS", "1")),
         help="torch.set_num_threads (default 1: on the shared 2-core box 2 threads were 4x slower)",
     )
+
+
+def load_mds_from_args(args) -> list[dict[str, Any]]:
+    """The MDS examples ``add_common_args``' options select (``--skip``, then ``--limit``)."""
+    return load_mds(
+        args.data,
+        limit=args.limit + args.skip,
+        max_sources=args.max_sources,
+        max_answer_sentences=args.max_answer_sentences,
+    )[args.skip :]
 
 
 def set_threads(n: int) -> None:

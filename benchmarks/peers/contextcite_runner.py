@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     from importlib.metadata import version
 
     _import_context_cite()
-    examples = common.load_mds(args.data, args.limit, args.max_sources, args.max_answer_sentences)
+    examples = common.load_mds_from_args(args)
     with common.Stopwatch() as load:
         model, tokenizer = common.load_smollm2()
     print(f"context-cite {version('context-cite')}; model loaded in {load.seconds:.1f}s")

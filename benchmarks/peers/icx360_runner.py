@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import icx360  # noqa: F401  (fail early if the venv is wrong)
 
-    examples = common.load_mds(args.data, args.limit, args.max_sources, args.max_answer_sentences)
+    examples = common.load_mds_from_args(args)
     with common.Stopwatch() as load:
         model, tokenizer = common.load_smollm2()
     print(f"icx360 {version('icx360')}; model loaded in {load.seconds:.1f}s")

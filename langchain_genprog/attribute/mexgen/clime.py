@@ -115,6 +115,12 @@ class CLIME:
         self.num_nonzeros = num_nonzeros
         self.debias = debias
 
+    def __repr__(self) -> str:
+        return (
+            f"CLIME(sampling={self.sampling!r}, oversampling={self.oversampling:g}, "
+            f"max_units_replace={self.max_units_replace}, num_nonzeros={self.num_nonzeros})"
+        )
+
     def plan(self, n_units: int, rng: np.random.Generator) -> Plan:
         """Draw about ``c·d`` subsets of size ``1..K`` (plus the empty set).
 
