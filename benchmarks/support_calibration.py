@@ -39,6 +39,7 @@ import numpy as np
 
 from benchmarks.attribution_benchmark import answer_sentences, build_sources
 from benchmarks.peers import common
+from langchain_genprog.attribute.mexgen.clime import SAMPLINGS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
@@ -62,9 +63,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8, help="MDS dev examples")
     parser.add_argument("--max-sources", type=int, default=12)
     parser.add_argument("--method", default="clime", choices=["loo", "clime", "lshap"])
-    parser.add_argument(
-        "--sampling", default=None, choices=["constrained", "bernoulli", "orthogonal"]
-    )
+    parser.add_argument("--sampling", default=None, choices=SAMPLINGS)
     parser.add_argument("--oversampling", type=float, default=None)
     parser.add_argument("--out", default=str(RESULTS / "support_calibration.json"))
     args = parser.parse_args()

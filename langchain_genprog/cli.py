@@ -19,6 +19,7 @@ import click
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 
+from langchain_genprog.attribute.mexgen.clime import SAMPLINGS
 from langchain_genprog.errors import GenProgError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
         ),
         click.option(
             f"--{prefix}sampling",
-            type=click.Choice(["constrained", "bernoulli", "orthogonal"]),
+            type=click.Choice(SAMPLINGS),
             default="orthogonal",
             show_default=True,
             help="C-LIME's removal sets: at most K units (MExGen), or half the units at a time.",

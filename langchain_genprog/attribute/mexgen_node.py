@@ -131,7 +131,7 @@ class MExGenAttributor:
         sampling: C-LIME's removal sets. The default, ``orthogonal``, removes
             half the units at a time in a fold-over Hadamard design; it cited
             better than MExGen's ``constrained`` small removals (at most ``K``
-            units) at a third of the calls on the attribution benchmark, and
+            units) with 40 % of the calls on the attribution benchmark, and
             credits sources that are redundant with each other. See ``CLIME``.
         segmenter: Phrase/word segmenter (default: spaCy).
         on_progress: ``on_progress(done, total)`` after each batch.

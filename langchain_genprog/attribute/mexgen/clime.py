@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from itertools import combinations
 from math import ceil, comb
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
 
 Sampling = Literal["constrained", "bernoulli", "orthogonal"]
 """C-LIME's subsets: sizes ``1..K`` (MExGen), each unit with probability ½, or a design."""
+
+SAMPLINGS: tuple[Sampling, ...] = get_args(Sampling)
+"""Every ``Sampling``, for validation and command-line choices."""
 
 DEFAULT_OVERSAMPLING: dict[str, float] = {"constrained": 10.0, "bernoulli": 2.5, "orthogonal": 2.5}
 """``c`` when none is given: MExGen's 10 for its small removals; 2.5 for the half kernels.
@@ -95,20 +98,17 @@ class CLIME:
         debias: bool = True,
         sampling: Sampling = "constrained",
     ) -> None:
+        if sampling not in SAMPLINGS:
+            msg = f"unknown C-LIME sampling {sampling!r}; use one of {', '.join(SAMPLINGS)}"
+            raise InvalidInputError(msg)
         if oversampling is None:
-            oversampling = DEFAULT_OVERSAMPLING.get(sampling, 10.0)
+            oversampling = DEFAULT_OVERSAMPLING[sampling]
         if oversampling <= 0:
             raise InvalidInputError("oversampling must be positive")
         if max_units_replace < 1:
             raise InvalidInputError("max_units_replace must be at least 1")
         if num_nonzeros is not None and num_nonzeros < 1:
             raise InvalidInputError("num_nonzeros must be at least 1 (or None for a dense fit)")
-        if sampling not in ("constrained", "bernoulli", "orthogonal"):
-            msg = (
-                f"unknown C-LIME sampling {sampling!r}; "
-                "use 'constrained', 'bernoulli' or 'orthogonal'"
-            )
-            raise InvalidInputError(msg)
         self.sampling = sampling
         self.oversampling = oversampling
         self.max_units_replace = max_units_replace
