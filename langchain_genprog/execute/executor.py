@@ -33,6 +33,7 @@ from langchain_core.runnables.config import merge_configs
 
 from langchain_genprog.errors import GenProgError, InvalidInputError
 from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
+from langchain_genprog.operations.grounded import OperationMode, resolve_mode
 from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
 from langchain_genprog.operations.tools import arun_operation, run_operation
 from langchain_genprog.program.model import OPERATIONS, Call, Operation, Program, SentenceRef
@@ -72,6 +73,7 @@ class _Attempts:
     input_tokens: int | None = None
     output_tokens: int | None = None
     errors: list[str] = field(default_factory=list)
+    note: str | None = None
 
     def add_usage(self, usage: UsageMetadata | None) -> None:
         if not usage:
@@ -105,6 +107,11 @@ class ProgramExecutor:
         on_node: Progress callback, called with each node's final
             :class:`NodeTrace` as soon as it finishes. In sync execution it is
             called from worker threads, one call at a time.
+        operation_mode: ``auto`` (default: grounded operations — the model
+            picks among rewrites built from the node's inputs — for models
+            with grammar support such as the embedded one, free-form for the
+            others), ``grounded`` or ``free``. See
+            :mod:`~langchain_genprog.operations.grounded`.
 
     Raises:
         InvalidInputError: If ``max_concurrency < 1``, ``max_retries < 0`` or
@@ -119,7 +126,9 @@ class ProgramExecutor:
         max_retries: int = 2,
         retry_backoff: float = 0.0,
         on_node: NodeCallback | None = None,
+        operation_mode: OperationMode = "auto",
     ) -> None:
+        resolve_mode(llm, operation_mode)  # fails early on an unknown mode
         if max_concurrency < 1:
             raise InvalidInputError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if max_retries < 0:
@@ -131,6 +140,7 @@ class ProgramExecutor:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.on_node = on_node
+        self.operation_mode: OperationMode = operation_mode
         self._lock = threading.Lock()
         self._runner: RunnableLambda[NodeTrace, NodeTrace] = RunnableLambda(
             self._run_job, afunc=self._arun_job, name="genprog_operation"
@@ -348,6 +358,7 @@ class ProgramExecutor:
                     _operation(pending.operation),
                     pending.inputs,
                     pending.instruction,
+                    mode=self.operation_mode,
                     config=config,
                 )
             except Exception as err:
@@ -361,6 +372,7 @@ class ProgramExecutor:
             outcome.attempts = attempt
             outcome.add_usage(out.usage)
             outcome.text = out.text
+            outcome.note = out.note
             break
         return self._complete(pending, outcome)
 
@@ -374,6 +386,7 @@ class ProgramExecutor:
                     _operation(pending.operation),
                     pending.inputs,
                     pending.instruction,
+                    mode=self.operation_mode,
                     config=config,
                 )
             except Exception as err:
@@ -387,6 +400,7 @@ class ProgramExecutor:
             outcome.attempts = attempt
             outcome.add_usage(out.usage)
             outcome.text = out.text
+            outcome.note = out.note
             break
         return self._complete(pending, outcome)
 
@@ -409,6 +423,7 @@ class ProgramExecutor:
         }
         if outcome.text is not None:
             update["output"] = outcome.text
+            update["note"] = outcome.note
         else:
             update["error"] = (
                 f"{pending.operation} failed after {outcome.attempts} attempt(s): "

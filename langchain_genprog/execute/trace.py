@@ -23,6 +23,8 @@ class NodeTrace(BaseModel):
         input_tokens: Prompt tokens reported by the model, if any.
         output_tokens: Completion tokens reported by the model, if any.
         error: Why the node failed, or ``None``.
+        note: What a grounded operation did instead of its usual job (kept
+            its input verbatim, relaxed its length bound), or ``None``.
     """
 
     line: int
@@ -38,6 +40,7 @@ class NodeTrace(BaseModel):
     input_tokens: int | None = None
     output_tokens: int | None = None
     error: str | None = None
+    note: str | None = None
 
 
 class LineResult(BaseModel):

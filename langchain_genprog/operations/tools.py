@@ -14,13 +14,14 @@ an agent with these tools stays cited to the source sentences it came from.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, ClassVar, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForToolRun,
     CallbackManagerForToolRun,
 )
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
@@ -29,6 +30,14 @@ from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.operations.grounded import (
+    OperationMode,
+    call_config,
+    grounded_request,
+    resolve_mode,
+    rewrite_options,
+    snap,
+)
 from langchain_genprog.operations.prompts import (
     InvalidOutputError,
     LLMOperation,
@@ -36,6 +45,7 @@ from langchain_genprog.operations.prompts import (
     clean_output,
     normalize_text,
 )
+from langchain_genprog.operations.rewrites import Rewrite, word_count
 from langchain_genprog.program.model import Operation
 
 SourceId = Annotated[int, Field(ge=1)]
@@ -48,10 +58,13 @@ class OperationOutput(NamedTuple):
         text: The cleaned sentence.
         usage: Token usage reported by the model (``None`` for ``extract`` or
             when the model reports none).
+        note: What a grounded operation did instead of its usual job (e.g.
+            kept its input verbatim because nothing could be deleted), or ``None``.
     """
 
     text: str
     usage: UsageMetadata | None
+    note: str | None = None
 
 
 class OperationResult(BaseModel):
@@ -99,6 +112,7 @@ def run_operation(
     inputs: Sequence[str],
     instruction: str | None = None,
     *,
+    mode: OperationMode = "free",
     config: RunnableConfig | None = None,
 ) -> OperationOutput:
     """Perform one text operation with one model call (none for ``extract``).
@@ -108,23 +122,31 @@ def run_operation(
         operation: ``paraphrase``, ``compression``, ``fusion`` or ``extract``.
         inputs: The input texts (one, or two or more for ``fusion``).
         instruction: Optional guidance passed into the prompt.
+        mode: ``free`` (the model writes the output, bounded in length by the
+            inputs), ``grounded`` (the model picks one of the rewrites built
+            from the inputs, see :mod:`~langchain_genprog.operations.grounded`)
+            or ``auto`` (grounded for models with grammar support).
         config: Runnable config (callbacks, tags) for the model call.
 
     Returns:
-        The cleaned sentence and the call's token usage.
+        The sentence, the call's token usage and, in grounded mode, a note
+        when the operation had to keep its input.
 
     Raises:
-        InvalidInputError: On an unknown operation or wrong/blank inputs.
-        InvalidOutputError: If the reply holds no usable sentence (with the
-            call's ``usage`` attached, since its tokens were spent).
+        InvalidInputError: On an unknown operation or mode, or wrong/blank inputs.
+        InvalidOutputError: If the reply holds no usable sentence, or a free
+            reply is longer than its inputs allow (with the call's ``usage``
+            attached, since its tokens were spent).
         Exception: Whatever the model raises is propagated unchanged, so that
             the caller's retry policy can see it.
     """
     if operation == "extract":
         return OperationOutput(extract_text(inputs), None)
-    messages = build_messages(_llm_operation(operation), inputs, instruction)
-    reply = llm.invoke(messages, config=_operation_config(config, operation))
-    return _finish(reply.text, getattr(reply, "usage_metadata", None))
+    request = _Request.build(llm, operation, inputs, instruction, mode, config)
+    if request.answer is not None:
+        return request.answer
+    reply = llm.invoke(request.messages, config=request.config, **request.kwargs)
+    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
 
 
 async def arun_operation(
@@ -133,14 +155,99 @@ async def arun_operation(
     inputs: Sequence[str],
     instruction: str | None = None,
     *,
+    mode: OperationMode = "free",
     config: RunnableConfig | None = None,
 ) -> OperationOutput:
     """Async :func:`run_operation` (same arguments, results and errors)."""
     if operation == "extract":
         return OperationOutput(extract_text(inputs), None)
-    messages = build_messages(_llm_operation(operation), inputs, instruction)
-    reply = await llm.ainvoke(messages, config=_operation_config(config, operation))
-    return _finish(reply.text, getattr(reply, "usage_metadata", None))
+    request = _Request.build(llm, operation, inputs, instruction, mode, config)
+    if request.answer is not None:
+        return request.answer
+    reply = await llm.ainvoke(request.messages, config=request.config, **request.kwargs)
+    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
+
+
+class _Request(NamedTuple):
+    """One operation's model call, prepared once for the sync and async paths."""
+
+    messages: list[BaseMessage]
+    config: RunnableConfig
+    kwargs: dict[str, Any]
+    options: list[Rewrite]
+    note: str | None
+    max_words: int
+    answer: OperationOutput | None
+
+    @classmethod
+    def build(
+        cls,
+        llm: BaseChatModel,
+        operation: Operation,
+        inputs: Sequence[str],
+        instruction: str | None,
+        mode: OperationMode,
+        config: RunnableConfig | None,
+    ) -> _Request:
+        op = _llm_operation(operation)
+        messages = build_messages(op, inputs, instruction)  # validates the inputs
+        tagged = _operation_config(config, operation)
+        max_words = _max_words(op, inputs)
+        if resolve_mode(llm, mode) == "free":
+            kwargs = _length_kwargs(llm, inputs)
+            return cls(messages, tagged, kwargs, [], None, max_words, None)
+        options, note = rewrite_options(op, inputs)
+        if len(options) == 1:  # nothing to choose: no model call
+            answer = OperationOutput(options[0].text, None, note or None)
+            return cls(messages, tagged, {}, options, note, max_words, answer)
+        messages, kwargs = grounded_request(llm, op, inputs, options, instruction)
+        return cls(messages, call_config(tagged), kwargs, options, note or None, max_words, None)
+
+    def finish(self, raw: str, usage: UsageMetadata | None) -> OperationOutput:
+        if self.options:
+            return OperationOutput(snap(raw, self.options).text, usage, self.note)
+        try:
+            text = clean_output(raw)
+        except InvalidOutputError as err:
+            err.usage = usage
+            raise
+        if word_count(text) > self.max_words:
+            msg = (
+                f"the reply has {word_count(text)} words, more than the {self.max_words} "
+                f"its inputs allow (a runaway generation): {text[:80]!r}..."
+            )
+            raise InvalidOutputError(msg, raw=raw, usage=usage)
+        return OperationOutput(text, usage)
+
+
+def _max_words(operation: LLMOperation, inputs: Sequence[str]) -> int:
+    """The most words a free reply may have before it counts as a runaway.
+
+    A guard, not the operation's target: a free model may reword, so a
+    compression gets two words of slack over its input (grounded operations
+    enforce the real bounds, e.g. 70 % of the input for a compression).
+    """
+    total = sum(word_count(t) for t in inputs)
+    if operation == "compression":
+        return total + 2
+    if operation == "paraphrase":
+        return int(total * 1.5) + 5
+    return total + 5
+
+
+def _length_kwargs(llm: BaseChatModel, inputs: Sequence[str]) -> dict[str, Any]:
+    """A token budget for a free reply, for models that take ``max_tokens``.
+
+    Twice the inputs' tokens is room for any rewrite; a model that would loop
+    is cut there (and the reply then fails the word bound, so it is retried
+    and reported, not pasted in).
+    """
+    if "max_tokens" not in getattr(type(llm), "model_fields", {}):
+        return {}
+    counter = getattr(llm, "count_tokens", None)
+    text = " ".join(inputs)
+    tokens = int(counter(text)) if callable(counter) else len(text) // 3 + 1
+    return {"max_tokens": 2 * tokens + 16}
 
 
 def _llm_operation(operation: str) -> LLMOperation:
@@ -152,14 +259,6 @@ def _llm_operation(operation: str) -> LLMOperation:
         return "fusion"
     msg = f"unknown operation {operation!r}; expected paraphrase, compression, fusion or extract"
     raise InvalidInputError(msg)
-
-
-def _finish(raw: str, usage: UsageMetadata | None) -> OperationOutput:
-    try:
-        return OperationOutput(clean_output(raw), usage)
-    except InvalidOutputError as err:
-        err.usage = usage
-        raise
 
 
 # --------------------------------------------------------------------------- schemas

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -47,3 +48,10 @@ class ScriptedChatModel(BaseChatModel):
             usage_metadata={"input_tokens": 10, "output_tokens": 5, "total_tokens": 15},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def first_choice(grammar: str) -> str:
+    """What a grammar-following model answers under a choice grammar: its first literal."""
+    match = re.search(r'root ::= "((?:[^"\\]|\\.)*)"', grammar)
+    assert match, grammar
+    return match.group(1).replace('\\"', '"').replace("\\\\", "\\")

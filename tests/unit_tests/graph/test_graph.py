@@ -13,7 +13,7 @@ from langchain_genprog.citations import citations_of
 from langchain_genprog.errors import InvalidInputError, InvalidSourcesError, PlanningError
 from langchain_genprog.graph import build_genprog_graph, create_genprog_graph
 from langchain_genprog.plan.planner import PlanResult
-from tests.unit_tests.fakes import ScriptedChatModel
+from tests.unit_tests.fakes import ScriptedChatModel, first_choice
 
 DOCS = [
     Document(
@@ -34,13 +34,15 @@ def _operation_reply(messages: list[BaseMessage]) -> str:
 def grammar_model(fail_on: str | None = None) -> ScriptedChatModel:
     def respond(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
         grammar = kwargs.get("grammar")
-        if grammar is not None:
+        if grammar is not None and "sid ::=" in grammar:
             ids = re.findall(r'"S(\d+)"', grammar.split("sid ::=")[1].splitlines()[0])
             if "END" in grammar and len(ids) < 3:
                 return "END"
             return f"- fusion(S{ids[0]}, S{ids[1]})\n"
         if fail_on and fail_on in messages[-1].text:
             raise RuntimeError("model crashed")
+        if grammar is not None:
+            return first_choice(grammar)  # a grounded operation: pick the first rewrite
         return _operation_reply(messages)
 
     return ScriptedChatModel(respond=respond, supports_grammar=True)

@@ -160,7 +160,7 @@ async def test_arun_operation_matches_sync() -> None:
 
 def test_run_operation_extract_needs_no_model() -> None:
     llm = EchoChatModel()
-    assert run_operation(llm, "extract", ["Verbatim  text."]) == ("Verbatim text.", None)
+    assert run_operation(llm, "extract", ["Verbatim  text."]) == ("Verbatim text.", None, None)
     assert llm.calls == []
     with pytest.raises(InvalidInputError):
         run_operation(llm, "extract", ["a", "b"])

@@ -1,0 +1,473 @@
+"""Rewrites built only from an operation's own inputs: the choices a grounded operation has.
+
+A grounded operation does not let the model write freely. It asks the model
+to *choose* among rewrites that are built from the inputs' own words by
+syntax-aware edits, so that a word, name or number in none of the inputs
+cannot reach the output, whatever the model prefers:
+
+* **compression** — deletions only: whole dependency subtrees that carry
+  detail (appositions, non-restrictive relative clauses, adverbial clauses
+  and phrases, parentheticals, a coordinated second clause, datelines) are
+  removed, alone or a few at a time, and only results of at most
+  ``max_ratio`` of the input's words are kept. Negations, determiners,
+  adjectives and the clause's head, subject and object are never removed
+  alone, so a deletion cannot flip or narrow what is asserted
+  ("the *alleged* killer" keeps "alleged"); conditionals (``if``,
+  ``unless``) are never dropped either.
+* **paraphrase** — reordering only: a fronted adverbial moves to the end (or
+  a final one to the front), and reported speech is restated
+  (``"Y, X said."`` ↔ ``"X said that Y."`` ↔ ``"According to X, Y."``).
+* **fusion** — ordered parts of each input (the input, or one of its
+  compressions) joined by ``", and"`` or ``";"``, or one subject shared by two
+  predicates when both inputs start with the same subject; the result is at
+  most ``max_ratio`` of the inputs' words together. The joins are
+  deliberately neutral: ``", while"`` or ``", after"`` would assert a
+  relation in time or contrast that no source states.
+
+Why by hand: sentence compression and fusion libraries either generate
+freely (and may invent) or need trained models we cannot ship; what is
+needed here is a small, auditable set of edits over spaCy's dependency parse.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_genprog.ground.lexical import tokens
+from langchain_genprog.models.spacy_pipeline import load_spacy
+
+JOINS: tuple[str, ...] = (", and ", "; ")
+"""The closed set of joins a fusion may add between its parts."""
+
+ADDED_WORDS = frozenset({"and", "that", "according", "to"})
+"""Every word a rewrite may contain that is not in its inputs."""
+
+_REPORTING = frozenset({"say", "said", "says", "tell", "told", "add", "added", "note", "noted"})
+_SAY = frozenset({"say", "said", "says"})
+_CONDITIONAL_MARKS = frozenset({"if", "unless", "whether", "provided", "lest"})
+_OBJECTS = frozenset({"dobj", "attr", "acomp", "xcomp", "ccomp", "dative", "oprd", "pobj"})
+_DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)\s+")
+_MAX_SPANS = 12
+_MAX_DELETIONS = 3
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One allowed output of a grounded operation.
+
+    Attributes:
+        text: The rewritten sentence.
+        words: Its word count (as :func:`~langchain_genprog.ground.lexical.tokens` counts).
+        how: The edits that made it, for traces (e.g. ``"drop appos, prep"``).
+    """
+
+    text: str
+    words: int
+    how: str
+
+
+def word_count(text: str) -> int:
+    """Words and numbers in ``text`` (punctuation not counted)."""
+    return len(tokens(text))
+
+
+def strip_dateline(text: str) -> str:
+    """``"SAN FRANCISCO (MarketWatch) -- Stocks fell."`` → ``"Stocks fell."``."""
+    stripped = _DATELINE.sub("", text, count=1)
+    return stripped if word_count(stripped) >= 3 else text
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _render(doc: Any, drop: set[int]) -> str:
+    """The text of ``doc`` without the tokens in ``drop``, punctuation repaired."""
+    text = "".join(tok.text_with_ws for tok in doc if tok.i not in drop)
+    return _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    text = " ".join(text.split())
+    text = re.sub(r"\s+([,;:.!?)])", r"\1", text)
+    text = re.sub(r"\(\s*\)", "", text)
+    text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
+    text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
+    text = re.sub(r"^[\s,;:.\-–—]+", "", text)
+    text = " ".join(text.split())
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1] not in ".!?\"'”’":
+        text += "."
+    return text
+
+
+def _balanced(text: str, reference: str = "") -> bool:
+    """Quotes and brackets paired, or left exactly as unpaired as in ``reference``.
+
+    Source sentences split by a sentence splitter often carry one half of a
+    quotation; a rewrite may keep that half, but must not create a new one.
+    """
+    marks = ('"', "“", "”", "(", ")")
+    if all(text.count(m) == reference.count(m) for m in marks) and reference:
+        return True
+    return (
+        text.count('"') % 2 == 0
+        and text.count("(") == text.count(")")
+        and text.count("“") == text.count("”")
+    )
+
+
+def _starts_name(first: Any) -> bool:
+    return bool(first.pos_ == "PROPN" or first.text == "I" or first.text.isupper())
+
+
+def _lower_first(span: Any, text: str | None = None) -> str:
+    """A span's text (or ``text``, which it starts) with its first letter lower-cased.
+
+    Names, "I" and acronyms keep their capital.
+    """
+    shown: str = span.text if text is None else text
+    if _starts_name(span[0]):
+        return shown
+    return shown[:1].lower() + shown[1:]
+
+
+def _body(text: str) -> str:
+    """A sentence without its final punctuation."""
+    return text.rstrip().rstrip(".!?;:").rstrip()
+
+
+# --------------------------------------------------------------------------- deletions
+
+
+def _removable(doc: Any) -> list[tuple[set[int], str]]:
+    """Token sets that may be deleted, each a whole constituent with its punctuation."""
+    spans: list[tuple[set[int], str]] = []
+    roots = {sent.root.i for sent in doc.sents}
+    for tok in doc:
+        if tok.i in roots or not _deletable(tok):
+            continue
+        start, end = tok.left_edge.i, tok.right_edge.i + 1
+        if tok.dep_ == "conj":
+            start = _conj_start(tok, start)
+        if any(r in range(start, end) for r in roots) or not _at_word_edges(doc, start, end):
+            continue
+        spans.append((_with_punctuation(doc, start, end), tok.dep_))
+    spans.extend(_parentheticals(doc))
+    unique: dict[frozenset[int], str] = {}
+    for span, dep in spans:
+        unique.setdefault(frozenset(span), dep)
+    ranked = sorted(unique.items(), key=lambda item: -len(item[0]))[:_MAX_SPANS]
+    return [(set(span), dep) for span, dep in ranked]
+
+
+def _at_word_edges(doc: Any, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` is whole words (not "GOP" out of "GOP-held")."""
+    opening = {"(", '"', "“", "'", "‘"}
+    left = start == 0 or bool(doc[start - 1].whitespace_) or doc[start - 1].text in opening
+    right = end == len(doc) or bool(doc[end - 1].whitespace_)
+    right = right or (doc[end].is_punct and doc[end].text not in {"-", "/"})
+    return left and right
+
+
+def _deletable(tok: Any) -> bool:
+    dep, head = tok.dep_, tok.head
+    if dep in {"appos", "parataxis", "npadvmod"}:
+        return bool(head.pos_ in {"VERB", "AUX"} or dep == "appos")
+    if dep in {"relcl", "acl"}:
+        return bool(tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text == ",")
+    if dep == "advcl":
+        marks = {c.lower_ for c in tok.children if c.dep_ == "mark"}
+        return not marks & _CONDITIONAL_MARKS
+    if dep == "advmod":
+        return bool(tok.left_edge.i == tok.sent.start and _followed_by_comma(tok))
+    if dep == "prep":
+        return bool(head.pos_ in {"VERB", "AUX"} and _has_other_complement(head, tok))
+    if dep == "conj":
+        return bool(tok.pos_ in {"VERB", "AUX"} and head.dep_ == "ROOT")
+    return False
+
+
+def _followed_by_comma(tok: Any) -> bool:
+    nxt = tok.right_edge.i + 1
+    return bool(nxt < len(tok.doc) and tok.doc[nxt].text == ",")
+
+
+def _has_other_complement(head: Any, tok: Any) -> bool:
+    return any(c is not tok and (c.dep_ in _OBJECTS or c.dep_ == "prep") for c in head.children)
+
+
+def _conj_start(tok: Any, start: int) -> int:
+    """A coordinated clause is deleted with its ``and``/``but`` (and a comma before it)."""
+    for child in tok.head.children:
+        if child.dep_ == "cc" and child.i < tok.i:
+            start = min(start, child.i)
+    return start
+
+
+def _with_punctuation(doc: Any, start: int, end: int) -> set[int]:
+    """Extend ``[start, end)`` by the commas or dashes that set it off."""
+    span = set(range(start, end))
+    before = doc[start - 1] if start > 0 else None
+    after = doc[end] if end < len(doc) else None
+    sets_off = {",", "--", "—", "–"}
+    if before is not None and before.text in sets_off:
+        span.add(before.i)
+        if after is not None and after.text == before.text:
+            span.add(after.i)  # "X, who is Y, said" -> "X said": both marks go
+    elif after is not None and after.text == "," and start == doc[start].sent.start:
+        span.add(after.i)  # "However, X" -> "X"
+    return span
+
+
+def _parentheticals(doc: Any) -> Iterable[tuple[set[int], str]]:
+    opened: int | None = None
+    for tok in doc:
+        if tok.text == "(":
+            opened = tok.i
+        elif tok.text == ")" and opened is not None:
+            yield set(range(opened, tok.i + 1)), "parenthesis"
+            opened = None
+
+
+def _deletion_rewrites(doc: Any) -> list[Rewrite]:
+    spans = _removable(doc)
+    seen: dict[str, Rewrite] = {}
+    for size in range(1, min(_MAX_DELETIONS, len(spans)) + 1):
+        for combo in itertools.combinations(spans, size):
+            drop = set().union(*(span for span, _ in combo))
+            text = _render(doc, drop)
+            if text and _balanced(text, doc.text) and text not in seen:
+                how = "drop " + ", ".join(dep for _, dep in combo)
+                seen[text] = Rewrite(text, word_count(text), how)
+    return list(seen.values())
+
+
+def compressions(
+    text: str, *, max_ratio: float = 0.7, min_words: int = 4, limit: int = 24, nlp: Any = None
+) -> list[Rewrite]:
+    """Deletion-only compressions of ``text`` of at most ``max_ratio`` of its words.
+
+    Args:
+        text: The input sentence (or sentences).
+        max_ratio: Longest allowed output, as a share of the input's words.
+        min_words: Shortest allowed output.
+        limit: Most rewrites returned (the longest ones that fit are kept:
+            they lose the least content).
+        nlp: A spaCy pipeline with a parser (default: the embedded one).
+
+    Returns:
+        The rewrites, longest first; empty when nothing can be removed.
+    """
+    source = " ".join(text.split())
+    total = word_count(source)
+    doc = (nlp or load_spacy())(strip_dateline(source))
+    pool = _deletion_rewrites(doc)
+    dateline_free = _tidy(doc.text)
+    if word_count(dateline_free) < total:
+        pool.append(Rewrite(dateline_free, word_count(dateline_free), "drop dateline"))
+    fits = [r for r in pool if min_words <= r.words <= max_ratio * total]
+    fits.sort(key=lambda r: (-r.words, r.text))
+    return fits[:limit]
+
+
+# --------------------------------------------------------------------------- reordering
+
+
+def _root_sentence(doc: Any) -> Any:
+    return next(iter(doc.sents))
+
+
+def _single_clause(sent: Any) -> bool:
+    """Reordering is only safe within one clause (no ``;``/``:`` or coordinated clause)."""
+    if any(t.text in {";", ":", "--", "—"} for t in sent):
+        return False
+    return not any(c.dep_ in {"conj", "parataxis"} for c in sent.root.children)
+
+
+def _front_to_back(sent: Any) -> list[Rewrite]:
+    root = sent.root
+    if not _single_clause(sent):
+        return []
+    out = []
+    for child in root.children:
+        if child.i > root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
+            continue
+        start, end = child.left_edge.i, child.right_edge.i + 1
+        doc = sent.doc
+        if start != sent.start or end >= sent.end or doc[end].text != ",":
+            continue
+        rest = _body(_tidy(doc[end + 1 : sent.end].text))
+        moved = _lower_first(doc[start:end])
+        text = _tidy(f"{rest} {moved}.")
+        out.append(Rewrite(text, word_count(text), f"move {child.dep_} to the end"))
+    return out
+
+
+def _back_to_front(sent: Any) -> list[Rewrite]:
+    root, doc = sent.root, sent.doc
+    if not _single_clause(sent):
+        return []
+    last = sent.end - 1 if doc[sent.end - 1].is_punct else sent.end
+    out = []
+    for child in root.children:
+        if child.i < root.i or child.dep_ not in {"prep", "advcl", "npadvmod"}:
+            continue
+        start, end = child.left_edge.i, child.right_edge.i + 1
+        if end != last or not _has_other_complement(root, child):
+            continue
+        start_rest_end = start - 1 if doc[start - 1].text == "," else start
+        rest = doc[sent.start : start_rest_end]
+        if len(rest) < 3:
+            continue
+        moved = doc[start:end].text
+        text = _tidy(f"{moved[:1].upper()}{moved[1:]}, {_lower_first(rest)}.")
+        out.append(Rewrite(text, word_count(text), f"move {child.dep_} to the front"))
+    return out
+
+
+def _reported_speech(sent: Any) -> list[Rewrite]:
+    root = sent.root
+    if root.lower_ not in _REPORTING or any(c.dep_ in {"neg", "aux"} for c in root.children):
+        return []
+    subjects = [c for c in root.children if c.dep_ == "nsubj"]
+    claims = [c for c in root.children if c.dep_ == "ccomp"]
+    if len(subjects) != 1 or len(claims) != 1 or '"' in sent.text or "“" in sent.text:
+        return []
+    subject, claim = subjects[0], claims[0]
+    doc = sent.doc
+    who = doc[subject.left_edge.i : subject.right_edge.i + 1]
+    what_tokens = [t for t in claim.subtree if not (t.dep_ == "mark" and t.lower_ == "that")]
+    what = _body(_tidy("".join(t.text_with_ws for t in what_tokens)))
+    verb = root.text
+    out = []
+    if claim.i < root.i:
+        text = _tidy(f"{who.text} {verb} that {_lower_first(claim)}.")
+        out.append(Rewrite(text, word_count(text), "reported speech: claim last"))
+    else:
+        text = _tidy(f"{what}, {_lower_first(who)} {verb}.")
+        out.append(Rewrite(text, word_count(text), "reported speech: claim first"))
+        if root.lower_ in _SAY:
+            text = _tidy(f"According to {_lower_first(who)}, {what[:1].lower()}{what[1:]}.")
+            out.append(Rewrite(text, word_count(text), "reported speech: according to"))
+    return [r for r in out if _balanced(r.text, sent.text)]
+
+
+def paraphrases(text: str, *, limit: int = 12, nlp: Any = None) -> list[Rewrite]:
+    """Meaning-preserving reorderings of ``text`` (never the input itself).
+
+    Args:
+        text: The input sentence.
+        limit: Most rewrites returned.
+        nlp: A spaCy pipeline with a parser (default: the embedded one).
+
+    Returns:
+        The rewrites; empty when no reordering applies.
+    """
+    source = " ".join(strip_dateline(" ".join(text.split())).split())
+    sent = _root_sentence((nlp or load_spacy())(source))
+    pool = [*_front_to_back(sent), *_back_to_front(sent), *_reported_speech(sent)]
+    original = _tidy(source).lower()
+    unique: dict[str, Rewrite] = {}
+    for rewrite in pool:
+        if rewrite.text.lower() != original and _balanced(rewrite.text, source):
+            unique.setdefault(rewrite.text, rewrite)
+    return list(unique.values())[:limit]
+
+
+# --------------------------------------------------------------------------- fusion
+
+
+@dataclass(frozen=True)
+class _Part:
+    text: str  # without final punctuation
+    words: int
+    how: str
+
+
+def _parts(text: str, nlp: Any, *, first: bool) -> list[_Part]:
+    source = strip_dateline(" ".join(text.split()))
+    doc = nlp(source)
+    whole = _Part(_body(_tidy(source)), word_count(source), "whole")
+    shorter = [
+        _Part(_body(r.text), r.words, r.how)
+        for r in compressions(source, max_ratio=0.85, min_words=3, limit=6, nlp=nlp)
+    ]
+    parts = [whole, *shorter]
+    if first:
+        return parts
+    span = doc[:]
+    return [_Part(_lower_first(span, p.text), p.words, p.how) for p in parts]
+
+
+def _subject(doc: Any) -> tuple[str, int] | None:
+    sent = _root_sentence(doc)
+    for child in sent.root.children:
+        if child.dep_ in {"nsubj", "nsubjpass"} and child.left_edge.i == sent.start:
+            return doc[sent.start : child.right_edge.i + 1].text, child.right_edge.i + 1
+    return None
+
+
+def _shared_subject(texts: Sequence[str], nlp: Any) -> list[Rewrite]:
+    if len(texts) != 2:
+        return []
+    docs = [nlp(strip_dateline(" ".join(t.split()))) for t in texts]
+    subjects = [_subject(doc) for doc in docs]
+    if subjects[0] is None or subjects[1] is None:
+        return []
+    if subjects[0][0].lower() != subjects[1][0].lower():
+        return []
+    predicate = _body(_tidy(docs[1][subjects[1][1] :].text))
+    text = _tidy(f"{_body(_tidy(docs[0].text))} and {predicate[:1].lower()}{predicate[1:]}.")
+    return [Rewrite(text, word_count(text), "shared subject")]
+
+
+def fusions(
+    texts: Sequence[str], *, max_ratio: float = 0.75, limit: int = 32, nlp: Any = None
+) -> list[Rewrite]:
+    """Fusions of ``texts``: ordered parts of each, joined by :data:`JOINS`.
+
+    Args:
+        texts: Two or more input sentences, in order.
+        max_ratio: Longest allowed output, as a share of the inputs' words together.
+        limit: Most rewrites returned; those that keep the most of their
+            least-kept input come first, so that no input is all but dropped.
+        nlp: A spaCy pipeline with a parser (default: the embedded one).
+
+    Returns:
+        The rewrites; when none is short enough, the shortest few that exist.
+    """
+    nlp = nlp or load_spacy()
+    total = sum(word_count(t) for t in texts)
+    options = [_parts(t, nlp, first=k == 0) for k, t in enumerate(texts)]
+    pool = list(_shared_subject(texts, nlp))
+    for combo in itertools.product(*options):
+        for join in JOINS:
+            body = combo[0].text
+            for k, part in enumerate(combo[1:], start=1):
+                sep = join if k == len(combo) - 1 else "; "
+                body = f"{body}{sep}{part.text}"
+            text = _tidy(body + ".")
+            how = " + ".join(p.how for p in combo) + f" joined by {join.strip()!r}"
+            pool.append(Rewrite(text, word_count(text), how))
+    joined = " ".join(texts)
+    unique = {r.text: r for r in pool if _balanced(r.text, joined)}
+    fits = [r for r in unique.values() if r.words <= max_ratio * total]
+    if not fits:
+        fits = sorted(unique.values(), key=lambda r: r.words)[:4]
+    fits.sort(key=lambda r: (-_least_kept(r.text, texts), -r.words, r.text))
+    return fits[:limit]
+
+
+def _least_kept(text: str, texts: Sequence[str]) -> float:
+    """The smallest share of any input's words that ``text`` keeps."""
+    kept = set(tokens(text))
+    shares = []
+    for source in texts:
+        words = set(tokens(source))
+        shares.append(len(words & kept) / len(words) if words else 1.0)
+    return min(shares)
