@@ -304,6 +304,7 @@ class _AnswerWriter:
         max_sentences: int,
         source_token_budget: int | None,
         prompt: ChatPromptTemplate,
+        content_only: bool = False,
     ) -> None:
         if max_sentences < 1:
             raise InvalidInputError(f"max_sentences must be at least 1, got {max_sentences}")
@@ -315,12 +316,17 @@ class _AnswerWriter:
             budget = int(llm.n_ctx) // 2  # type: ignore[attr-defined]
         self.budget = budget
         self.prompt = prompt
+        self.content_only = content_only
 
     def write(self, example: Example, sources: Sources, tracker: CostTracker) -> tuple[str, str]:
         """Return the raw reply and the offered-sentence description."""
         count: Callable[[str], int] | None = getattr(self.llm, "count_tokens", None)
         selection = select_sentences(
-            sources, example.question, token_budget=self.budget, count_tokens=count
+            sources,
+            example.question,
+            token_budget=self.budget,
+            count_tokens=count,
+            content_only=self.content_only,
         )
         messages = self.prompt.format_messages(
             max_sentences=self.max_sentences,

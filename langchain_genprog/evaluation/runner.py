@@ -374,7 +374,9 @@ def _drop_hold_context(
 ) -> list[int] | None:
     if size is None:
         return None
-    ranked = select_sentences(sources, example.question, max_sentences=size).ranked_ids
+    ranked = select_sentences(
+        sources, example.question, max_sentences=size, content_only=False
+    ).ranked_ids
     citable = set(sources.citable_ids)
     cited = sorted({sid for ids in ranked_citations(attribution) for sid in ids} & citable)
     return list(dict.fromkeys([*ranked, *cited]))

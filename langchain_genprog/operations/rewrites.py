@@ -37,8 +37,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_genprog.ground.lexical import tokens
 from langchain_genprog.models.spacy_pipeline import load_spacy
+from langchain_genprog.segment.words import tokens
 
 JOINS: tuple[str, ...] = (", and ", "; ")
 """The closed set of joins a fusion may add between its parts."""

@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
+from langchain_genprog.segment.content import filter_content
 from langchain_genprog.segment.sources import Sources
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -39,12 +40,17 @@ class Selection(BaseModel):
         total: Number of source sentences.
         method: ``all`` (everything fit), ``bm25`` or ``embeddings``.
         token_budget: The budget the offered sentences had to fit, if any.
+        filtered: Sentences not offered because they carry no content
+            (dateline, byline, boilerplate, fragment, or a near-duplicate of
+            an offered one), with the reason; see
+            :mod:`~langchain_genprog.segment.content`.
     """
 
     ranked_ids: list[int] = Field(default_factory=list)
     total: int = 0
     method: str = "all"
     token_budget: int | None = None
+    filtered: dict[int, str] = Field(default_factory=dict)
 
     @property
     def dropped(self) -> int:
@@ -53,12 +59,23 @@ class Selection(BaseModel):
 
     def describe(self) -> str:
         """One line for users: what was offered and why."""
-        if self.dropped == 0:
-            return f"all {self.total} source sentences offered to the planner"
+        filtered = ""
+        if self.filtered:
+            shown = ", ".join(f"S{sid} ({why})" for sid, why in sorted(self.filtered.items()))
+            filtered = f"; {len(self.filtered)} carried no content: {shown}"
+        over_budget = self.dropped - len(self.filtered)
+        if over_budget == 0:
+            offered = len(self.ranked_ids)
+            head = (
+                f"all {self.total} source sentences offered to the planner"
+                if not self.filtered
+                else f"{offered} of {self.total} source sentences offered to the planner"
+            )
+            return head + filtered
         return (
             f"{len(self.ranked_ids)} of {self.total} source sentences offered to the planner "
             f"(ranked by {self.method}, {self.token_budget}-token budget); "
-            f"{self.dropped} sentences were left out"
+            f"{over_budget} sentences were left out{filtered}"
         )
 
 
@@ -121,6 +138,7 @@ def select_sentences(
     max_sentences: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
     embeddings: Embeddings | None = None,
+    content_only: bool = True,
 ) -> Selection:
     """Rank sentences and keep the most relevant ones that fit the budget.
 
@@ -131,10 +149,19 @@ def select_sentences(
         max_sentences: Most sentences to offer (``None``: no limit).
         count_tokens: Token counter; defaults to a 4-characters-per-token estimate.
         embeddings: Optional embeddings for semantic ranking.
+        content_only: Leave out sentences that carry no content (reported in
+            ``filtered``); when that would leave nothing, nothing is left out.
     """
     ranked, method = rank_sentences(sources, query, embeddings=embeddings)
     citable = set(sources.citable_ids)
     ranked = [sid for sid in ranked if sid in citable]
+    filtered: dict[int, str] = {}
+    if content_only:
+        content, filtered = filter_content(sources, ranked)
+        if content:
+            ranked = content
+        else:
+            filtered = {}
     count = count_tokens or _estimate_tokens
     kept: list[int] = []
     used = 0
@@ -146,13 +173,14 @@ def select_sentences(
             continue
         kept.append(sid)
         used += cost
-    if len(kept) == len(citable):
+    if len(kept) == len(ranked):
         method = "all"
     return Selection(
         ranked_ids=kept,
         total=len(citable),
         method=method,
         token_budget=token_budget,
+        filtered=filtered,
     )
 
 

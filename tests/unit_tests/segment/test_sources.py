@@ -94,7 +94,7 @@ def test_selection_respects_budget_and_reports_drop() -> None:
     assert selection.ranked_ids[0] == 8  # "Sentence number 7 ..." is S8
     assert selection.dropped == 40 - len(selection.ranked_ids)
     assert "left out" in selection.describe()
-    everything = select_sentences(sources, None)
+    everything = select_sentences(sources, None, content_only=False)
     assert everything.dropped == 0 and everything.method == "all"
 
 

@@ -1,0 +1,89 @@
+"""Which source sentences carry content worth citing.
+
+Web and news documents come with text that is not content: datelines
+(``SAN FRANCISCO (MarketWatch) --``), bylines, photo captions and page
+furniture (``Enlarge this image toggle caption``), one-word fragments left
+by the sentence splitter, and the same sentence repeated across documents.
+A planner that is offered them builds answer sentences out of them — and
+then cites them. They are therefore not offered; every sentence left out is
+reported with its reason, and stays citable by anything that measures.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_genprog.segment.sources import Sources
+from langchain_genprog.segment.words import content_words, tokens
+
+MIN_CONTENT_WORDS = 2
+"""Fewer content words than this and a sentence is a fragment."""
+
+MIN_WORDS = 3
+"""Fewer words than this and a sentence is a fragment."""
+
+NEAR_DUPLICATE = 0.8
+"""Content-word Jaccard similarity at which a later sentence repeats an earlier one."""
+
+_BOILERPLATE = re.compile(
+    r"enlarge this image|toggle caption|click here|sign up for|subscribe to|"
+    r"all rights reserved|copyright ©|\(photo:|photo credit|getty images|"
+    r"follow (?:us|him|her) on|share this|read more:|advertisement|"
+    r"this material may not be published|image \d+ of \d+",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"^\s*(?:by|posted by|written by|reporting by)\s+[A-Z][\w.'-]*(?:\s+\S+){0,5}$"
+)
+_DATELINE_ONLY = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)?\s*$")
+
+
+def non_content_reason(text: str) -> str | None:
+    """Why ``text`` is not content (``None`` when it is)."""
+    stripped = " ".join(text.split())
+    if _DATELINE_ONLY.match(stripped):
+        return "dateline"
+    if _BYLINE.match(stripped):
+        return "byline"
+    if _BOILERPLATE.search(stripped):
+        return "boilerplate"
+    if len(content_words(stripped)) < MIN_CONTENT_WORDS or len(tokens(stripped)) < MIN_WORDS:
+        return "fragment"
+    return None
+
+
+def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Keep the ids of sentences that carry content, in order.
+
+    Args:
+        sources: The numbered sources.
+        ids: Candidate sentence ids, in the order to keep (e.g. by relevance):
+            of two near-duplicates, the one that comes first here is kept.
+
+    Returns:
+        The kept ids and, for each left-out id, why (``dateline``, ``byline``,
+        ``boilerplate``, ``fragment``, ``repeats S<k>``).
+    """
+    kept: list[int] = []
+    seen: list[tuple[int, set[str]]] = []
+    filtered: dict[int, str] = {}
+    for sid in ids:
+        text = sources.sentence(sid).text
+        reason = non_content_reason(text)
+        words = set(content_words(text))
+        if reason is None:
+            reason = _repeats(words, seen)
+        if reason is not None:
+            filtered[sid] = reason
+            continue
+        kept.append(sid)
+        seen.append((sid, words))
+    return kept, filtered
+
+
+def _repeats(words: set[str], seen: list[tuple[int, set[str]]]) -> str | None:
+    for other, other_words in seen:
+        union = words | other_words
+        if union and len(words & other_words) / len(union) >= NEAR_DUPLICATE:
+            return f"repeats S{other}"
+    return None

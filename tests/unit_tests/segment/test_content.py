@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from langchain_genprog.segment import Sources
+from langchain_genprog.segment.content import filter_content, non_content_reason
+from langchain_genprog.segment.selection import select_sentences
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("SAN FRANCISCO (MarketWatch) --", "dateline"),
+        ("WASHINGTON —", "dateline"),
+        ("By Jane Smith", "byline"),
+        (
+            "In 11 States Pick Governors Enlarge this image toggle caption Jim Cole/AP",
+            "boilerplate",
+        ),
+        ("Advertisement", "boilerplate"),
+        ("Yes.", "fragment"),
+        ("It was.", "fragment"),
+        ("The mayor spoke.", None),
+        ("Voters in 11 states will pick their governors tonight.", None),
+    ],
+)
+def test_non_content_reasons(text: str, reason: str | None) -> None:
+    assert non_content_reason(text) == reason
+
+
+def test_near_duplicates_keep_the_first_in_the_given_order() -> None:
+    sources = Sources.from_documents(
+        [
+            "The council approved the new park on Monday.",
+            "On Monday the council approved the new park.",
+            "Construction will cost two million dollars.",
+        ]
+    )
+    kept, filtered = filter_content(sources, [2, 1, 3])
+    assert kept == [2, 3]
+    assert filtered == {1: "repeats S2"}
+
+
+def test_selection_reports_what_carried_no_content() -> None:
+    sources = Sources.from_documents(
+        ["SAN FRANCISCO (MarketWatch) --\nStocks fell sharply after the exchange halted trading."]
+    )
+    assert [s.text.strip() for s in sources.sentences][0].startswith("SAN FRANCISCO")
+    selection = select_sentences(sources, None)
+    assert 1 in selection.filtered and selection.filtered[1] == "dateline"
+    assert 1 not in selection.ranked_ids
+    assert "S1 (dateline)" in selection.describe()
+
+
+def test_selection_keeps_everything_when_nothing_carries_content() -> None:
+    sources = Sources.from_documents(["Yes. No."])
+    selection = select_sentences(sources, None)
+    assert selection.ranked_ids and not selection.filtered
