@@ -45,7 +45,7 @@ def test_selection_reports_what_carried_no_content() -> None:
     sources = Sources.from_documents(
         ["SAN FRANCISCO (MarketWatch) --\nStocks fell sharply after the exchange halted trading."]
     )
-    assert [s.text.strip() for s in sources.sentences][0].startswith("SAN FRANCISCO")
+    assert sources.sentences[0].text.strip().startswith("SAN FRANCISCO")
     selection = select_sentences(sources, None)
     assert 1 in selection.filtered and selection.filtered[1] == "dateline"
     assert 1 not in selection.ranked_ids
