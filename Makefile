@@ -5,6 +5,9 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DATA ?= ../shared/data/attribute-first-then-generate
 # The CPU build of torch is pinned in the [local] extra; an unpinned torch pulls CUDA.
+# llama.cpp is built for AVX2 rather than -march=native: the native build of
+# llama-cpp-python 0.3.36 on a CPU with AMX/AVX-512 crashed in its first decode.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 INSTALL = $(PIP) install -q -e
 
 .PHONY: install install-test system-deps demo test lint unit slow cookbook
