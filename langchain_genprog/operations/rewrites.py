@@ -85,9 +85,20 @@ def strip_dateline(text: str) -> str:
 
 
 def _render(doc: Any, drop: set[int]) -> str:
-    """The text of ``doc`` without the tokens in ``drop``, punctuation repaired."""
-    text = "".join(tok.text_with_ws for tok in doc if tok.i not in drop)
-    return _tidy(text)
+    """The text of ``doc`` without the tokens in ``drop``, punctuation repaired.
+
+    Where a deleted run had whitespace in it, one space joins the tokens
+    around it ("in prison, a fine, the Guard said" never becomes "prisonthe").
+    """
+    kept = [tok for tok in doc if tok.i not in drop]
+    parts: list[str] = []
+    for tok, nxt in zip(kept, [*kept[1:], None], strict=True):
+        parts.append(tok.text)
+        if nxt is None:
+            break
+        gap = range(tok.i, nxt.i)
+        parts.append(" " if any(doc[k].whitespace_ for k in gap) else "")
+    return _tidy("".join(parts))
 
 
 def _tidy(text: str) -> str:
@@ -176,9 +187,12 @@ def _at_word_edges(doc: Any, start: int, end: int) -> bool:
 
 def _deletable(tok: Any) -> bool:
     dep, head = tok.dep_, tok.head
-    if dep in {"appos", "parataxis", "npadvmod"}:
-        return bool(head.pos_ in {"VERB", "AUX"} or dep == "appos")
-    if dep in {"relcl", "acl"}:
+    if dep == "appos":
+        return True
+    if dep in {"parataxis", "npadvmod"}:  # "..., officials said" / "tonight", on the main verb
+        return bool(head.pos_ in {"VERB", "AUX"} and head.dep_ == "ROOT")
+    if dep in {"relcl", "acl"} or (dep == "amod" and tok.right_edge.i > tok.i):
+        # non-restrictive only: ", which met on Monday" / ", punishable by ..."
         return bool(tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text == ",")
     if dep == "advcl":
         marks = {c.lower_ for c in tok.children if c.dep_ == "mark"}
@@ -198,7 +212,15 @@ def _followed_by_comma(tok: Any) -> bool:
 
 
 def _has_other_complement(head: Any, tok: Any) -> bool:
-    return any(c is not tok and (c.dep_ in _OBJECTS or c.dep_ == "prep") for c in head.children)
+    """Whether ``head`` keeps a complement after it once ``tok`` is gone.
+
+    "The calls originated from Annapolis" must keep "from Annapolis": without
+    it the verb is left hanging. A fronted phrase does not count.
+    """
+    return any(
+        c.i != tok.i and c.i > head.i and (c.dep_ in _OBJECTS or c.dep_ == "prep")
+        for c in head.children
+    )
 
 
 def _conj_start(tok: Any, start: int) -> int:
@@ -217,7 +239,8 @@ def _with_punctuation(doc: Any, start: int, end: int) -> set[int]:
     sets_off = {",", "--", "—", "–"}
     if before is not None and before.text in sets_off:
         span.add(before.i)
-        if after is not None and after.text == before.text:
+        resumes = end + 1 < len(doc) and doc[end + 1].pos_ in {"VERB", "AUX"}
+        if after is not None and after.text == before.text and resumes:
             span.add(after.i)  # "X, who is Y, said" -> "X said": both marks go
     elif after is not None and after.text == "," and start == doc[start].sent.start:
         span.add(after.i)  # "However, X" -> "X"
@@ -234,13 +257,33 @@ def _parentheticals(doc: Any) -> Iterable[tuple[set[int], str]]:
             opened = None
 
 
+def _still_complete(doc: Any, drop: set[int]) -> bool:
+    """Whether every verb that lost a phrase keeps a complement after it, and a verb is left."""
+    if not any(t.pos_ in {"VERB", "AUX"} for t in doc if t.i not in drop):
+        return False
+    for tok in doc:
+        if tok.i not in drop or tok.dep_ != "prep" or tok.head.i in drop:
+            continue
+        head = tok.head
+        if not any(
+            c.i > head.i and c.i not in drop and (c.dep_ in _OBJECTS or c.dep_ == "prep")
+            for c in head.children
+        ):
+            return False
+    return True
+
+
 def _deletion_rewrites(doc: Any) -> list[Rewrite]:
+    if any(sent.root.pos_ not in {"VERB", "AUX"} for sent in doc.sents):
+        return []  # a verbless or misparsed sentence: deletions would be guesses
     spans = _removable(doc)
     seen: dict[str, Rewrite] = {}
     for size in range(1, min(_MAX_DELETIONS, len(spans)) + 1):
         for combo in itertools.combinations(spans, size):
             drop = set().union(*(span for span, _ in combo))
             text = _render(doc, drop)
+            if not _still_complete(doc, drop):
+                continue
             if text and _balanced(text, doc.text) and text not in seen:
                 how = "drop " + ", ".join(dep for _, dep in combo)
                 seen[text] = Rewrite(text, word_count(text), how)
@@ -332,8 +375,10 @@ def _back_to_front(sent: Any) -> list[Rewrite]:
 
 def _reported_speech(sent: Any) -> list[Rewrite]:
     root = sent.root
-    if root.lower_ not in _REPORTING or any(c.dep_ in {"neg", "aux"} for c in root.children):
+    if root.lower_ not in _REPORTING:
         return []
+    if any(c.dep_ not in {"nsubj", "ccomp", "punct"} for c in root.children):
+        return []  # a date, negation or manner on "said" would be lost or misplaced
     subjects = [c for c in root.children if c.dep_ == "nsubj"]
     claims = [c for c in root.children if c.dep_ == "ccomp"]
     if len(subjects) != 1 or len(claims) != 1 or '"' in sent.text or "“" in sent.text:
@@ -346,7 +391,8 @@ def _reported_speech(sent: Any) -> list[Rewrite]:
     verb = root.text
     out = []
     if claim.i < root.i:
-        text = _tidy(f"{who.text} {verb} that {_lower_first(claim)}.")
+        claimed = doc[claim.left_edge.i : claim.right_edge.i + 1]
+        text = _tidy(f"{who.text} {verb} that {_lower_first(claimed)}.")
         out.append(Rewrite(text, word_count(text), "reported speech: claim last"))
     else:
         text = _tidy(f"{what}, {_lower_first(who)} {verb}.")

@@ -1,0 +1,185 @@
+"""Grounded operations cannot emit a word that is in none of their inputs."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.operations import InvalidOutputError, arun_operation, run_operation
+from langchain_genprog.operations.grounded import (
+    choice_grammar,
+    resolve_mode,
+    rewrite_options,
+    snap,
+)
+from langchain_genprog.operations.rewrites import (
+    ADDED_WORDS,
+    Rewrite,
+    compressions,
+    fusions,
+    paraphrases,
+    strip_dateline,
+    word_count,
+)
+from langchain_genprog.segment.words import new_words
+from tests.unit_tests.fakes import ScriptedChatModel, first_choice
+
+# News sentences of the kinds MultiNews has (written for this test).
+SENTENCES = [
+    "The U.S. Coast Guard says it is looking for a man who has cost the service about "
+    "$500,000 after responding to nearly 30 of his fake distress calls.",
+    "In a press release published Friday, the Coast Guard says the 28 calls have originated "
+    "from around the area of Annapolis, Maryland.",
+    "Making false distress calls is a felony, punishable by a maximum of six years in prison, "
+    "a $10,000 civil fine and a reimbursement to the Coast Guard, the Coast Guard said.",
+    "The council, which met on Monday, approved the new park after a long debate.",
+    "Officials said the bridge would reopen in May.",
+    "On Tuesday, the company reported a loss of $2.3 billion, its largest since 2009.",
+    "SAN FRANCISCO (MarketWatch) -- Nasdaq halted trading for three hours on Thursday "
+    "because of a problem with a data feed, the exchange said.",
+    "Republicans currently hold 29 governorships, Democrats have 20, and Rhode Island's "
+    "Gov. Lincoln Chafee is an Independent.",
+    "While the races remain too close to call, Republicans are expected to win the North "
+    "Carolina governorship.",
+    "Calls like these not only put our crews at risk, but they put the lives of the public "
+    "at risk.",
+]
+
+FABRICATED = "The COVID-19 pandemic has brought about a multitude of challenges for mental health."
+
+
+def _words_from(output: str, inputs: list[str]) -> list[str]:
+    return [w for w in new_words(output, inputs) if w not in ADDED_WORDS]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_compressions_only_delete_and_stay_within_the_bound(text: str) -> None:
+    total = word_count(text)
+    for rewrite in compressions(text):
+        assert _words_from(rewrite.text, [text]) == [], rewrite
+        assert rewrite.words <= 0.7 * total
+        assert rewrite.text[0].isupper() and rewrite.text[-1] in '.!?"'
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_paraphrases_reorder_and_are_never_copies(text: str) -> None:
+    for rewrite in paraphrases(text):
+        assert _words_from(rewrite.text, [text]) == [], rewrite
+        assert rewrite.text != strip_dateline(text)
+        # reordering keeps every content word of the input (minus a dateline)
+        # "According to X, Y." stands for "X said Y."
+        assert set(new_words(strip_dateline(text), [rewrite.text])) <= {"that", "said", "says"}
+
+
+@pytest.mark.parametrize(("a", "b"), list(itertools.combinations(SENTENCES[:6], 2)))
+def test_fusions_join_parts_of_each_input(a: str, b: str) -> None:
+    options = fusions([a, b])
+    assert options
+    for rewrite in options:
+        assert _words_from(rewrite.text, [a, b]) == [], rewrite
+    bounded = [r for r in options if r.words <= 0.75 * (word_count(a) + word_count(b))]
+    assert bounded == options or len(options) <= 4  # the fallback is the shortest few
+
+
+def test_dateline_and_hanging_verbs_are_never_produced() -> None:
+    texts = [r.text for r in compressions(SENTENCES[6], max_ratio=0.9)]
+    assert texts and not any(t.startswith("SAN FRANCISCO") for t in texts)
+    hanging = [r.text for r in compressions(SENTENCES[1], max_ratio=0.9)]
+    assert not any(t.endswith("have originated.") for t in hanging)
+    joined = [r.text for r in compressions(SENTENCES[2], max_ratio=0.9)]
+    assert not any("prisonthe" in t or "prison the" in t for t in joined)
+
+
+def test_choice_grammar_escapes_quotes_and_backslashes() -> None:
+    grammar = choice_grammar(['He said "no".', "A \\ B."])
+    assert grammar == 'root ::= "He said \\"no\\"." | "A \\\\ B."\n'
+    assert first_choice(grammar) == 'He said "no".'
+    with pytest.raises(InvalidInputError):
+        choice_grammar([])
+
+
+def test_snap_returns_an_option_whatever_the_reply() -> None:
+    options = [Rewrite("The park opened.", 3, "a"), Rewrite("The park opened in May.", 5, "b")]
+    assert snap("The park opened in May.", options) is options[1]
+    assert snap("2", options) is options[1]
+    assert snap(FABRICATED, options) in options
+
+
+def _fabricator(*, grammar: bool) -> ScriptedChatModel:
+    def respond(messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
+        return FABRICATED  # ignores the grammar, as a broken backend would
+
+    return ScriptedChatModel(respond=respond, supports_grammar=grammar)
+
+
+@pytest.mark.parametrize("grammar", [True, False])
+@pytest.mark.parametrize(
+    ("operation", "inputs"),
+    [
+        ("compression", [SENTENCES[0]]),
+        ("compression", [SENTENCES[3]]),
+        ("paraphrase", [SENTENCES[4]]),
+        ("paraphrase", [SENTENCES[3]]),
+        ("fusion", [SENTENCES[0], SENTENCES[1]]),
+        ("fusion", [SENTENCES[3], SENTENCES[5], SENTENCES[4]]),
+    ],
+)
+def test_a_fabricating_model_cannot_put_a_new_word_in_a_grounded_output(
+    grammar: bool, operation: Any, inputs: list[str]
+) -> None:
+    llm = _fabricator(grammar=grammar)
+    out = run_operation(llm, operation, inputs, mode="grounded")
+    assert _words_from(out.text, inputs) == []
+    assert "covid" not in out.text.lower()
+    options, _ = rewrite_options(operation, inputs)
+    assert out.text in [o.text for o in options]
+
+
+async def test_async_grounded_operation_matches_sync() -> None:
+    llm = ScriptedChatModel(
+        respond=lambda m, kw: first_choice(kw["grammar"]), supports_grammar=True
+    )
+    sync = run_operation(llm, "compression", [SENTENCES[6]], mode="grounded")
+    asynchronous = await arun_operation(llm, "compression", [SENTENCES[6]], mode="grounded")
+    options = compressions(SENTENCES[6])
+    assert len(options) > 1
+    assert sync.text == asynchronous.text == options[0].text
+    grammar = llm.calls[0][1]["grammar"]
+    assert grammar.startswith("root ::= ") and grammar.count(" | ") == len(options) - 1
+
+
+def test_models_without_grammar_pick_a_numbered_option() -> None:
+    llm = ScriptedChatModel(replies=["2"])
+    out = run_operation(llm, "compression", [SENTENCES[6]], mode="grounded")
+    assert out.text == compressions(SENTENCES[6])[1].text
+    prompt = llm.calls[0][0][-1].text
+    assert "Options:" in prompt and "1. " in prompt
+
+
+def test_nothing_to_delete_keeps_the_input_and_says_so() -> None:
+    llm = ScriptedChatModel(replies=[])  # no call may be made
+    out = run_operation(llm, "compression", ["The mayor spoke."], mode="grounded")
+    assert out.text == "The mayor spoke."
+    assert out.note and "kept verbatim" in out.note
+    assert llm.calls == []
+
+
+def test_auto_mode_follows_grammar_support() -> None:
+    assert resolve_mode(ScriptedChatModel(supports_grammar=True), "auto") == "grounded"
+    assert resolve_mode(ScriptedChatModel(), "auto") == "free"
+    with pytest.raises(InvalidInputError):
+        resolve_mode(ScriptedChatModel(), "creative")  # type: ignore[arg-type]
+
+
+def test_free_runaway_reply_is_rejected_not_pasted() -> None:
+    runaway = (
+        "The park opened in May, and crowds came from every district of the city to see "
+        "the new lawns, the fountains and the playground that the council had promised."
+    )
+    llm = ScriptedChatModel(replies=[runaway])
+    with pytest.raises(InvalidOutputError, match="runaway"):
+        run_operation(llm, "compression", ["The park opened in May."])
