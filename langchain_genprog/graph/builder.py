@@ -21,6 +21,7 @@ from langgraph.types import Checkpointer
 
 from langchain_genprog.attribute.base import Attributor
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.nodes import (
     AttributeNode,
     ExecuteNode,
@@ -52,8 +53,12 @@ def build_genprog_graph(
     embeddings: Embeddings | None = None,
     splitter: SentenceSplitter | None = None,
     refiner: ProgramRefiner | NodeChecker | None = None,
-) -> StateGraph[GenProgState, None, GenProgInput, GenProgState]:
+) -> StateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build the uncompiled GenerationPrograms graph.
+
+    The planning and execution options below are the defaults of every run;
+    a run may override them through its context (:class:`GenProgContext`),
+    e.g. ``graph.invoke(inputs, context={"max_sentences": 1})``.
 
     Args:
         llm: Chat model that plans and executes. ``None`` uses the embedded
@@ -86,26 +91,21 @@ def build_genprog_graph(
         from langchain_genprog.models import get_default_chat_model
 
         llm = get_default_chat_model()
-    nodes: list[GenProgNode] = [
-        SegmentNode(
-            llm, source_token_budget=source_token_budget, embeddings=embeddings, splitter=splitter
-        ),
-        PlanNode(
-            llm,
-            mode=plan_mode,
-            limits=limits,
-            max_retries=max_plan_retries,
-            max_sentences=max_sentences,
-        ),
-        ExecuteNode(llm, max_concurrency=max_concurrency, max_retries=max_node_retries),
-    ]
-    if refiner is not None:
-        nodes.append(
-            RefineNode(llm, refiner, max_concurrency=max_concurrency, max_retries=max_node_retries)
-        )
-    nodes += [AttributeNode(attributor or ProgramLeavesAttributor()), FinalizeNode()]
+    defaults = GenProgContext(
+        plan_mode=plan_mode,
+        max_sentences=max_sentences,
+        max_plan_retries=max_plan_retries,
+        max_concurrency=max_concurrency,
+        max_node_retries=max_node_retries,
+        source_token_budget=source_token_budget,
+    )
+    nodes = _pipeline(llm, defaults, attributor, limits, embeddings, splitter, refiner)
 
-    graph = StateGraph(GenProgState, input_schema=GenProgInput)
+    graph = StateGraph(
+        GenProgState,
+        context_schema=GenProgContext.with_defaults(defaults),
+        input_schema=GenProgInput,
+    )
     for node in nodes:
         graph.add_node(node.name, node.as_runnable())
     refine = "refine" in graph.nodes
@@ -120,13 +120,35 @@ def build_genprog_graph(
     return graph
 
 
+def _pipeline(
+    llm: BaseChatModel,
+    defaults: GenProgContext,
+    attributor: Attributor | None,
+    limits: ProgramLimits | None,
+    embeddings: Embeddings | None,
+    splitter: SentenceSplitter | None,
+    refiner: ProgramRefiner | NodeChecker | None,
+) -> list[GenProgNode]:
+    """The graph's nodes in pipeline order (``refine`` only with a refiner)."""
+    nodes: list[GenProgNode] = [
+        SegmentNode(llm, embeddings=embeddings, splitter=splitter, defaults=defaults),
+        PlanNode(llm, limits=limits, defaults=defaults),
+        ExecuteNode(llm, defaults=defaults),
+    ]
+    if refiner is not None:
+        nodes.append(RefineNode(llm, refiner, defaults=defaults))
+    nodes.append(AttributeNode(attributor or ProgramLeavesAttributor(), defaults=defaults))
+    nodes.append(FinalizeNode(defaults=defaults))
+    return nodes
+
+
 def create_genprog_graph(
     llm: BaseChatModel | None = None,
     *,
     checkpointer: Checkpointer = None,
     name: str = "genprog",
     **options: Any,
-) -> CompiledStateGraph[GenProgState, None, GenProgInput, GenProgState]:
+) -> CompiledStateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build and compile the GenerationPrograms graph.
 
     Args:

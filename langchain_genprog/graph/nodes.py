@@ -2,18 +2,22 @@
 
 Each node is a small class built from the components it needs (a model, an
 attributor, a refiner ...) and called as ``node(state, runtime)``; it returns
-the state update and reports progress through ``runtime.stream_writer`` (see
-:mod:`~langchain_genprog.graph.events`). That makes every node usable and
-testable on its own — ``SegmentNode(llm)(state, Runtime(stream_writer=events.append))``
-— with no graph around it, while the builder only wires them.
+the state update, reads the run's options from ``runtime.context`` (a
+:class:`~langchain_genprog.graph.configuration.GenProgContext` applied over the
+node's build-time ``defaults``) and reports progress through
+``runtime.stream_writer`` (see :mod:`~langchain_genprog.graph.events`). That
+makes every node usable and testable on its own —
+``PlanNode(llm)(state, Runtime(context=GenProgContext(max_sentences=1)))`` — with
+no graph around it, while the builder only wires them.
 
 A node has one body. Its async form, :meth:`GenProgNode.acall`, runs the sync
 body in a worker thread unless the step has a native async path (execution and
 refinement batch their model calls with ``abatch``); those nodes share their
 before/after code between the two forms and differ only in the one awaited call.
 
-Adding a node is one subclass here (``name`` plus ``__call__``) and one edge in
-:func:`~langchain_genprog.graph.builder.build_genprog_graph`.
+Adding a node is one subclass here (``name`` plus ``__call__``), its entry in
+the builder's pipeline and its edge (or conditional edge) there; its options
+are fields of ``GenProgContext``.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from langchain_genprog.errors import InvalidInputError, PlanningError
 from langchain_genprog.execute.executor import ProgramExecutor
 from langchain_genprog.execute.trace import ExecutionResult
 from langchain_genprog.graph import events
+from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.inputs import documents_of, question_of
 from langchain_genprog.graph.state import GenProgState
-from langchain_genprog.plan.planner import PlanMode, ProgramPlanner
+from langchain_genprog.plan.planner import ProgramPlanner
 from langchain_genprog.program.validation import ProgramLimits
 from langchain_genprog.refine.checks import NodeChecker
 from langchain_genprog.refine.refiner import ProgramRefiner
@@ -49,41 +54,54 @@ NodeName = Literal["segment", "plan", "execute", "refine", "attribute", "finaliz
 class GenProgNode(ABC):
     """One step of the graph: ``node(state, runtime)`` returns the state update.
 
+    Args:
+        defaults: The options a run starts from (the graph's build-time ones);
+            the run's ``runtime.context`` overrides those it names.
+
     Attributes:
         name: The node's name in the graph (and in ``stream_mode="updates"``).
     """
 
     name: ClassVar[NodeName]
 
+    def __init__(self, *, defaults: GenProgContext | None = None) -> None:
+        self.defaults = defaults or GenProgContext()
+
     @abstractmethod
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Run the step on ``state``; write progress to ``runtime.stream_writer``."""
 
-    async def acall(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Async form: the sync body in a worker thread (context variables are copied)."""
         return await asyncio.to_thread(self, state, runtime)
+
+    def settings(self, runtime: Runtime[GenProgContext]) -> GenProgContext:
+        """This run's options: the defaults with the run's context applied."""
+        return self.defaults.merged(runtime.context)
 
     def as_runnable(self) -> Runnable[GenProgState, GenProgState]:
         """The node as LangGraph runs it: sync and async forms, the run's runtime injected."""
         return RunnableLambda(self._invoke, afunc=self._ainvoke, name=self.name)
 
     def _invoke(self, state: GenProgState) -> GenProgState:
-        return self(state, get_runtime())
+        return self(state, get_runtime(GenProgContext))
 
     async def _ainvoke(self, state: GenProgState) -> GenProgState:
-        return await self.acall(state, get_runtime())
+        return await self.acall(state, get_runtime(GenProgContext))
 
 
 class SegmentNode(GenProgNode):
     """Split the documents into numbered sentences and pick those the planner sees.
 
+    The planner's token budget is the run's ``source_token_budget``, else half
+    the model's ``n_ctx`` (context window) when it declares one, else no limit.
+
     Args:
-        llm: The graph's model; its ``n_ctx`` (context window) and
-            ``count_tokens``, when it declares them, size the planner's budget.
-        source_token_budget: Most tokens of source sentences shown to the
-            planner; ``None`` uses half of ``llm.n_ctx`` if declared, else no limit.
+        llm: The graph's model; its ``n_ctx`` and ``count_tokens``, when it
+            declares them, size the planner's budget.
         embeddings: Rank sentences semantically instead of by BM25.
         splitter: Custom sentence splitter.
+        defaults: See :class:`GenProgNode`.
     """
 
     name = "segment"
@@ -92,25 +110,30 @@ class SegmentNode(GenProgNode):
         self,
         llm: BaseChatModel,
         *,
-        source_token_budget: int | None = None,
         embeddings: Embeddings | None = None,
         splitter: SentenceSplitter | None = None,
+        defaults: GenProgContext | None = None,
     ) -> None:
+        super().__init__(defaults=defaults)
         n_ctx = getattr(llm, "n_ctx", None)
-        if source_token_budget is None and isinstance(n_ctx, int):
-            source_token_budget = n_ctx // 2
-        self.token_budget = source_token_budget
+        self.n_ctx = n_ctx if isinstance(n_ctx, int) else None
         self.count_tokens = getattr(llm, "count_tokens", None)
         self.embeddings = embeddings
         self.splitter = splitter
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def token_budget(self, settings: GenProgContext) -> int | None:
+        """The most tokens of source sentences the planner may be shown in a run."""
+        if settings.source_token_budget is not None:
+            return settings.source_token_budget
+        return self.n_ctx // 2 if self.n_ctx is not None else None
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Number the sources' sentences and select the planner's share."""
         sources = Sources.from_documents(documents_of(state), splitter=self.splitter)
         selection = select_sentences(
             sources,
             question_of(state),
-            token_budget=self.token_budget,
+            token_budget=self.token_budget(self.settings(runtime)),
             count_tokens=self.count_tokens,
             embeddings=self.embeddings,
         )
@@ -121,15 +144,12 @@ class SegmentNode(GenProgNode):
 class PlanNode(GenProgNode):
     """Ask the model for a program over the selected sentences.
 
+    The run's ``plan_mode``, ``max_sentences`` and ``max_plan_retries`` apply.
+
     Args:
         llm: The planning model.
-        mode: Planner decoder (``auto``, ``text``, ``structured``, ``grammar``).
         limits: Program depth/fan-in bounds.
-        max_retries: Re-prompts after an invalid program.
-        max_sentences: Most answer sentences.
-
-    Raises:
-        InvalidInputError: If the planner options are out of range.
+        defaults: See :class:`GenProgNode`.
     """
 
     name = "plan"
@@ -138,22 +158,30 @@ class PlanNode(GenProgNode):
         self,
         llm: BaseChatModel,
         *,
-        mode: PlanMode = "auto",
         limits: ProgramLimits | None = None,
-        max_retries: int = 2,
-        max_sentences: int = 5,
+        defaults: GenProgContext | None = None,
     ) -> None:
-        self.planner = ProgramPlanner(
-            llm, mode=mode, limits=limits, max_retries=max_retries, max_sentences=max_sentences
+        super().__init__(defaults=defaults)
+        self.llm = llm
+        self.limits = limits
+
+    def planner(self, settings: GenProgContext) -> ProgramPlanner:
+        """The planner of a run with ``settings``."""
+        return ProgramPlanner(
+            self.llm,
+            mode=settings.plan_mode,
+            limits=self.limits,
+            max_retries=settings.max_plan_retries,
+            max_sentences=settings.max_sentences,
         )
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Plan, reporting each attempt.
 
         Raises:
             PlanningError: If no attempt produced a single valid line.
         """
-        result = self.planner.plan(
+        result = self.planner(self.settings(runtime)).plan(
             state["sources"],
             question_of(state),
             ranked_ids=state["selection"].ranked_ids,
@@ -171,34 +199,35 @@ class PlanNode(GenProgNode):
 class ExecuteNode(GenProgNode):
     """Run the program, one model call per operation, and compose the answer.
 
+    The run's ``max_concurrency`` and ``max_node_retries`` apply.
+
     Args:
         llm: The model that performs the operations.
-        max_concurrency: Operations run at once.
-        max_retries: Retries of a failing operation call.
+        defaults: See :class:`GenProgNode`.
     """
 
     name = "execute"
 
-    def __init__(self, llm: BaseChatModel, *, max_concurrency: int = 4, max_retries: int = 2):
+    def __init__(self, llm: BaseChatModel, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
         self.llm = llm
-        self.max_concurrency = max_concurrency
-        self.max_retries = max_retries
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Execute ``state["plan"].program`` over ``state["sources"]``."""
         result = self._executor(runtime).execute(state["plan"].program, state["sources"])
         return _answered(result)
 
-    async def acall(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Async :meth:`__call__`: the model calls go through ``abatch``."""
         result = await self._executor(runtime).aexecute(state["plan"].program, state["sources"])
         return _answered(result)
 
-    def _executor(self, runtime: Runtime[Any]) -> ProgramExecutor:
+    def _executor(self, runtime: Runtime[GenProgContext]) -> ProgramExecutor:
+        settings = self.settings(runtime)
         return ProgramExecutor(
             self.llm,
-            max_concurrency=self.max_concurrency,
-            max_retries=self.max_retries,
+            max_concurrency=settings.max_concurrency,
+            max_retries=settings.max_node_retries,
             on_node=lambda trace: runtime.stream_writer(events.execute_event(trace)),
         )
 
@@ -210,9 +239,9 @@ class RefineNode(GenProgNode):
         llm: The graph's model (re-runs operations when ``refiner`` is a checker).
         refiner: A :class:`~langchain_genprog.refine.ProgramRefiner`, or a
             :class:`~langchain_genprog.refine.NodeChecker` to refine with
-            ``llm`` and this node's concurrency and retries (two rounds).
-        max_concurrency: Operations run at once (with a checker only).
-        max_retries: Retries of a failing re-run (with a checker only).
+            ``llm`` and the run's ``max_concurrency`` and ``max_node_retries``
+            (two rounds).
+        defaults: See :class:`GenProgNode`.
 
     Raises:
         InvalidInputError: If ``refiner`` is neither.
@@ -225,31 +254,38 @@ class RefineNode(GenProgNode):
         llm: BaseChatModel,
         refiner: ProgramRefiner | NodeChecker,
         *,
-        max_concurrency: int = 4,
-        max_retries: int = 2,
+        defaults: GenProgContext | None = None,
     ) -> None:
-        if isinstance(refiner, ProgramRefiner):
-            self.refiner = refiner
-        elif isinstance(refiner, NodeChecker):
-            self.refiner = ProgramRefiner(
-                llm, refiner, max_concurrency=max_concurrency, max_retries=max_retries
-            )
-        else:
+        super().__init__(defaults=defaults)
+        if not isinstance(refiner, (ProgramRefiner, NodeChecker)):
             msg = f"refiner must be a ProgramRefiner or a NodeChecker, got {type(refiner).__name__}"
             raise InvalidInputError(msg)
+        self.llm = llm
+        self.refiner = refiner
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def refiner_for(self, settings: GenProgContext) -> ProgramRefiner:
+        """The refiner of a run: the one given, or one around the given checker."""
+        if isinstance(self.refiner, ProgramRefiner):
+            return self.refiner
+        return ProgramRefiner(
+            self.llm,
+            self.refiner,
+            max_concurrency=settings.max_concurrency,
+            max_retries=settings.max_node_retries,
+        )
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Refine ``state["execution"]``; the answer becomes the refined one."""
+        refiner = self.refiner_for(self.settings(runtime))
         program, sources, execution = state["plan"].program, state["sources"], state["execution"]
-        result = self.refiner.refine(program, sources, execution, **_refine_callbacks(runtime))
+        result = refiner.refine(program, sources, execution, **_refine_callbacks(runtime))
         return {**_answered(result.execution), "refinement": result}
 
-    async def acall(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Async :meth:`__call__` (async checks and re-runs)."""
+        refiner = self.refiner_for(self.settings(runtime))
         program, sources, execution = state["plan"].program, state["sources"], state["execution"]
-        result = await self.refiner.arefine(
-            program, sources, execution, **_refine_callbacks(runtime)
-        )
+        result = await refiner.arefine(program, sources, execution, **_refine_callbacks(runtime))
         return {**_answered(result.execution), "refinement": result}
 
 
@@ -258,14 +294,16 @@ class AttributeNode(GenProgNode):
 
     Args:
         attributor: Any :class:`~langchain_genprog.attribute.base.Attributor`.
+        defaults: See :class:`GenProgNode`.
     """
 
     name = "attribute"
 
-    def __init__(self, attributor: Attributor) -> None:
+    def __init__(self, attributor: Attributor, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
         self.attributor = attributor
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Attribute ``state["answer_sentences"]`` to ``state["sources"]``."""
         runtime.stream_writer(events.attribute_event(self.attributor.name))
         result = self.attributor.attribute(
@@ -279,7 +317,7 @@ class FinalizeNode(GenProgNode):
 
     name = "finalize"
 
-    def __call__(self, state: GenProgState, runtime: Runtime[Any]) -> GenProgState:
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Build the message from the answer and its attribution."""
         message = build_message(
             state["answer"], state["attribution"], state["sources"], metadata=_metadata(state)
@@ -293,7 +331,7 @@ def _answered(execution: ExecutionResult) -> GenProgState:
     return {"execution": execution, "answer": answer, "answer_sentences": sentences}
 
 
-def _refine_callbacks(runtime: Runtime[Any]) -> dict[str, Any]:
+def _refine_callbacks(runtime: Runtime[GenProgContext]) -> dict[str, Any]:
     write = runtime.stream_writer
     return {
         "on_node": lambda trace: write(events.rerun_event(trace)),

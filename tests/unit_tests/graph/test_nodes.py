@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
 from langchain_genprog.errors import InvalidInputError, PlanningError
+from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.nodes import (
     AttributeNode,
     ExecuteNode,
@@ -33,8 +34,12 @@ S3 = "Residents wanted green space."
 PROGRAM = "- paraphrase(fusion(S1, S2))\n- compression(S3)"
 
 
-def runtime(events: list[dict[str, Any]]) -> Runtime[Any]:
-    return Runtime(stream_writer=events.append)
+TEXT = GenProgContext(plan_mode="text")
+
+
+def runtime(events: list[dict[str, Any]], **context: Any) -> Runtime[GenProgContext]:
+    """A run's runtime: its progress events go to ``events``; ``context`` is the run's options."""
+    return Runtime(context=GenProgContext(**context), stream_writer=events.append)
 
 
 def run(node: Any, state: GenProgState, events: list[dict[str, Any]]) -> GenProgState:
@@ -46,7 +51,7 @@ def run(node: Any, state: GenProgState, events: list[dict[str, Any]]) -> GenProg
 def planned_state(llm: ScriptedChatModel) -> GenProgState:
     state: GenProgState = {"question": "What did the council decide?", "documents": DOCS}
     state = run(SegmentNode(llm), state, [])
-    return run(PlanNode(llm, mode="text"), state, [])
+    return run(PlanNode(llm, defaults=TEXT), state, [])
 
 
 def test_segment_numbers_sentences_and_reports_the_selection() -> None:
@@ -62,9 +67,17 @@ def test_segment_budget_defaults_to_half_the_context_window() -> None:
     class Windowed(ScriptedChatModel):
         n_ctx: int = 64
 
-    assert SegmentNode(Windowed()).token_budget == 32
-    assert SegmentNode(Windowed(), source_token_budget=10).token_budget == 10
-    assert SegmentNode(ScriptedChatModel()).token_budget is None
+    assert SegmentNode(Windowed()).token_budget(GenProgContext()) == 32
+    assert SegmentNode(Windowed()).token_budget(GenProgContext(source_token_budget=10)) == 10
+    assert SegmentNode(ScriptedChatModel()).token_budget(GenProgContext()) is None
+
+
+def test_segment_budget_per_run_leaves_sentences_out() -> None:
+    node = SegmentNode(ScriptedChatModel())
+    state: GenProgState = {"question": "park", "documents": DOCS}
+    assert node(state, runtime([]))["selection"].dropped == 0
+    tight = node(state, runtime([], source_token_budget=12))["selection"]
+    assert tight.dropped > 0 and len(tight.ranked_ids) < 4
 
 
 def test_segment_rejects_bad_documents_with_typed_errors() -> None:
@@ -78,7 +91,7 @@ def test_plan_uses_the_last_human_message_and_reports_attempts() -> None:
     state: GenProgState = {"messages": [HumanMessage("What about the park?")], "documents": DOCS}
     state = run(SegmentNode(llm), state, [])
     events: list[dict[str, Any]] = []
-    update = PlanNode(llm, mode="text")(state, runtime(events))
+    update = PlanNode(llm)(state, runtime(events, plan_mode="text"))
     assert update["plan"].program.render() == "- fusion(S1, S2)"
     assert "Question: What about the park?" in llm.calls[0][0][-1].text
     assert [(e["step"], e["valid_lines"], e["issues"]) for e in events] == [("plan", 1, [])]
@@ -88,12 +101,15 @@ def test_plan_without_a_valid_line_raises_planning_error() -> None:
     llm = ScriptedChatModel(respond=lambda messages, kwargs: "no program")
     state = run(SegmentNode(llm), {"documents": DOCS}, [])
     with pytest.raises(PlanningError, match="2 attempt"):
-        PlanNode(llm, mode="text", max_retries=1)(state, runtime([]))
+        PlanNode(llm, defaults=TEXT)(state, runtime([], max_plan_retries=1))
 
 
-def test_plan_options_are_validated_when_the_node_is_built() -> None:
-    with pytest.raises(InvalidInputError):
-        PlanNode(ScriptedChatModel(), max_sentences=0)
+def test_plan_run_options_override_the_defaults() -> None:
+    llm = ScriptedChatModel(respond=lambda messages, kwargs: "- S1\n- S2\n- S3")
+    state = run(SegmentNode(llm), {"documents": DOCS}, [])
+    node = PlanNode(llm, defaults=GenProgContext(plan_mode="text", max_sentences=3))
+    assert len(node(state, runtime([]))["plan"].program.lines) == 3
+    assert len(node(state, runtime([], max_sentences=1))["plan"].program.lines) == 1
 
 
 def test_execute_composes_the_answer_and_reports_each_node() -> None:
