@@ -39,17 +39,20 @@ class PlanEvent(TypedDict):
     seconds: float
 
 
-class NodeEvent(TypedDict):
-    """One program node ran: in ``execute``, or re-run (``kind="rerun"``) in ``refine``."""
-
-    step: Literal["execute", "refine"]
-    kind: NotRequired[Literal["rerun"]]
+class _TraceFields(TypedDict):
     line: int
     path: str
     operation: str
     output: str
     error: str | None
     seconds: float
+
+
+class NodeEvent(_TraceFields):
+    """One program node ran: in ``execute``, or re-run (``kind="rerun"``) in ``refine``."""
+
+    step: Literal["execute", "refine"]
+    kind: NotRequired[Literal["rerun"]]
 
 
 class CheckEvent(TypedDict):
@@ -144,15 +147,6 @@ def round_event(record: RefinementRound) -> RoundEvent:
 def attribute_event(method: str) -> AttributeEvent:
     """The event of the ``attribute`` node."""
     return {"step": "attribute", "method": method}
-
-
-class _TraceFields(TypedDict):
-    line: int
-    path: str
-    operation: str
-    output: str
-    error: str | None
-    seconds: float
 
 
 def _trace_fields(trace: NodeTrace) -> _TraceFields:
