@@ -65,7 +65,7 @@ class GenProgNode(ABC):
     name: ClassVar[NodeName]
 
     def __init__(self, *, defaults: GenProgContext | None = None) -> None:
-        self.defaults = defaults or GenProgContext()
+        self.defaults = defaults if defaults is not None else GenProgContext()
 
     @abstractmethod
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
