@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
 from langchain_genprog.graph.builder import create_genprog_graph
+from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 from langchain_genprog.plan.planner import PlanMode
 
@@ -186,7 +187,7 @@ def _grammar_chat_openai_class() -> type[Any]:
 
 def make_graph(
     settings: ServerSettings | None = None, **options: Any
-) -> CompiledStateGraph[GenProgState, None, GenProgInput, GenProgState]:
+) -> CompiledStateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Compile the served graph (no checkpointer: the server provides one).
 
     Args:

@@ -36,7 +36,13 @@ from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTra
 from langchain_genprog.operations.grounded import OperationMode, resolve_mode
 from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
 from langchain_genprog.operations.tools import arun_operation, run_operation
-from langchain_genprog.program.model import OPERATIONS, Call, Operation, Program, SentenceRef
+from langchain_genprog.program.model import (
+    OPERATIONS,
+    NodeRef,
+    Operation,
+    Program,
+    ProgramNode,
+)
 from langchain_genprog.segment.sources import Sources
 
 NodeCallback = Callable[[NodeTrace], None]
@@ -44,22 +50,19 @@ NodeCallback = Callable[[NodeTrace], None]
 
 
 @dataclass
-class _Node:
-    """A scheduled node: a call, or a line whose root is a bare sentence id."""
+class _Run:
+    """A program node and what running it produced so far."""
 
-    line: int
-    path: str
-    node: Call | SentenceRef
-    children: list[_Node | SentenceRef]
-    height: int
-    order: int
-    leaf_ids: list[int]
+    node: ProgramNode
     trace: NodeTrace | None = None
     cause: str | None = None
     """Where the failure that stopped this node started: ``<path> (<op>): <error>``."""
 
 
-_Job = tuple[_Node, NodeTrace]
+_Runs = dict[NodeRef, _Run]
+"""Every node's run, in program order (line by line, each in post-order)."""
+
+_Job = tuple[_Run, NodeTrace]
 """A node waiting for its model call, with its pending trace."""
 
 
@@ -164,9 +167,9 @@ class ProgramExecutor:
             One :class:`LineResult` per line, in program order, and the trace of
             every node (per line, innermost first).
         """
-        nodes, levels = _schedule(program)
+        runs, levels = _schedule(program)
         for height in sorted(levels):
-            jobs = self._prepare_level(levels[height], sources)
+            jobs = self._prepare_level(levels[height], runs, sources)
             if not jobs:
                 continue
             pending = [trace for _, trace in jobs]
@@ -174,15 +177,15 @@ class ProgramExecutor:
                 pending, config=self._job_configs(pending, config), return_exceptions=True
             )
             self._collect(jobs, outputs)
-        return _assemble(program, nodes)
+        return _assemble(program, runs)
 
     async def aexecute(
         self, program: Program, sources: Sources, *, config: RunnableConfig | None = None
     ) -> ExecutionResult:
         """Async :meth:`execute`: same scheduling, results and trace."""
-        nodes, levels = _schedule(program)
+        runs, levels = _schedule(program)
         for height in sorted(levels):
-            jobs = self._prepare_level(levels[height], sources)
+            jobs = self._prepare_level(levels[height], runs, sources)
             if not jobs:
                 continue
             pending = [trace for _, trace in jobs]
@@ -190,7 +193,7 @@ class ProgramExecutor:
                 pending, config=self._job_configs(pending, config), return_exceptions=True
             )
             self._collect(jobs, outputs)
-        return _assemble(program, nodes)
+        return _assemble(program, runs)
 
     def run_nodes(
         self, pending: Sequence[NodeTrace], *, config: RunnableConfig | None = None
@@ -257,7 +260,7 @@ class ProgramExecutor:
 
     # --------------------------------------------------------------- scheduling
 
-    def _prepare_level(self, level: list[_Node], sources: Sources) -> list[_Job]:
+    def _prepare_level(self, level: list[_Run], runs: _Runs, sources: Sources) -> list[_Job]:
         """Resolve the inputs of a level; finish what needs no model call.
 
         Returns:
@@ -266,32 +269,32 @@ class ProgramExecutor:
         """
         jobs: list[_Job] = []
         for item in level:
+            node = item.node
             trace = NodeTrace(
-                line=item.line,
-                path=item.path,
-                operation=item.node.operation if isinstance(item.node, Call) else "extract",
-                instruction=item.node.instruction if isinstance(item.node, Call) else None,
-                leaf_ids=list(item.leaf_ids),
-            )
-            children: list[_Node | SentenceRef] = (
-                [item.node] if isinstance(item.node, SentenceRef) else item.children
+                line=node.ref.line,
+                path=node.ref.path,
+                operation=node.operation,
+                instruction=node.instruction,
+                leaf_ids=list(node.leaf_ids),
             )
             failure: str | None = None
-            for k, child in enumerate(children):
-                if isinstance(child, SentenceRef):
-                    text, problem = _sentence_text(sources, child.id)
+            for k, source in enumerate(node.inputs):
+                if isinstance(source, int):
+                    text, problem = _sentence_text(sources, source)
                     trace.inputs.append(text)
-                    trace.input_ids.append([child.id])
+                    trace.input_ids.append([source])
                     if problem and failure is None:
                         failure = problem
                     continue
+                child = runs[source]
                 done = child.trace
                 trace.inputs.append(done.output if done else "")
-                trace.input_ids.append(list(child.leaf_ids))
+                trace.input_ids.append(list(child.node.leaf_ids))
                 child_error = f"input {k + 1} did not run" if done is None else done.error
                 if child_error is not None and failure is None:
                     # Name the node where the failure started, not just the child.
-                    item.cause = child.cause or f"{child.path} ({_op(child)}): {child_error}"
+                    origin = f"{source.path} ({child.node.operation}): {child_error}"
+                    item.cause = child.cause or origin
                     failure = f"input failed: {item.cause}"
             if failure is not None:
                 trace.error = failure
@@ -337,7 +340,7 @@ class ProgramExecutor:
         if raised is not None:
             raise raised
 
-    def _finish(self, item: _Node, trace: NodeTrace) -> None:
+    def _finish(self, item: _Run, trace: NodeTrace) -> None:
         item.trace = trace
         self._notify(trace)
 
@@ -474,56 +477,20 @@ async def aexecute_program(
 # ---------------------------------------------------------------------- helpers
 
 
-def _schedule(program: Program) -> tuple[dict[tuple[int, str], _Node], dict[int, list[_Node]]]:
-    """Index every scheduled node by ``(line, path)`` and group them by height."""
-    nodes: dict[tuple[int, str], _Node] = {}
-    levels: dict[int, list[_Node]] = {}
-    for line in program.lines:
-        if isinstance(line.root, SentenceRef):  # a bare "S3" line: a verbatim copy
-            item = _Node(line.index, "0", line.root, [], 0, 0, [line.root.id])
-            nodes[(line.index, "0")] = item
-            levels.setdefault(0, []).append(item)
-        else:
-            _add_call(line.root, line.index, "0", nodes, levels)
-    return nodes, levels
+def _schedule(program: Program) -> tuple[_Runs, dict[int, list[_Run]]]:
+    """A run per program node, by key, and the runs grouped by height."""
+    runs: _Runs = {}
+    levels: dict[int, list[_Run]] = {}
+    for node in program.nodes():
+        run = runs[node.ref] = _Run(node)
+        levels.setdefault(node.height, []).append(run)
+    return runs, levels
 
 
-def _add_call(
-    call: Call,
-    line: int,
-    path: str,
-    nodes: dict[tuple[int, str], _Node],
-    levels: dict[int, list[_Node]],
-) -> _Node:
-    """Schedule ``call`` and its nested calls; post-order numbering gives ``order``."""
-    children: list[_Node | SentenceRef] = [
-        child
-        if isinstance(child, SentenceRef)
-        else _add_call(child, line, f"{path}.{k}", nodes, levels)
-        for k, child in enumerate(call.inputs)
-    ]
-    height = 1 + max((c.height for c in children if isinstance(c, _Node)), default=0)
-    order = sum(1 for key in nodes if key[0] == line)
-    item = _Node(line, path, call, children, height, order, _leaf_ids(children))
-    nodes[(line, path)] = item
-    levels.setdefault(height, []).append(item)
-    return item
-
-
-def _leaf_ids(children: list[_Node | SentenceRef]) -> list[int]:
-    seen: dict[int, None] = {}
-    for child in children:
-        ids = [child.id] if isinstance(child, SentenceRef) else child.leaf_ids
-        for sid in ids:
-            seen.setdefault(sid, None)
-    return list(seen)
-
-
-def _assemble(program: Program, nodes: dict[tuple[int, str], _Node]) -> ExecutionResult:
+def _assemble(program: Program, runs: _Runs) -> ExecutionResult:
     lines: list[LineResult] = []
     for line in program.lines:
-        root = nodes[(line.index, "0")]
-        trace = root.trace
+        trace = runs[NodeRef.root(line.index)].trace
         error = trace.error if trace else "the line was not executed"
         lines.append(
             LineResult(
@@ -534,8 +501,9 @@ def _assemble(program: Program, nodes: dict[tuple[int, str], _Node]) -> Executio
                 error=error,
             )
         )
-    ordered = sorted(nodes.values(), key=lambda n: (n.line, n.order))
-    return ExecutionResult(lines=lines, trace=[n.trace for n in ordered if n.trace is not None])
+    # A stable sort by line keeps each line's nodes in post-order.
+    ordered = sorted(runs.values(), key=lambda run: run.node.ref.line)
+    return ExecutionResult(lines=lines, trace=[r.trace for r in ordered if r.trace is not None])
 
 
 def _sentence_text(sources: Sources, sentence_id: int) -> tuple[str, str | None]:
@@ -561,10 +529,6 @@ def _reset(trace: NodeTrace) -> NodeTrace:
         },
         deep=True,
     )
-
-
-def _op(item: _Node) -> str:
-    return item.node.operation if isinstance(item.node, Call) else "extract"
 
 
 _OPERATIONS: dict[str, Operation] = {op: op for op in OPERATIONS}

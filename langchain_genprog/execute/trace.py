@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from langchain_genprog.program.model import NodeRef
+
 
 class NodeTrace(BaseModel):
     """The record of one executed operation (or one verbatim leaf copy).
@@ -41,6 +43,11 @@ class NodeTrace(BaseModel):
     output_tokens: int | None = None
     error: str | None = None
     note: str | None = None
+
+    @property
+    def ref(self) -> NodeRef:
+        """The traced node's key in the program."""
+        return NodeRef(line=self.line, path=self.path)
 
 
 class LineResult(BaseModel):

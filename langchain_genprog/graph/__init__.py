@@ -1,6 +1,13 @@
 """The LangGraph state machine wiring the steps: segment → plan → execute → (refine →) attribute."""
 
 from langchain_genprog.graph.builder import build_genprog_graph, create_genprog_graph
+from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 
-__all__ = ["GenProgInput", "GenProgState", "build_genprog_graph", "create_genprog_graph"]
+__all__ = [
+    "GenProgContext",
+    "GenProgInput",
+    "GenProgState",
+    "build_genprog_graph",
+    "create_genprog_graph",
+]

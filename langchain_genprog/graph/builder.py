@@ -2,42 +2,41 @@
 
 ``build_genprog_graph`` returns the uncompiled ``StateGraph`` (to extend or
 embed as a subgraph); ``create_genprog_graph`` compiles it with an optional
-checkpointer. Progress is streamed as LangGraph ``custom`` events, one per
-planner attempt, per executed program node and, with a refiner, per node check,
-re-run and refinement round, so ``stream_mode="custom"`` shows long runs moving.
+checkpointer. This module only wires: each step is a node of
+:mod:`~langchain_genprog.graph.nodes`, testable on its own, and progress goes
+to ``stream_mode="custom"`` as the typed events of
+:mod:`~langchain_genprog.graph.events` (one per planner attempt, per executed
+program node and, with a refiner, per node check, re-run and round).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
-from langchain_core.runnables import RunnableLambda
-from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 from langchain_genprog.attribute.base import Attributor
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
-from langchain_genprog.citations import build_message, compose_answer
-from langchain_genprog.errors import InvalidInputError, PlanningError
-from langchain_genprog.execute.executor import ProgramExecutor
-from langchain_genprog.execute.trace import NodeTrace
+from langchain_genprog.graph.configuration import GenProgContext
+from langchain_genprog.graph.nodes import (
+    AttributeNode,
+    ExecuteNode,
+    FinalizeNode,
+    GenProgNode,
+    PlanNode,
+    RefineNode,
+    SegmentNode,
+)
 from langchain_genprog.graph.state import GenProgInput, GenProgState
-from langchain_genprog.plan.planner import PlanAttempt, PlanMode, ProgramPlanner
+from langchain_genprog.plan.planner import PlanMode
 from langchain_genprog.program.validation import ProgramLimits
-from langchain_genprog.refine.checks import NodeCheck, NodeChecker
-from langchain_genprog.refine.refiner import ProgramRefiner, RefinementResult, RefinementRound
-from langchain_genprog.segment.selection import select_sentences
-from langchain_genprog.segment.sources import SentenceSplitter, Sources
-
-NodeName = Literal["segment", "plan", "execute", "refine", "attribute", "finalize"]
+from langchain_genprog.refine.checks import NodeChecker
+from langchain_genprog.refine.refiner import ProgramRefiner
+from langchain_genprog.segment.sources import SentenceSplitter
 
 
 def build_genprog_graph(
@@ -54,8 +53,12 @@ def build_genprog_graph(
     embeddings: Embeddings | None = None,
     splitter: SentenceSplitter | None = None,
     refiner: ProgramRefiner | NodeChecker | None = None,
-) -> StateGraph[GenProgState, None, GenProgInput, GenProgState]:
+) -> StateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build the uncompiled GenerationPrograms graph.
+
+    The planning and execution options below are the defaults of every run;
+    a run may override them through its context (:class:`GenProgContext`),
+    e.g. ``graph.invoke(inputs, context={"max_sentences": 1})``.
 
     Args:
         llm: Chat model that plans and executes. ``None`` uses the embedded
@@ -88,215 +91,55 @@ def build_genprog_graph(
         from langchain_genprog.models import get_default_chat_model
 
         llm = get_default_chat_model()
-    planner = ProgramPlanner(
-        llm,
-        mode=plan_mode,
-        limits=limits,
-        max_retries=max_plan_retries,
+    defaults = GenProgContext(
+        plan_mode=plan_mode,
         max_sentences=max_sentences,
+        max_plan_retries=max_plan_retries,
+        max_concurrency=max_concurrency,
+        max_node_retries=max_node_retries,
+        source_token_budget=source_token_budget,
     )
-    attribute_with: Attributor = attributor or ProgramLeavesAttributor()
-    refine_with: ProgramRefiner | None
-    if refiner is None or isinstance(refiner, ProgramRefiner):
-        refine_with = refiner
-    elif isinstance(refiner, NodeChecker):
-        refine_with = ProgramRefiner(
-            llm, refiner, max_concurrency=max_concurrency, max_retries=max_node_retries
-        )
-    else:
-        msg = f"refiner must be a ProgramRefiner or a NodeChecker, got {type(refiner).__name__}"
-        raise InvalidInputError(msg)
-    budget = source_token_budget
-    n_ctx = getattr(llm, "n_ctx", None)
-    if budget is None and isinstance(n_ctx, int):
-        budget = n_ctx // 2
-    count_tokens: Callable[[str], int] | None = getattr(llm, "count_tokens", None)
+    nodes = _pipeline(llm, defaults, attributor, limits, embeddings, splitter, refiner)
 
-    def segment(state: GenProgState) -> dict[str, Any]:
-        documents = state.get("documents")
-        if documents is None:
-            raise InvalidInputError("the input has no 'documents'; pass a list of documents")
-        sources = Sources.from_documents(_coerce_documents(documents), splitter=splitter)
-        selection = select_sentences(
-            sources,
-            _question(state),
-            token_budget=budget,
-            count_tokens=count_tokens,
-            embeddings=embeddings,
-        )
-        get_stream_writer()({"step": "segment", "message": selection.describe()})
-        return {"sources": sources, "selection": selection}
-
-    def on_attempt(attempt: PlanAttempt) -> None:
-        get_stream_writer()(
-            {
-                "step": "plan",
-                "valid_lines": attempt.valid_lines,
-                "issues": [str(i) for i in attempt.issues],
-                "seconds": round(attempt.seconds, 3),
-            }
-        )
-
-    def plan(state: GenProgState) -> dict[str, Any]:
-        result = planner.plan(
-            state["sources"],
-            _question(state),
-            ranked_ids=state["selection"].ranked_ids,
-            on_attempt=on_attempt,
-        )
-        if not result.program.lines:
-            raise PlanningError(
-                f"the planner produced no valid program line in {len(result.attempts)} "
-                "attempt(s): " + "; ".join(str(i) for i in result.issues),
-                result.issues,
-            )
-        return {"plan": result}
-
-    def _node_event(step: str, **extra: str) -> Callable[[NodeTrace], None]:
-        writer = get_stream_writer()
-
-        def on_node(trace: NodeTrace) -> None:
-            writer(
-                {
-                    "step": step,
-                    **extra,
-                    "line": trace.line,
-                    "path": trace.path,
-                    "operation": trace.operation,
-                    "output": trace.output,
-                    "error": trace.error,
-                    "seconds": round(trace.seconds, 3),
-                }
-            )
-
-        return on_node
-
-    def _executor() -> ProgramExecutor:
-        return ProgramExecutor(
-            llm,
-            max_concurrency=max_concurrency,
-            max_retries=max_node_retries,
-            on_node=_node_event("execute"),
-        )
-
-    def execute(state: GenProgState) -> dict[str, Any]:
-        result = _executor().execute(state["plan"].program, state["sources"])
-        answer, sentences = compose_answer(result.lines)
-        return {"execution": result, "answer": answer, "answer_sentences": sentences}
-
-    async def aexecute(state: GenProgState) -> dict[str, Any]:
-        result = await _executor().aexecute(state["plan"].program, state["sources"])
-        answer, sentences = compose_answer(result.lines)
-        return {"execution": result, "answer": answer, "answer_sentences": sentences}
-
-    def _refine_callbacks() -> dict[str, Any]:
-        writer = get_stream_writer()
-
-        def on_check(check: NodeCheck) -> None:
-            writer(
-                {
-                    "step": "refine",
-                    "kind": "check",
-                    "line": check.line,
-                    "path": check.path,
-                    "operation": check.operation,
-                    "supported": check.supported,
-                    "score": round(check.score, 4),
-                    "reason": check.reason,
-                }
-            )
-
-        def on_round(record: RefinementRound) -> None:
-            writer(
-                {
-                    "step": "refine",
-                    "kind": "round",
-                    "round": record.round,
-                    "failed": [str(ref) for ref in record.failed],
-                    "propagated": [str(ref) for ref in record.propagated],
-                    "still_failing": [str(ref) for ref in record.still_failing],
-                    "seconds": round(record.seconds, 3),
-                }
-            )
-
-        return {
-            "on_node": _node_event("refine", kind="rerun"),
-            "on_check": on_check,
-            "on_round": on_round,
-        }
-
-    def _refined(result: RefinementResult) -> dict[str, Any]:
-        answer, sentences = compose_answer(result.execution.lines)
-        return {
-            "execution": result.execution,
-            "answer": answer,
-            "answer_sentences": sentences,
-            "refinement": result,
-        }
-
-    def refine(state: GenProgState) -> dict[str, Any]:
-        assert refine_with is not None  # the node exists only with a refiner
-        result = refine_with.refine(
-            state["plan"].program, state["sources"], state["execution"], **_refine_callbacks()
-        )
-        return _refined(result)
-
-    async def arefine(state: GenProgState) -> dict[str, Any]:
-        assert refine_with is not None
-        result = await refine_with.arefine(
-            state["plan"].program, state["sources"], state["execution"], **_refine_callbacks()
-        )
-        return _refined(result)
-
-    def attribute(state: GenProgState) -> dict[str, Any]:
-        get_stream_writer()({"step": "attribute", "method": attribute_with.name})
-        result = attribute_with.attribute(
-            state["answer_sentences"], state["sources"], question=_question(state)
-        )
-        return {"attribution": result}
-
-    async def aattribute(state: GenProgState) -> dict[str, Any]:
-        return await asyncio.to_thread(attribute, state)
-
-    def finalize(state: GenProgState) -> dict[str, Any]:
-        plan_result = state["plan"]
-        execution = state["execution"]
-        metadata = {
-            "program": plan_result.program.render(),
-            "plan_retries": plan_result.retries,
-            "plan_issues": [str(i) for i in plan_result.issues],
-            "failures": [
-                {"line": f.line, "program": f.program, "error": f.error} for f in execution.failures
-            ],
-            "selection": state["selection"].describe(),
-            "attribution_method": state["attribution"].method,
-        }
-        refinement = state.get("refinement")
-        if refinement is not None:
-            metadata["refinement"] = refinement.summary()
-        message = build_message(
-            state["answer"], state["attribution"], state["sources"], metadata=metadata
-        )
-        return {"messages": [message]}
-
-    graph = StateGraph(GenProgState, input_schema=GenProgInput)
-    graph.add_node("segment", segment)
-    graph.add_node("plan", plan)
-    graph.add_node("execute", RunnableLambda(execute, afunc=aexecute, name="execute"))
-    graph.add_node("attribute", RunnableLambda(attribute, afunc=aattribute, name="attribute"))
-    graph.add_node("finalize", finalize)
+    graph = StateGraph(
+        GenProgState,
+        context_schema=GenProgContext.with_defaults(defaults),
+        input_schema=GenProgInput,
+    )
+    for node in nodes:
+        graph.add_node(node.name, node.as_runnable())
+    refine = "refine" in graph.nodes
     graph.add_edge(START, "segment")
     graph.add_edge("segment", "plan")
     graph.add_edge("plan", "execute")
-    if refine_with is not None:
-        graph.add_node("refine", RunnableLambda(refine, afunc=arefine, name="refine"))
-        graph.add_edge("execute", "refine")
+    graph.add_edge("execute", "refine" if refine else "attribute")
+    if refine:
         graph.add_edge("refine", "attribute")
-    else:
-        graph.add_edge("execute", "attribute")
     graph.add_edge("attribute", "finalize")
     graph.add_edge("finalize", END)
     return graph
+
+
+def _pipeline(
+    llm: BaseChatModel,
+    defaults: GenProgContext,
+    attributor: Attributor | None,
+    limits: ProgramLimits | None,
+    embeddings: Embeddings | None,
+    splitter: SentenceSplitter | None,
+    refiner: ProgramRefiner | NodeChecker | None,
+) -> list[GenProgNode]:
+    """The graph's nodes in pipeline order (``refine`` only with a refiner)."""
+    nodes: list[GenProgNode] = [
+        SegmentNode(llm, embeddings=embeddings, splitter=splitter, defaults=defaults),
+        PlanNode(llm, limits=limits, defaults=defaults),
+        ExecuteNode(llm, defaults=defaults),
+    ]
+    if refiner is not None:
+        nodes.append(RefineNode(llm, refiner, defaults=defaults))
+    nodes.append(AttributeNode(attributor or ProgramLeavesAttributor(), defaults=defaults))
+    nodes.append(FinalizeNode(defaults=defaults))
+    return nodes
 
 
 def create_genprog_graph(
@@ -305,7 +148,7 @@ def create_genprog_graph(
     checkpointer: Checkpointer = None,
     name: str = "genprog",
     **options: Any,
-) -> CompiledStateGraph[GenProgState, None, GenProgInput, GenProgState]:
+) -> CompiledStateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build and compile the GenerationPrograms graph.
 
     Args:
@@ -326,32 +169,3 @@ def create_genprog_graph(
             print(state["messages"][-1].content_blocks[0]["annotations"])
     """
     return build_genprog_graph(llm, **options).compile(checkpointer=checkpointer, name=name)
-
-
-def _question(state: GenProgState) -> str | None:
-    question = state.get("question")
-    if question is not None and not isinstance(question, str):
-        raise InvalidInputError(f"question must be a string, got {type(question).__name__}")
-    if question and question.strip():
-        return question.strip()
-    for message in reversed(state.get("messages") or []):
-        if isinstance(message, HumanMessage) and message.text.strip():
-            return message.text.strip()
-    return None
-
-
-def _coerce_documents(documents: Any) -> list[Document | str | bytes]:
-    if not isinstance(documents, (list, tuple)):
-        raise InvalidInputError("'documents' must be a list of documents or strings")
-    coerced: list[Document | str | bytes] = []
-    for k, doc in enumerate(documents):
-        if isinstance(doc, dict):
-            if "page_content" not in doc:
-                msg = f"document {k} is a dict without 'page_content'"
-                raise InvalidInputError(msg)
-            coerced.append(
-                Document(page_content=doc["page_content"], metadata=doc.get("metadata") or {})
-            )
-        else:
-            coerced.append(doc)
-    return coerced

@@ -4,9 +4,11 @@ from langchain_genprog.program.grammar import END_MARKER, program_line_grammar
 from langchain_genprog.program.model import (
     OPERATIONS,
     Call,
+    NodeRef,
     Operation,
     Program,
     ProgramLine,
+    ProgramNode,
     SentenceRef,
 )
 from langchain_genprog.program.parser import ParseResult, parse_program, parse_program_strict
@@ -17,12 +19,14 @@ __all__ = [
     "END_MARKER",
     "OPERATIONS",
     "Call",
+    "NodeRef",
     "Operation",
     "OperationSpec",
     "ParseResult",
     "Program",
     "ProgramLimits",
     "ProgramLine",
+    "ProgramNode",
     "ProgramSpec",
     "SentenceRef",
     "ValidationResult",

@@ -8,6 +8,7 @@ a bounded number of rounds, and reports every check, re-run and extra call in
 a :class:`RefinementResult`.
 """
 
+from langchain_genprog.program.model import NodeRef  # the refiner's reports use the program's key
 from langchain_genprog.refine.checks import (
     BaseNodeChecker,
     CheckUsage,
@@ -23,7 +24,6 @@ from langchain_genprog.refine.checks import (
 from langchain_genprog.refine.refiner import (
     DEFAULT_FEEDBACK,
     FeedbackBuilder,
-    NodeRef,
     NodeRefinement,
     NodeVersion,
     ProgramRefiner,

@@ -43,6 +43,7 @@ from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import NodeTrace
 from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_text
+from langchain_genprog.program.model import NodeRef
 
 MODEL_OPERATIONS = frozenset({"paraphrase", "compression", "fusion"})
 """Operations whose output a model wrote, and that a checker therefore judges."""
@@ -76,6 +77,11 @@ class NodeCheck(BaseModel):
     reason: str = ""
     checker: str = ""
     details: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def ref(self) -> NodeRef:
+        """The checked node's key in the program."""
+        return NodeRef(line=self.line, path=self.path)
 
 
 class CheckUsage(BaseModel):

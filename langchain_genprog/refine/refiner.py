@@ -39,13 +39,13 @@ from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.executor import NodeCallback, ProgramExecutor
 from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
 from langchain_genprog.operations.prompts import normalize_text
-from langchain_genprog.program.model import Call, Program, SentenceRef
+from langchain_genprog.program.model import ROOT_PATH, NodeRef, Program, ProgramNode
 from langchain_genprog.refine.checks import (
     MODEL_OPERATIONS,
     BaseNodeChecker,
@@ -54,9 +54,6 @@ from langchain_genprog.refine.checks import (
     NodeChecker,
 )
 from langchain_genprog.segment.sources import Sources
-
-Key = tuple[int, str]
-"""A node's ``(line, path)``."""
 
 Trigger = Literal["execute", "check", "input", "check+input"]
 """Why a node version exists: the first execution, a failed check, a changed input, or both."""
@@ -72,18 +69,6 @@ DEFAULT_FEEDBACK = (
     "Write a new sentence that keeps the facts of every input and adds nothing."
 )
 """Default feedback template; variables: ``output``, ``reason``, ``operation``."""
-
-
-class NodeRef(BaseModel):
-    """A node of the program: its line and its path in that line's tree."""
-
-    model_config = ConfigDict(frozen=True)
-
-    line: int
-    path: str
-
-    def __str__(self) -> str:
-        return f"line {self.line} node {self.path}"
 
 
 class NodeVersion(BaseModel):
@@ -208,7 +193,7 @@ class RefinementResult(BaseModel):
         """Lines whose answer sentence (or failure) differs from the original execution."""
         changed: set[int] = set()
         for node in self.nodes:
-            if node.path != "0" or not node.versions:
+            if node.path != ROOT_PATH or not node.versions:
                 continue
             first, now = node.versions[0].trace, node.current.trace
             if (first.output, first.error) != (now.output, now.error):
@@ -438,13 +423,7 @@ class ProgramRefiner:
 class _Slot:
     """A node of the program with its current state during refinement."""
 
-    key: Key
-    operation: str
-    instruction: str | None
-    children: list[int | Key]
-    """Per input: a leaf's sentence id, or a child node's key."""
-    parent: Key | None
-    height: int
+    node: ProgramNode
     trace: NodeTrace
     check: NodeCheck | None = None
     last_tried: tuple[NodeTrace, NodeCheck] | None = None
@@ -461,70 +440,27 @@ class _Session:
     execution: ExecutionResult
     on_check: CheckCallback | None
     on_round: Callable[[RefinementRound], None] | None
-    slots: dict[Key, _Slot] = field(default_factory=dict)
-    order: list[Key] = field(default_factory=list)
+    slots: dict[NodeRef, _Slot] = field(default_factory=dict)
+    order: list[NodeRef] = field(default_factory=list)
     heights: list[int] = field(default_factory=list)
     usage: CheckUsage = field(default_factory=CheckUsage)
     rounds: list[RefinementRound] = field(default_factory=list)
-    failing: set[Key] = field(default_factory=set)
-    dirty: set[Key] = field(default_factory=set)
+    failing: set[NodeRef] = field(default_factory=set)
+    dirty: set[NodeRef] = field(default_factory=set)
     current: RefinementRound | None = None
     round_started: float = 0.0
     started: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
-        traces = {(t.line, t.path): t for t in self.execution.trace}
-        for line in self.program.lines:
-            if isinstance(line.root, SentenceRef):
-                self._add(traces, (line.index, "0"), "extract", None, [line.root.id], None, 0)
-            else:
-                self._add_call(traces, line.root, line.index, "0", None)
-        self.order = [(t.line, t.path) for t in self.execution.trace]
+        traces = {t.ref: t for t in self.execution.trace}
+        for node in self.program.nodes():
+            self.slots[node.ref] = _Slot(node, _trace_of(node, traces))
+        self.order = [t.ref for t in self.execution.trace]
         extra = set(self.order) - set(self.slots)
         if extra:
-            shown = ", ".join(f"line {k[0]} node {k[1]}" for k in sorted(extra))
+            shown = ", ".join(str(ref) for ref in sorted(extra, key=lambda r: (r.line, r.path)))
             raise InvalidInputError(f"the execution has nodes the program does not: {shown}")
-        self.heights = sorted({slot.height for slot in self.slots.values()})
-
-    def _add_call(
-        self, traces: dict[Key, NodeTrace], call: Call, line: int, path: str, parent: Key | None
-    ) -> int:
-        key = (line, path)
-        children: list[int | Key] = []
-        height = 0
-        for k, child in enumerate(call.inputs):
-            if isinstance(child, SentenceRef):
-                children.append(child.id)
-            else:
-                height = max(height, self._add_call(traces, child, line, f"{path}.{k}", key))
-                children.append((line, f"{path}.{k}"))
-        self._add(traces, key, call.operation, call.instruction, children, parent, height + 1)
-        return height + 1
-
-    def _add(
-        self,
-        traces: dict[Key, NodeTrace],
-        key: Key,
-        operation: str,
-        instruction: str | None,
-        children: list[int | Key],
-        parent: Key | None,
-        height: int,
-    ) -> None:
-        trace = traces.get(key)
-        if trace is None:
-            msg = (
-                f"the execution has no trace for line {key[0]} node {key[1]}; "
-                "refine the execution of this very program"
-            )
-            raise InvalidInputError(msg)
-        if trace.operation != operation:
-            msg = (
-                f"line {key[0]} node {key[1]} is {operation} in the program but "
-                f"{trace.operation} in the execution"
-            )
-            raise InvalidInputError(msg)
-        self.slots[key] = _Slot(key, operation, instruction, children, parent, height, trace)
+        self.heights = sorted({slot.node.height for slot in self.slots.values()})
 
     # ----------------------------------------------------------------- checks
 
@@ -569,7 +505,7 @@ class _Session:
         """Record round 0: the verdicts on the original execution."""
         self.round_started = self.started
         record = RefinementRound(round=0)
-        verdicts = {(c.line, c.path): c for c in checks}
+        verdicts = {c.ref: c for c in checks}
         for key in self.order:
             slot = self.slots[key]
             check = verdicts.get(key)
@@ -582,7 +518,7 @@ class _Session:
             record.checked.append(check)
             self._notify(check)
             if not check.supported:
-                record.failed.append(NodeRef(line=key[0], path=key[1]))
+                record.failed.append(key)
                 self._history(slot)
         self.current = record
         self._close_round()
@@ -604,13 +540,12 @@ class _Session:
         pending: list[NodeTrace] = []
         for key in self.order:
             slot = self.slots[key]
-            if slot.height != height or (key not in self.failing and key not in self.dirty):
+            if slot.node.height != height or (key not in self.failing and key not in self.dirty):
                 continue
-            ref = NodeRef(line=key[0], path=key[1])
             if key in self.failing:
-                self.current.failed.append(ref)
+                self.current.failed.append(key)
             else:
-                self.current.propagated.append(ref)
+                self.current.propagated.append(key)
             pending.append(self._pending(slot))
         return pending
 
@@ -618,7 +553,7 @@ class _Session:
         inputs: list[str] = []
         input_ids: list[list[int]] = []
         failure: str | None = None
-        for child in slot.children:
+        for child in slot.node.inputs:
             if isinstance(child, int):
                 has = self.sources.has(child)
                 inputs.append(normalize_text(self.sources.sentence(child).text) if has else "")
@@ -632,16 +567,16 @@ class _Session:
                 failure = (
                     done.error
                     if done.error.startswith("input failed: ")
-                    else f"input failed: {child[1]} ({done.operation}): {done.error}"
+                    else f"input failed: {child.path} ({done.operation}): {done.error}"
                 )
-        instruction = slot.instruction
-        if slot.key in self.failing and slot.last_tried is not None:
+        instruction = slot.node.instruction
+        if slot.node.ref in self.failing and slot.last_tried is not None:
             note = self.refiner.feedback_for(*slot.last_tried)
             instruction = f"{instruction.rstrip(' .')}. {note}" if instruction else note
         return NodeTrace(
-            line=slot.key[0],
-            path=slot.key[1],
-            operation=slot.operation,
+            line=slot.node.ref.line,
+            path=slot.node.ref.path,
+            operation=slot.node.operation,
             inputs=inputs,
             input_ids=input_ids,
             instruction=instruction,
@@ -653,9 +588,9 @@ class _Session:
         """Take the re-runs of one height: adopt what is better, mark parents dirty."""
         assert self.current is not None
         record = self.current
-        verdicts = {(c.line, c.path): c for c in checks}
+        verdicts = {c.ref: c for c in checks}
         for trace in done:
-            key = (trace.line, trace.path)
+            key = trace.ref
             slot = self.slots[key]
             record.llm_calls += trace.attempts if trace.operation in MODEL_OPERATIONS else 0
             record.input_tokens += trace.input_tokens or 0
@@ -676,12 +611,12 @@ class _Session:
                 adopt = trace.error is None or old.error is not None
                 if not adopt:
                     note = "the re-run failed; the output made from the previous inputs is kept"
-                    record.stale.append(NodeRef(line=key[0], path=key[1]))
+                    record.stale.append(key)
             else:
                 adopt = _better(trace, check, old, slot.check)
                 if not adopt:
                     note = "not better than the output the node has"
-                    record.kept.append(NodeRef(line=key[0], path=key[1]))
+                    record.kept.append(key)
             history = self._history(slot)
             history.versions.append(
                 NodeVersion(
@@ -700,8 +635,8 @@ class _Session:
             changed = (trace.output, trace.error) != (old.output, old.error)
             slot.trace = trace
             slot.check = check
-            if changed and slot.parent is not None:
-                self.dirty.add(slot.parent)
+            if changed and slot.node.parent is not None:
+                self.dirty.add(slot.node.parent)
 
     def end_round(self) -> None:
         """Close the current round: what still fails is re-run in the next one."""
@@ -715,9 +650,7 @@ class _Session:
             for key in self.order
             if (check := self.slots[key].check) is not None and not check.supported
         }
-        record.still_failing = [
-            NodeRef(line=k[0], path=k[1]) for k in self.order if k in self.failing
-        ]
+        record.still_failing = [key for key in self.order if key in self.failing]
         record.seconds = time.perf_counter() - self.round_started
         self.rounds.append(record)
         if self.on_round is not None:
@@ -727,9 +660,9 @@ class _Session:
     def _history(self, slot: _Slot) -> NodeRefinement:
         if slot.history is None:
             slot.history = NodeRefinement(
-                line=slot.key[0],
-                path=slot.key[1],
-                operation=slot.operation,
+                line=slot.node.ref.line,
+                path=slot.node.ref.path,
+                operation=slot.node.operation,
                 versions=[
                     NodeVersion(round=0, trigger="execute", trace=slot.trace, check=slot.check)
                 ],
@@ -743,7 +676,7 @@ class _Session:
         traces = [self.slots[key].trace for key in self.order]
         lines: list[LineResult] = []
         for line, original in zip(self.program.lines, self.execution.lines, strict=True):
-            root = self.slots[(line.index, "0")].trace
+            root = self.slots[NodeRef.root(line.index)].trace
             lines.append(
                 original.model_copy(
                     update={
@@ -774,6 +707,22 @@ class _Session:
             usage=self.usage.model_copy(),
             seconds=time.perf_counter() - self.started,
         )
+
+
+def _trace_of(node: ProgramNode, traces: dict[NodeRef, NodeTrace]) -> NodeTrace:
+    """The execution's trace of ``node``, which must be of the same operation."""
+    trace = traces.get(node.ref)
+    if trace is None:
+        msg = (
+            f"the execution has no trace for {node.ref}; refine the execution of this very program"
+        )
+        raise InvalidInputError(msg)
+    if trace.operation != node.operation:
+        msg = (
+            f"{node.ref} is {node.operation} in the program but {trace.operation} in the execution"
+        )
+        raise InvalidInputError(msg)
+    return trace
 
 
 def _better(

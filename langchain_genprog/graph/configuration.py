@@ -1,0 +1,111 @@
+"""Per-run options of the graph: the LangGraph runtime context.
+
+The graph declares :class:`GenProgContext` as its ``context_schema``, so each
+run may set its own options — ``graph.invoke(inputs, context={"max_sentences": 1})``,
+a LangGraph Server run's ``context``, or the form LangGraph Studio shows for the
+schema — while ``build_genprog_graph``'s keyword arguments are the defaults a
+run starts from. Only the options a run names override those defaults.
+
+Adding an option is one field here (with a default and a description) and a
+read of ``settings.<field>`` in the node that needs it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.plan.planner import PlanMode
+
+
+class GenProgContext(BaseModel):
+    """The options one run of the graph may set.
+
+    Every field has the package default; a graph built with other keyword
+    arguments declares a subclass with those as defaults (see
+    :meth:`with_defaults`), so what LangGraph Studio shows is what a run gets.
+
+    Raises:
+        InvalidInputError: On construction, if an option is unknown or out of range.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # -- planning ------------------------------------------------------------
+    plan_mode: PlanMode = Field(
+        default="auto",
+        description=(
+            "Planner decoder: 'grammar' (line-by-line constrained decoding, for models "
+            "that accept a GBNF grammar), 'text' (the paper's syntax, parsed), "
+            "'structured' (structured output), or 'auto' (grammar when supported, else text)."
+        ),
+    )
+    max_sentences: int = Field(default=5, ge=1, description="Most answer sentences.")
+    max_plan_retries: int = Field(
+        default=2, ge=0, description="Re-prompts of the planner after an invalid program."
+    )
+    source_token_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most tokens of source sentences shown to the planner; the most relevant "
+            "sentences are kept and the rest reported. Empty: half the model's context "
+            "window when it declares one, else no limit."
+        ),
+    )
+    # -- execution -----------------------------------------------------------
+    max_concurrency: int = Field(default=4, ge=1, description="Operation calls in flight at once.")
+    max_node_retries: int = Field(
+        default=2, ge=0, description="Retries of an operation call that fails."
+    )
+    # -- grounding (the ground node's options go here) -----------------------
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            super().__init__(**options)
+        except ValidationError as err:
+            raise InvalidInputError(f"invalid graph options: {_describe(err)}") from err
+
+    def merged(self, overrides: GenProgContext | Mapping[str, Any] | None) -> GenProgContext:
+        """These options with the ones ``overrides`` names replaced.
+
+        Args:
+            overrides: A run's context: options set explicitly (a mapping, or a
+                :class:`GenProgContext` whose set fields count), or ``None``.
+
+        Raises:
+            InvalidInputError: If an override is unknown or out of range.
+        """
+        if overrides is None:
+            return self
+        if not isinstance(overrides, GenProgContext):
+            if not isinstance(overrides, Mapping):
+                msg = f"the graph's context must be a mapping, got {type(overrides).__name__}"
+                raise InvalidInputError(msg)
+            overrides = GenProgContext(**overrides)
+        named = {name: getattr(overrides, name) for name in overrides.model_fields_set}
+        return type(self)(**{**self.model_dump(), **named}) if named else self
+
+    @classmethod
+    def with_defaults(cls, defaults: GenProgContext) -> type[GenProgContext]:
+        """A subclass whose field defaults are ``defaults`` (the graph's build-time options).
+
+        It is the graph's ``context_schema``: LangGraph builds a run's context
+        from it and LangGraph Studio shows its defaults.
+        """
+        fields: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            field = copy.copy(info)  # keeps the description and the bounds
+            field.default = getattr(defaults, name)
+            fields[name] = (info.annotation, field)
+        return create_model(cls.__name__, __base__=cls, __doc__=cls.__doc__, **fields)
+
+
+def _describe(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'context'}: {e['msg']}" for e in err.errors()
+    )

@@ -1,0 +1,360 @@
+"""The graph's nodes, one callable per step: segment, plan, execute, refine, attribute, finalize.
+
+Each node is a small class built from the components it needs (a model, an
+attributor, a refiner ...) and called as ``node(state, runtime)``; it returns
+the state update, reads the run's options from ``runtime.context`` (a
+:class:`~langchain_genprog.graph.configuration.GenProgContext` applied over the
+node's build-time ``defaults``) and reports progress through
+``runtime.stream_writer`` (see :mod:`~langchain_genprog.graph.events`). That
+makes every node usable and testable on its own —
+``PlanNode(llm)(state, Runtime(context=GenProgContext(max_sentences=1)))`` — with
+no graph around it, while the builder only wires them.
+
+A node has one body. Its async form, :meth:`GenProgNode.acall`, runs the sync
+body in a worker thread unless the step has a native async path (execution and
+refinement batch their model calls with ``abatch``); those nodes share their
+before/after code between the two forms and differ only in the one awaited call.
+
+Adding a node is one subclass here (``name`` plus ``__call__``), its entry in
+the builder's pipeline and its edge (or conditional edge) there; its options
+are fields of ``GenProgContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableLambda
+from langgraph.runtime import Runtime, get_runtime
+
+from langchain_genprog.attribute.base import Attributor
+from langchain_genprog.citations import build_message, compose_answer
+from langchain_genprog.errors import InvalidInputError, PlanningError
+from langchain_genprog.execute.executor import ProgramExecutor
+from langchain_genprog.execute.trace import ExecutionResult
+from langchain_genprog.graph import events
+from langchain_genprog.graph.configuration import GenProgContext
+from langchain_genprog.graph.inputs import documents_of, question_of
+from langchain_genprog.graph.state import GenProgState
+from langchain_genprog.plan.planner import ProgramPlanner
+from langchain_genprog.program.validation import ProgramLimits
+from langchain_genprog.refine.checks import NodeChecker
+from langchain_genprog.refine.refiner import ProgramRefiner
+from langchain_genprog.segment.selection import select_sentences
+from langchain_genprog.segment.sources import SentenceSplitter, Sources
+
+NodeName = Literal["segment", "plan", "execute", "refine", "attribute", "finalize"]
+"""The graph's node names, in pipeline order."""
+
+
+class GenProgNode(ABC):
+    """One step of the graph: ``node(state, runtime)`` returns the state update.
+
+    Args:
+        defaults: The options a run starts from (the graph's build-time ones);
+            the run's ``runtime.context`` overrides those it names.
+
+    Attributes:
+        name: The node's name in the graph (and in ``stream_mode="updates"``).
+    """
+
+    name: ClassVar[NodeName]
+
+    def __init__(self, *, defaults: GenProgContext | None = None) -> None:
+        self.defaults = defaults if defaults is not None else GenProgContext()
+
+    @abstractmethod
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Run the step on ``state``; write progress to ``runtime.stream_writer``."""
+
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Async form: the sync body in a worker thread (context variables are copied)."""
+        return await asyncio.to_thread(self, state, runtime)
+
+    def settings(self, runtime: Runtime[GenProgContext]) -> GenProgContext:
+        """This run's options: the defaults with the run's context applied."""
+        return self.defaults.merged(runtime.context)
+
+    def as_runnable(self) -> Runnable[GenProgState, GenProgState]:
+        """The node as LangGraph runs it: sync and async forms, the run's runtime injected."""
+        return RunnableLambda(self._invoke, afunc=self._ainvoke, name=self.name)
+
+    def _invoke(self, state: GenProgState) -> GenProgState:
+        return self(state, get_runtime(GenProgContext))
+
+    async def _ainvoke(self, state: GenProgState) -> GenProgState:
+        return await self.acall(state, get_runtime(GenProgContext))
+
+
+class SegmentNode(GenProgNode):
+    """Split the documents into numbered sentences and pick those the planner sees.
+
+    The planner's token budget is the run's ``source_token_budget``, else half
+    the model's ``n_ctx`` (context window) when it declares one, else no limit.
+
+    Args:
+        llm: The graph's model; its ``n_ctx`` and ``count_tokens``, when it
+            declares them, size the planner's budget.
+        embeddings: Rank sentences semantically instead of by BM25.
+        splitter: Custom sentence splitter.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "segment"
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        *,
+        embeddings: Embeddings | None = None,
+        splitter: SentenceSplitter | None = None,
+        defaults: GenProgContext | None = None,
+    ) -> None:
+        super().__init__(defaults=defaults)
+        n_ctx = getattr(llm, "n_ctx", None)
+        self.n_ctx = n_ctx if isinstance(n_ctx, int) else None
+        self.count_tokens = getattr(llm, "count_tokens", None)
+        self.embeddings = embeddings
+        self.splitter = splitter
+
+    def token_budget(self, settings: GenProgContext) -> int | None:
+        """The most tokens of source sentences the planner may be shown in a run."""
+        if settings.source_token_budget is not None:
+            return settings.source_token_budget
+        return self.n_ctx // 2 if self.n_ctx is not None else None
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Number the sources' sentences and select the planner's share."""
+        sources = Sources.from_documents(documents_of(state), splitter=self.splitter)
+        selection = select_sentences(
+            sources,
+            question_of(state),
+            token_budget=self.token_budget(self.settings(runtime)),
+            count_tokens=self.count_tokens,
+            embeddings=self.embeddings,
+        )
+        runtime.stream_writer(events.segment_event(selection))
+        return {"sources": sources, "selection": selection}
+
+
+class PlanNode(GenProgNode):
+    """Ask the model for a program over the selected sentences.
+
+    The run's ``plan_mode``, ``max_sentences`` and ``max_plan_retries`` apply.
+
+    Args:
+        llm: The planning model.
+        limits: Program depth/fan-in bounds.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "plan"
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        *,
+        limits: ProgramLimits | None = None,
+        defaults: GenProgContext | None = None,
+    ) -> None:
+        super().__init__(defaults=defaults)
+        self.llm = llm
+        self.limits = limits
+
+    def planner(self, settings: GenProgContext) -> ProgramPlanner:
+        """The planner of a run with ``settings``."""
+        return ProgramPlanner(
+            self.llm,
+            mode=settings.plan_mode,
+            limits=self.limits,
+            max_retries=settings.max_plan_retries,
+            max_sentences=settings.max_sentences,
+        )
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Plan, reporting each attempt.
+
+        Raises:
+            PlanningError: If no attempt produced a single valid line.
+        """
+        result = self.planner(self.settings(runtime)).plan(
+            state["sources"],
+            question_of(state),
+            ranked_ids=state["selection"].ranked_ids,
+            on_attempt=lambda attempt: runtime.stream_writer(events.plan_event(attempt)),
+        )
+        if not result.program.lines:
+            raise PlanningError(
+                f"the planner produced no valid program line in {len(result.attempts)} "
+                "attempt(s): " + "; ".join(str(i) for i in result.issues),
+                result.issues,
+            )
+        return {"plan": result}
+
+
+class ExecuteNode(GenProgNode):
+    """Run the program, one model call per operation, and compose the answer.
+
+    The run's ``max_concurrency`` and ``max_node_retries`` apply.
+
+    Args:
+        llm: The model that performs the operations.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "execute"
+
+    def __init__(self, llm: BaseChatModel, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
+        self.llm = llm
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Execute ``state["plan"].program`` over ``state["sources"]``."""
+        result = self._executor(runtime).execute(state["plan"].program, state["sources"])
+        return _answered(result)
+
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Async :meth:`__call__`: the model calls go through ``abatch``."""
+        result = await self._executor(runtime).aexecute(state["plan"].program, state["sources"])
+        return _answered(result)
+
+    def _executor(self, runtime: Runtime[GenProgContext]) -> ProgramExecutor:
+        settings = self.settings(runtime)
+        return ProgramExecutor(
+            self.llm,
+            max_concurrency=settings.max_concurrency,
+            max_retries=settings.max_node_retries,
+            on_node=lambda trace: runtime.stream_writer(events.execute_event(trace)),
+        )
+
+
+class RefineNode(GenProgNode):
+    """Check each executed node against its own inputs and re-run only the failing ones.
+
+    Args:
+        llm: The graph's model (re-runs operations when ``refiner`` is a checker).
+        refiner: A :class:`~langchain_genprog.refine.ProgramRefiner`, or a
+            :class:`~langchain_genprog.refine.NodeChecker` to refine with
+            ``llm`` and the run's ``max_concurrency`` and ``max_node_retries``
+            (two rounds).
+        defaults: See :class:`GenProgNode`.
+
+    Raises:
+        InvalidInputError: If ``refiner`` is neither.
+    """
+
+    name = "refine"
+
+    def __init__(
+        self,
+        llm: BaseChatModel,
+        refiner: ProgramRefiner | NodeChecker,
+        *,
+        defaults: GenProgContext | None = None,
+    ) -> None:
+        super().__init__(defaults=defaults)
+        if not isinstance(refiner, (ProgramRefiner, NodeChecker)):
+            msg = f"refiner must be a ProgramRefiner or a NodeChecker, got {type(refiner).__name__}"
+            raise InvalidInputError(msg)
+        self.llm = llm
+        self.refiner = refiner
+
+    def refiner_for(self, settings: GenProgContext) -> ProgramRefiner:
+        """The refiner of a run: the one given, or one around the given checker."""
+        if isinstance(self.refiner, ProgramRefiner):
+            return self.refiner
+        return ProgramRefiner(
+            self.llm,
+            self.refiner,
+            max_concurrency=settings.max_concurrency,
+            max_retries=settings.max_node_retries,
+        )
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Refine ``state["execution"]``; the answer becomes the refined one."""
+        refiner = self.refiner_for(self.settings(runtime))
+        program, sources, execution = state["plan"].program, state["sources"], state["execution"]
+        result = refiner.refine(program, sources, execution, **_refine_callbacks(runtime))
+        return {**_answered(result.execution), "refinement": result}
+
+    async def acall(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Async :meth:`__call__` (async checks and re-runs)."""
+        refiner = self.refiner_for(self.settings(runtime))
+        program, sources, execution = state["plan"].program, state["sources"], state["execution"]
+        result = await refiner.arefine(program, sources, execution, **_refine_callbacks(runtime))
+        return {**_answered(result.execution), "refinement": result}
+
+
+class AttributeNode(GenProgNode):
+    """Cite each answer sentence to its sources (program leaves, or measured support).
+
+    Args:
+        attributor: Any :class:`~langchain_genprog.attribute.base.Attributor`.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "attribute"
+
+    def __init__(self, attributor: Attributor, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
+        self.attributor = attributor
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Attribute ``state["answer_sentences"]`` to ``state["sources"]``."""
+        runtime.stream_writer(events.attribute_event(self.attributor.name))
+        result = self.attributor.attribute(
+            state["answer_sentences"], state["sources"], question=question_of(state)
+        )
+        return {"attribution": result}
+
+
+class FinalizeNode(GenProgNode):
+    """Append the cited ``AIMessage``: the answer, its ``Citation`` annotations, the record."""
+
+    name = "finalize"
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Build the message from the answer and its attribution."""
+        message = build_message(
+            state["answer"], state["attribution"], state["sources"], metadata=_metadata(state)
+        )
+        return {"messages": [message]}
+
+
+def _answered(execution: ExecutionResult) -> GenProgState:
+    """The state update of an execution: it and the answer composed from its lines."""
+    answer, sentences = compose_answer(execution.lines)
+    return {"execution": execution, "answer": answer, "answer_sentences": sentences}
+
+
+def _refine_callbacks(runtime: Runtime[GenProgContext]) -> dict[str, Any]:
+    write = runtime.stream_writer
+    return {
+        "on_node": lambda trace: write(events.rerun_event(trace)),
+        "on_check": lambda check: write(events.check_event(check)),
+        "on_round": lambda record: write(events.round_event(record)),
+    }
+
+
+def _metadata(state: GenProgState) -> dict[str, Any]:
+    """The final message's ``response_metadata``: what ran and what failed."""
+    plan_result = state["plan"]
+    metadata: dict[str, Any] = {
+        "program": plan_result.program.render(),
+        "plan_retries": plan_result.retries,
+        "plan_issues": [str(i) for i in plan_result.issues],
+        "failures": [
+            {"line": f.line, "program": f.program, "error": f.error}
+            for f in state["execution"].failures
+        ],
+        "selection": state["selection"].describe(),
+        "attribution_method": state["attribution"].method,
+    }
+    refinement = state.get("refinement")
+    if refinement is not None:
+        metadata["refinement"] = refinement.summary()
+    return metadata
