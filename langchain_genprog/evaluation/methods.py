@@ -155,6 +155,9 @@ class GenerationProgramsMethod:
             "selection": state["selection"].describe(),
             "attribution_complete": attribution.complete,
         }
+        grounding = state.get("grounding")
+        if grounding is not None:
+            metadata["grounding"] = grounding.summary()
         refinement = state.get("refinement")
         if refinement is not None:
             # The refiner's model calls and tokens already reached the tracker

@@ -1,4 +1,10 @@
-"""The LangGraph state machine: segment → plan → execute → (refine →) attribute → finalize.
+"""The LangGraph state machine: plan, execute, then the grounding loop, then finalize.
+
+``segment → plan → execute → (refine →) attribute → ground``; ``ground`` sends
+the answer to ``finalize`` when every sentence is supported by what it cites,
+else to ``repair`` (re-execute with grounded operations, or replace by a
+verbatim copy of the best source, or drop — each reported), which sends it
+back through ``attribute → ground``. Rounds are bounded.
 
 ``build_genprog_graph`` returns the uncompiled ``StateGraph`` (to extend or
 embed as a subgraph); ``create_genprog_graph`` compiles it with an optional
@@ -11,7 +17,7 @@ program node and, with a refiner, per node check, re-run and round).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -21,17 +27,25 @@ from langgraph.types import Checkpointer
 
 from langchain_genprog.attribute.base import Attributor
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.nodes import (
     AttributeNode,
     ExecuteNode,
     FinalizeNode,
     GenProgNode,
+    GroundNode,
     PlanNode,
     RefineNode,
+    RepairNode,
     SegmentNode,
+    after_ground,
 )
 from langchain_genprog.graph.state import GenProgInput, GenProgState
+from langchain_genprog.ground.gate import GroundingGate
+from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE
+from langchain_genprog.ground.measure import leaf_measurer
+from langchain_genprog.operations.grounded import OperationMode
 from langchain_genprog.plan.planner import PlanMode
 from langchain_genprog.program.validation import ProgramLimits
 from langchain_genprog.refine.checks import NodeChecker
@@ -53,6 +67,11 @@ def build_genprog_graph(
     embeddings: Embeddings | None = None,
     splitter: SentenceSplitter | None = None,
     refiner: ProgramRefiner | NodeChecker | None = None,
+    operation_mode: OperationMode = "auto",
+    grounding: GroundingGate | Literal["auto", "off"] = "auto",
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+    max_regenerations: int = 1,
+    content_only: bool = True,
 ) -> StateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build the uncompiled GenerationPrograms graph.
 
@@ -86,11 +105,33 @@ def build_genprog_graph(
             :class:`~langchain_genprog.refine.NodeChecker` to refine with this
             graph's model, concurrency and retry settings (two rounds).
             ``None`` (default): no refinement.
+        operation_mode: ``auto`` (default: grounded operations for models
+            that accept a grammar, such as the embedded one — the output can
+            only use words of the node's inputs — free-form for the others),
+            ``grounded`` or ``free``.
+        grounding: The grounding gate between ``attribute`` and ``finalize``.
+            ``auto`` (default): content words and numbers are checked for
+            every model and, with the embedded default model, support is also
+            measured with MExGen (leave-one-out over each sentence's leaves
+            and their neighbours). Pass a
+            :class:`~langchain_genprog.ground.GroundingGate` to choose the
+            measurement (e.g. ``GroundingGate(leaf_measurer(my_scorer))``), or
+            ``off`` to cite without checking (not recommended: a citation is
+            then a claim nobody checked).
+        min_coverage: Share of content words an answer sentence must share
+            with its cited sources.
+        max_regenerations: Rounds of re-execution with grounded operations
+            before the last resort (copy the best source, or drop).
+        content_only: Offer the planner only sentences that carry content
+            (datelines, bylines, boilerplate, fragments and near-duplicates
+            are left out and reported in ``state["selection"]``).
     """
+    embedded = llm is None
     if llm is None:
         from langchain_genprog.models import get_default_chat_model
 
         llm = get_default_chat_model()
+    gate = _gate(grounding, embedded=embedded, min_coverage=min_coverage)
     defaults = GenProgContext(
         plan_mode=plan_mode,
         max_sentences=max_sentences,
@@ -98,8 +139,14 @@ def build_genprog_graph(
         max_concurrency=max_concurrency,
         max_node_retries=max_node_retries,
         source_token_budget=source_token_budget,
+        operation_mode=operation_mode,
+        min_coverage=min_coverage,
+        max_regenerations=max_regenerations,
+        content_only=content_only,
     )
     nodes = _pipeline(llm, defaults, attributor, limits, embeddings, splitter, refiner)
+    if gate is not None:
+        nodes[-1:-1] = [GroundNode(gate, defaults=defaults), RepairNode(llm, defaults=defaults)]
 
     graph = StateGraph(
         GenProgState,
@@ -115,9 +162,28 @@ def build_genprog_graph(
     graph.add_edge("execute", "refine" if refine else "attribute")
     if refine:
         graph.add_edge("refine", "attribute")
-    graph.add_edge("attribute", "finalize")
+    if gate is None:
+        graph.add_edge("attribute", "finalize")
+    else:
+        graph.add_edge("attribute", "ground")
+        graph.add_conditional_edges("ground", after_ground, ["repair", "finalize"])
+        graph.add_edge("repair", "attribute")
     graph.add_edge("finalize", END)
     return graph
+
+
+def _gate(
+    grounding: GroundingGate | Literal["auto", "off"], *, embedded: bool, min_coverage: float
+) -> GroundingGate | None:
+    """The graph's gate: measured on the embedded model, lexical elsewhere, or none."""
+    if isinstance(grounding, GroundingGate):
+        return grounding
+    if grounding == "off":
+        return None
+    if grounding != "auto":
+        msg = f"grounding must be 'auto', 'off' or a GroundingGate, got {grounding!r}"
+        raise InvalidInputError(msg)
+    return GroundingGate(leaf_measurer() if embedded else None, min_coverage=min_coverage)
 
 
 def _pipeline(

@@ -19,6 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE
+from langchain_genprog.operations.grounded import OperationMode
 from langchain_genprog.plan.planner import PlanMode
 
 
@@ -45,6 +47,13 @@ class GenProgContext(BaseModel):
         ),
     )
     max_sentences: int = Field(default=5, ge=1, description="Most answer sentences.")
+    content_only: bool = Field(
+        default=True,
+        description=(
+            "Offer the planner only sentences that carry content: datelines, bylines, "
+            "boilerplate, fragments and near-duplicates are left out (and reported)."
+        ),
+    )
     max_plan_retries: int = Field(
         default=2, ge=0, description="Re-prompts of the planner after an invalid program."
     )
@@ -62,7 +71,34 @@ class GenProgContext(BaseModel):
     max_node_retries: int = Field(
         default=2, ge=0, description="Retries of an operation call that fails."
     )
-    # -- grounding (the ground node's options go here) -----------------------
+    operation_mode: OperationMode = Field(
+        default="auto",
+        description=(
+            "How operations are decoded: 'grounded' (the model picks among rewrites built "
+            "from the node's inputs, so no word outside them can appear), 'free' (the model "
+            "writes freely; the grounding gate checks afterwards), or 'auto' (grounded for "
+            "models that accept a grammar, such as the embedded one, else free)."
+        ),
+    )
+    # -- grounding -----------------------------------------------------------
+    min_coverage: float = Field(
+        default=DEFAULT_MIN_COVERAGE,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Share of an answer sentence's content words that must occur in the sources "
+            "it cites (every number must)."
+        ),
+    )
+    max_regenerations: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Rounds in which sentences that fail the grounding gate are re-executed with "
+            "grounded operations before the last resort (a verbatim copy of the best "
+            "source, or dropping the sentence; both reported)."
+        ),
+    )
 
     def __init__(self, **options: Any) -> None:
         try:

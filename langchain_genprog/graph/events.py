@@ -16,6 +16,7 @@ from typing import Literal, cast
 from typing_extensions import NotRequired, TypedDict
 
 from langchain_genprog.execute.trace import NodeTrace
+from langchain_genprog.ground.gate import GroundingReport, Repair
 from langchain_genprog.plan.planner import PlanAttempt
 from langchain_genprog.refine.checks import NodeCheck
 from langchain_genprog.refine.refiner import RefinementRound
@@ -87,7 +88,38 @@ class AttributeEvent(TypedDict):
     method: str
 
 
-GenProgEvent = SegmentEvent | PlanEvent | NodeEvent | CheckEvent | RoundEvent | AttributeEvent
+class GroundEvent(TypedDict):
+    """The grounding gate judged the answer's sentences."""
+
+    step: Literal["ground"]
+    round: int
+    passed: int
+    failing: list[str]
+    """``line N: reason`` for each sentence that failed."""
+    seconds: float
+
+
+class RepairEvent(TypedDict):
+    """The gate repaired one failing sentence (re-executed, replaced or dropped)."""
+
+    step: Literal["repair"]
+    line: int
+    action: str
+    before: str
+    after: str
+    reason: str
+
+
+GenProgEvent = (
+    SegmentEvent
+    | PlanEvent
+    | NodeEvent
+    | CheckEvent
+    | RoundEvent
+    | AttributeEvent
+    | GroundEvent
+    | RepairEvent
+)
 """Any event the graph writes to the custom stream."""
 
 
@@ -147,6 +179,29 @@ def round_event(record: RefinementRound) -> RoundEvent:
 def attribute_event(method: str) -> AttributeEvent:
     """The event of the ``attribute`` node."""
     return {"step": "attribute", "method": method}
+
+
+def ground_event(report: GroundingReport) -> GroundEvent:
+    """The event of the ``ground`` node."""
+    return {
+        "step": "ground",
+        "round": report.round,
+        "passed": sum(v.passed for v in report.verdicts.values()),
+        "failing": [f"line {v.line}: {v.reason}" for v in report.failing()],
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def repair_event(repair: Repair) -> RepairEvent:
+    """The event of one repair by the ``repair`` node."""
+    return {
+        "step": "repair",
+        "line": repair.line,
+        "action": repair.action,
+        "before": repair.before,
+        "after": repair.after,
+        "reason": repair.reason,
+    }
 
 
 def _trace_fields(trace: NodeTrace) -> _TraceFields:

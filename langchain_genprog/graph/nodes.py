@@ -40,6 +40,9 @@ from langchain_genprog.graph import events
 from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.inputs import documents_of, question_of
 from langchain_genprog.graph.state import GenProgState
+from langchain_genprog.ground.gate import GroundingGate, GroundingReport, timed_judge
+from langchain_genprog.ground.repair import regenerate, replace_or_drop
+from langchain_genprog.operations.grounded import resolve_mode
 from langchain_genprog.plan.planner import ProgramPlanner
 from langchain_genprog.program.validation import ProgramLimits
 from langchain_genprog.refine.checks import NodeChecker
@@ -47,7 +50,9 @@ from langchain_genprog.refine.refiner import ProgramRefiner
 from langchain_genprog.segment.selection import select_sentences
 from langchain_genprog.segment.sources import SentenceSplitter, Sources
 
-NodeName = Literal["segment", "plan", "execute", "refine", "attribute", "finalize"]
+NodeName = Literal[
+    "segment", "plan", "execute", "refine", "attribute", "ground", "repair", "finalize"
+]
 """The graph's node names, in pipeline order."""
 
 
@@ -130,12 +135,14 @@ class SegmentNode(GenProgNode):
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
         """Number the sources' sentences and select the planner's share."""
         sources = Sources.from_documents(documents_of(state), splitter=self.splitter)
+        settings = self.settings(runtime)
         selection = select_sentences(
             sources,
             question_of(state),
-            token_budget=self.token_budget(self.settings(runtime)),
+            token_budget=self.token_budget(settings),
             count_tokens=self.count_tokens,
             embeddings=self.embeddings,
+            content_only=settings.content_only,
         )
         runtime.stream_writer(events.segment_event(selection))
         return {"sources": sources, "selection": selection}
@@ -229,6 +236,7 @@ class ExecuteNode(GenProgNode):
             max_concurrency=settings.max_concurrency,
             max_retries=settings.max_node_retries,
             on_node=lambda trace: runtime.stream_writer(events.execute_event(trace)),
+            operation_mode=settings.operation_mode,
         )
 
 
@@ -312,6 +320,105 @@ class AttributeNode(GenProgNode):
         return {"attribution": result}
 
 
+class GroundNode(GenProgNode):
+    """Judge every answer sentence against the sources it cites (the grounding gate).
+
+    Cheap checks first (verbatim copy, repeat, content words and numbers);
+    the gate's measurer, if any, then measures only the sentences that passed
+    them and were not measured before. The verdicts are ``state["grounding"]``;
+    measured support is merged into ``state["attribution"]``. The run's
+    ``min_coverage`` applies.
+
+    Args:
+        gate: The grounding gate.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "ground"
+
+    def __init__(self, gate: GroundingGate, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
+        self.gate = gate
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Judge ``state["answer_sentences"]``; report through the stream writer."""
+        settings = self.settings(runtime)
+        gate = self.gate
+        if settings.min_coverage != gate.min_coverage:
+            gate = GroundingGate(
+                gate.measurer,
+                min_coverage=settings.min_coverage,
+                near_duplicate=gate.near_duplicate,
+            )
+        report, attribution = timed_judge(
+            gate,
+            state.get("grounding") or GroundingReport(),
+            state["execution"].lines,
+            state["answer_sentences"],
+            state["sources"],
+            state["attribution"],
+            question_of(state),
+        )
+        runtime.stream_writer(events.ground_event(report))
+        return {"grounding": report, "attribution": attribution}
+
+
+def after_ground(state: GenProgState) -> Literal["repair", "finalize"]:
+    """Where the loop goes next: ``repair`` while a sentence fails and a round remains."""
+    report = state["grounding"]
+    return "repair" if report.failing() and not report.closed else "finalize"
+
+
+class RepairNode(GenProgNode):
+    """Repair the sentences that failed the gate, then send the answer back to be judged.
+
+    While the run's ``max_regenerations`` rounds remain and the operations ran
+    free-form, the failing lines are re-executed with grounded operations;
+    after that (or at once, for grounded operations, which would choose the
+    same again), each failing sentence is replaced by a verbatim copy of its
+    best-supported source, or dropped. Every repair is reported.
+
+    Args:
+        llm: The model that re-executes operations.
+        defaults: See :class:`GenProgNode`.
+    """
+
+    name = "repair"
+
+    def __init__(self, llm: BaseChatModel, *, defaults: GenProgContext | None = None) -> None:
+        super().__init__(defaults=defaults)
+        self.llm = llm
+
+    def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
+        """Repair ``state["grounding"]``'s failing sentences."""
+        settings = self.settings(runtime)
+        report = state["grounding"]
+        failing = report.failing()
+        round_ = report.round + 1
+        redo = [v for v in failing if v.repeats is None]
+        free = resolve_mode(self.llm, settings.operation_mode) == "free"
+        if redo and free and round_ <= settings.max_regenerations:
+            executor = ProgramExecutor(
+                self.llm,
+                max_concurrency=settings.max_concurrency,
+                max_retries=settings.max_node_retries,
+                operation_mode="grounded",
+            )
+            execution, repairs = regenerate(
+                executor, state["plan"].program, state["sources"], state["execution"], redo, round_
+            )
+            closed = False
+        else:
+            execution, repairs = replace_or_drop(
+                state["execution"], failing, state["sources"], state["attribution"], round_
+            )
+            closed = True
+        for repair in repairs:
+            runtime.stream_writer(events.repair_event(repair))
+        update = {"round": round_, "closed": closed, "repairs": [*report.repairs, *repairs]}
+        return {**_answered(execution), "grounding": report.model_copy(update=update)}
+
+
 class FinalizeNode(GenProgNode):
     """Append the cited ``AIMessage``: the answer, its ``Citation`` annotations, the record."""
 
@@ -357,4 +464,7 @@ def _metadata(state: GenProgState) -> dict[str, Any]:
     refinement = state.get("refinement")
     if refinement is not None:
         metadata["refinement"] = refinement.summary()
+    grounding = state.get("grounding")
+    if grounding is not None:
+        metadata["grounding"] = grounding.summary()
     return metadata

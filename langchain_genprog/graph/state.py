@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
 from langchain_genprog.execute.trace import ExecutionResult
+from langchain_genprog.ground.gate import GroundingReport
 from langchain_genprog.plan.planner import PlanResult
 from langchain_genprog.refine.refiner import RefinementResult
 from langchain_genprog.segment.selection import Selection
@@ -53,6 +54,8 @@ class GenProgState(GenProgInput, total=False):
         refinement: With a refiner, every node check, re-run and extra call
             (``execution`` and the answer are then the refined ones).
         attribution: Per-sentence citations and, for MExGen, the score matrix.
+        grounding: The grounding gate's verdict on every answer sentence and
+            every repair it made (re-executed, replaced, dropped).
     """
 
     sources: Sources
@@ -63,3 +66,4 @@ class GenProgState(GenProgInput, total=False):
     answer_sentences: list[AnswerSentence]
     refinement: RefinementResult
     attribution: AttributionResult
+    grounding: GroundingReport

@@ -197,7 +197,7 @@ async def test_astream_and_progress_events() -> None:
         if event["event"] == "on_chain_end" and event["name"] == "GenProgChain":
             ended.append(event["data"]["output"])
     steps = [p["step"] for p in progress]
-    assert steps[:2] == ["segment", "plan"] and steps[-1] == "attribute"
+    assert steps[:2] == ["segment", "plan"] and steps[-2:] == ["attribute", "ground"]
     executed = sorted(p["operation"] for p in progress if p["step"] == "execute")
     assert executed == ["compression", "fusion", "paraphrase"]
     assert len(ended) == 1 and ended[0].text == PARK_ANSWER

@@ -50,6 +50,8 @@ def test_module_graph_is_compiled_without_a_checkpointer(server: ModuleType) -> 
         "plan",
         "execute",
         "attribute",
+        "ground",
+        "repair",
         "finalize",
     ]
 

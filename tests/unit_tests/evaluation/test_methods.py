@@ -264,7 +264,8 @@ def _planner_and_operations(messages: list[BaseMessage], kwargs: dict[str, Any])
 
 def test_generation_programs_method_cites_program_leaves() -> None:
     llm = ScriptedChatModel(respond=_planner_and_operations)
-    out = GenerationProgramsMethod(llm, plan_mode="text").run(EXAMPLE)
+    # The gate would drop the repeated, unsupported sentence: this test is the plumbing.
+    out = GenerationProgramsMethod(llm, plan_mode="text", grounding="off").run(EXAMPLE)
     assert out.answer == "A rewritten sentence. A rewritten sentence."
     cited = [[c.sentence_id for c in s.citations] for s in out.attribution.sentences]
     assert cited == [[1], [3, 4]]

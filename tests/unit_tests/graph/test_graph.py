@@ -110,6 +110,7 @@ def test_updates_and_messages_stream_modes() -> None:
         "plan",
         "execute",
         "attribute",
+        "ground",  # every sentence passed the grounding gate: no repair round
         "finalize",
     ]
     streamed = list(graph.stream({"documents": DOCS}, stream_mode="messages"))
@@ -201,4 +202,12 @@ def test_documents_as_dicts_like_the_server_api_sends() -> None:
 
 def test_builder_returns_uncompiled_graph_with_pipeline_nodes() -> None:
     graph = build_genprog_graph(grammar_model())
-    assert list(graph.nodes) == ["segment", "plan", "execute", "attribute", "finalize"]
+    assert list(graph.nodes) == [
+        "segment",
+        "plan",
+        "execute",
+        "attribute",
+        "ground",
+        "repair",
+        "finalize",
+    ]

@@ -41,7 +41,7 @@ def test_graph_with_refiner_repairs_the_failing_node_end_to_end() -> None:
             events.append(chunk)
         else:
             steps.extend(chunk)
-    assert steps == ["segment", "plan", "execute", "refine", "attribute", "finalize"]
+    assert steps == ["segment", "plan", "execute", "refine", "attribute", "ground", "finalize"]
 
     state = graph.get_state(config).values
     refinement = state["refinement"]

@@ -1,0 +1,58 @@
+"""The measurement the gate uses by default on the embedded model.
+
+MExGen's leave-one-out over each sentence's leaves and their neighbours: one
+scorer call per candidate source sentence plus one for the full prompt, for
+all the sentences measured at once (each answer sentence is one output of the
+same scored target). The candidates are the leaves ±1 sentence in their
+document — not the whole source — so the cost follows the answer, not the
+size of the sources; the C-LIME design of :class:`MExGenAttributor`'s default
+is for attribution over many candidates, where its cost pays off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+from langchain_genprog.models.scoring import LogProbScorer, TargetLogProbs
+
+
+class LazyScorer:
+    """The embedded scorer, loaded on its first ``score`` call.
+
+    Building a graph must stay instant; the scorer (about a minute the first
+    time on a machine, to convert the GGUF; cached afterwards) is paid for
+    only when a sentence is actually measured.
+    """
+
+    def __init__(self) -> None:
+        self._scorer: LogProbScorer | None = None
+        self._lock = threading.Lock()
+
+    def score(self, prompts: Sequence[str], target: str) -> list[TargetLogProbs]:
+        """Score with the embedded scorer (``models.get_default_scorer``)."""
+        with self._lock:
+            if self._scorer is None:
+                from langchain_genprog.models import get_default_scorer
+
+                self._scorer = get_default_scorer()
+        return self._scorer.score(prompts, target)
+
+
+def leaf_measurer(scorer: LogProbScorer | None = None, *, neighbours: int = 1) -> MExGenAttributor:
+    """A MExGen attributor that measures sentences against their leaves' neighbourhood.
+
+    Args:
+        scorer: Log-prob backend; ``None``: the embedded one, loaded lazily.
+        neighbours: Sentences on each side of a leaf that are candidates too
+            (a leaf's neighbour often carries the context it needs).
+    """
+    return MExGenAttributor(
+        scorer or LazyScorer(),
+        method="loo",
+        levels=("sentence",),
+        max_candidates=1,  # always the neighbourhood, never every source sentence
+        neighbours=neighbours,
+        lexical_top_m=0,
+    )
