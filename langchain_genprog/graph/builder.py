@@ -341,17 +341,6 @@ def _question(state: GenProgState) -> str | None:
 
 
 def _coerce_documents(documents: Any) -> list[Document | str | bytes]:
-    if not isinstance(documents, (list, tuple)):
-        raise InvalidInputError("'documents' must be a list of documents or strings")
-    coerced: list[Document | str | bytes] = []
-    for k, doc in enumerate(documents):
-        if isinstance(doc, dict):
-            if "page_content" not in doc:
-                msg = f"document {k} is a dict without 'page_content'"
-                raise InvalidInputError(msg)
-            coerced.append(
-                Document(page_content=doc["page_content"], metadata=doc.get("metadata") or {})
-            )
-        else:
-            coerced.append(doc)
-    return coerced
+    from langchain_genprog.segment.documents import coerce_documents
+
+    return coerce_documents(documents)
