@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from langchain_genprog.execute import ProgramExecutor
 from langchain_genprog.limits import MAX_OUTPUT_SENTENCE_CHARS
@@ -10,6 +12,7 @@ from langchain_genprog.operations import InvalidOutputError, clean_output
 from langchain_genprog.operations.prompts import nonsense_reason
 from langchain_genprog.program.parser import parse_program
 from langchain_genprog.segment import Sources
+from tests.unit_tests.fuzz import fuzz
 from tests.unit_tests.operations.fakes import EchoChatModel
 
 
@@ -80,3 +83,14 @@ def test_nul_in_sources_is_not_copied_into_extracted_answers() -> None:
     # ... but what is copied into the answer is clean.
     assert [line.text for line in result.lines] == ["The park opened.", "It cost a lot."]
     assert "\x00" not in sources.render()
+
+
+@fuzz(300)
+@given(st.text(max_size=200))
+def test_clean_output_returns_one_clean_line_or_raises_invalid_output(reply: str) -> None:
+    try:
+        sentence = clean_output(reply)
+    except InvalidOutputError:
+        return
+    assert sentence and sentence == sentence.strip() and "\n" not in sentence
+    assert not any(ch in sentence for ch in "\x00\x1b\u202e")

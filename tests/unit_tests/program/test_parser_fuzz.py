@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from langchain_genprog.citations import compose_answer
@@ -22,6 +22,7 @@ from langchain_genprog.plan import ProgramPlanner
 from langchain_genprog.program.parser import parse_program, parse_program_strict
 from langchain_genprog.segment import Sources
 from tests.unit_tests.fakes import ScriptedChatModel
+from tests.unit_tests.fuzz import fuzz
 from tests.unit_tests.operations.fakes import EchoChatModel
 
 _PROBE_CALLS: list[str] = []
@@ -86,9 +87,7 @@ _LINE = st.one_of(
 _PROGRAM = st.lists(_LINE, max_size=12).map("\n".join)
 
 
-@settings(
-    max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@fuzz(400)
 @given(_PROGRAM)
 def test_parser_raises_only_typed_errors_and_executes_nothing(text: str) -> None:
     parsed = parse_program(text)
@@ -103,7 +102,7 @@ def test_parser_raises_only_typed_errors_and_executes_nothing(text: str) -> None
     # any other exception fails the test
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@fuzz(200)
 @given(st.text(max_size=300))
 def test_parser_survives_arbitrary_unicode(text: str) -> None:
     parse_program(text)
@@ -126,9 +125,7 @@ _VALID_TREE = st.recursive(
 _PLANNED = st.lists(st.one_of(_VALID_TREE, _LINE), min_size=1, max_size=10)
 
 
-@settings(
-    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@fuzz(100)
 @given(_PLANNED, st.sampled_from([None, "approved", "vote"]))
 def test_every_planned_line_is_answered_or_reported(lines: list[str], fail_on: str | None) -> None:
     text = "\n".join(f"- {line}" for line in lines)

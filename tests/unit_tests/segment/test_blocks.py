@@ -7,12 +7,13 @@ import time
 from typing import Any
 
 import pysbd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from langchain_genprog.limits import MAX_BLOCK_CHARS
 from langchain_genprog.segment import Sources, split_sentences
 from langchain_genprog.segment.blocks import split_blocks
+from tests.unit_tests.fuzz import fuzz
 
 # Sentence-like material, so that the splitter's abbreviation, number and quote
 # rules are exercised, mixed with arbitrary Unicode (controls, surrogates'
@@ -46,9 +47,7 @@ def _assert_exact(text: str, spans: list[tuple[int, int]]) -> None:
     assert not text[previous_end:].strip()
 
 
-@settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@fuzz(150)
 @given(_TEXT)
 def test_sentence_offsets_map_back_exactly_for_any_unicode(text: str) -> None:
     spans = split_sentences(text)
@@ -61,7 +60,7 @@ def test_sentence_offsets_map_back_exactly_for_any_unicode(text: str) -> None:
             assert sentence.text.strip()
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@fuzz(150)
 @given(_TEXT, st.integers(min_value=2, max_value=60))
 def test_blocks_cover_the_text_within_the_limit(text: str, limit: int) -> None:
     blocks = split_blocks(text, limit, abbreviations={"dr"})

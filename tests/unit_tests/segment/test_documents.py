@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from langchain_genprog import limits
@@ -13,6 +15,7 @@ from langchain_genprog.graph import create_genprog_graph
 from langchain_genprog.segment import Sources
 from langchain_genprog.segment.documents import coerce_documents
 from tests.unit_tests.fakes import ScriptedChatModel
+from tests.unit_tests.fuzz import fuzz
 
 
 @pytest.mark.parametrize(
@@ -101,3 +104,35 @@ def test_long_titles_are_bounded() -> None:
     assert sources.documents[0].title.endswith("…")
     blank = Sources.from_documents([Document(page_content="A b.", metadata={"title": "\x00\n"})])
     assert blank.documents[0].title == "Document 1"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_DOCUMENT = st.one_of(
+    st.text(max_size=60),
+    st.binary(max_size=30),
+    _JSON,
+    st.fixed_dictionaries(
+        {"page_content": _JSON | st.text(max_size=60)},
+        optional={"metadata": _JSON, "id": _JSON, "type": _JSON},
+    ),
+)
+
+
+@fuzz(300)
+@given(st.one_of(_JSON, st.lists(_DOCUMENT, max_size=4)))
+def test_any_documents_input_gets_sources_or_a_typed_error(documents: object) -> None:
+    # What the server API can send: any JSON value as "documents".
+    try:
+        sources = Sources.from_documents(coerce_documents(documents))
+    except GenProgError:
+        return
+    for sentence in sources.sentences:
+        doc = sources.documents[sentence.doc_index]
+        assert doc.text[sentence.start : sentence.end] == sentence.text
+        assert "\n" not in doc.title
