@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from langchain_genprog.limits import MAX_ISSUES
+
 
 class GenProgError(Exception):
     """Base class of every error raised by langchain-genprog."""
@@ -42,6 +44,30 @@ class ProgramIssue:
         where = f"line {self.line}" if self.line else "program"
         shown = f" `{self.text.strip()}`" if self.text.strip() else ""
         return f"{where}{shown}: {self.message}"
+
+
+def cap_issues(issues: Sequence[ProgramIssue], limit: int = MAX_ISSUES) -> list[ProgramIssue]:
+    """The first ``limit`` issues, plus one issue that counts the rest.
+
+    A planner that loops can write thousands of faulty lines; every one of them
+    would otherwise travel into the re-prompt, the streamed events and the
+    message metadata. The count keeps the report honest ("... and 4,979 more")
+    while its size stays bounded.
+
+    Args:
+        issues: The issues, in the order they were found.
+        limit: Most issues listed one by one
+            (:data:`~langchain_genprog.limits.MAX_ISSUES`).
+    """
+    if len(issues) <= limit:
+        return list(issues)
+    rest = issues[limit:]
+    lines = sorted({issue.line for issue in rest if issue.line})
+    where = f" (lines {lines[0]}-{lines[-1]})" if lines else ""
+    summary = ProgramIssue(
+        line=0, message=f"... and {len(rest):,} more issues{where}, not listed one by one"
+    )
+    return [*issues[:limit], summary]
 
 
 class InvalidProgramError(GenProgError, ValueError):

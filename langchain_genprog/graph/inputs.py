@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.segment.documents import coerce_documents
 
 
 def question_of(state: Mapping[str, Any]) -> str | None:
@@ -42,23 +43,10 @@ def documents_of(state: Mapping[str, Any]) -> list[Document | str | bytes]:
     """The documents, with server-style dicts turned into ``Document`` objects.
 
     Raises:
-        InvalidInputError: If there are no documents, they are not a list, or a
-            dict has no ``page_content``.
+        InvalidInputError: If there are no documents, or one is malformed (see
+            :func:`~langchain_genprog.segment.documents.coerce_documents`).
     """
     documents = state.get("documents")
     if documents is None:
         raise InvalidInputError("the input has no 'documents'; pass a list of documents")
-    if not isinstance(documents, (list, tuple)):
-        raise InvalidInputError("'documents' must be a list of documents or strings")
-    coerced: list[Document | str | bytes] = []
-    for k, doc in enumerate(documents):
-        if isinstance(doc, dict):
-            if "page_content" not in doc:
-                msg = f"document {k} is a dict without 'page_content'"
-                raise InvalidInputError(msg)
-            coerced.append(
-                Document(page_content=doc["page_content"], metadata=doc.get("metadata") or {})
-            )
-        else:
-            coerced.append(doc)
-    return coerced
+    return coerce_documents(documents)

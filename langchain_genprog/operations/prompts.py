@@ -28,7 +28,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.prompts import ChatPromptTemplate
 
+from langchain_genprog._text import display_text
 from langchain_genprog.errors import InvalidInputError, OperationError
+from langchain_genprog.limits import MAX_OUTPUT_SENTENCE_CHARS
 
 LLMOperation = Literal["paraphrase", "compression", "fusion"]
 """The operations that call a model (``extract`` copies its input instead)."""
@@ -94,12 +96,13 @@ class InvalidOutputError(OperationError):
 
 
 def normalize_text(text: str) -> str:
-    """Collapse runs of whitespace (including newlines) to single spaces.
+    """Collapse runs of whitespace (including newlines) to single spaces; drop control characters.
 
-    Source sentences keep the line breaks of their document; inside a prompt
-    or an answer sentence they are noise.
+    Source sentences keep the line breaks (and whatever NUL or escape bytes)
+    of their document, so that their offsets stay exact; inside a prompt or an
+    answer sentence those are noise, or worse.
     """
-    return " ".join(text.split())
+    return display_text(text)
 
 
 def format_instruction(instruction: str | None) -> str:
@@ -245,6 +248,89 @@ def has_repeated_ngram(words: Sequence[str], *, n: int, repeats: int) -> bool:
     return False
 
 
+_PROGRAM_CALL = re.compile(
+    r"\b(?:paraphrase|compression|fusion|extract)\s*\([^()]*\b[Ss]\d+\b", re.IGNORECASE
+)
+_SENTENCE_ID = re.compile(r"\b[Ss]\d+\b")
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN_WORD = re.compile(r"\b[A-Za-z]+\b")
+_VOWELS = frozenset("aeiouy")
+_CONSONANT_RUN = re.compile(r"[b-df-hj-np-tv-xz]{5,}")
+_TRIPLE = re.compile(r"([a-z])\1\1")
+
+
+def _is_program_line(line: str) -> bool:
+    """Whether a line is a program line (``fusion(S1, S2)``) or only sentence ids.
+
+    A model that copies the planner's notation instead of doing the operation
+    would otherwise put a program line into the answer.
+    """
+    if _PROGRAM_CALL.search(line):
+        return True
+    return bool(_SENTENCE_ID.search(line)) and not _LETTER.search(_SENTENCE_ID.sub("", line))
+
+
+def _implausible_word(word: str) -> bool:
+    """Whether a Latin-script word cannot be a word of any European language.
+
+    Judged on letters alone, so it holds for every model: no vowel, almost no
+    vowels, five consonants in a row, or one letter three times running.
+    Acronyms (all capitals) and short words are never judged.
+    """
+    if len(word) < 4 or word.isupper():
+        return False
+    lowered = word.lower()
+    vowels = sum(1 for ch in lowered if ch in _VOWELS)
+    return (
+        vowels == 0
+        or vowels / len(lowered) < 0.2
+        or bool(_CONSONANT_RUN.search(lowered))
+        or bool(_TRIPLE.search(lowered))
+    )
+
+
+def nonsense_reason(sentence: str) -> str | None:
+    """Why ``sentence`` is not prose at all, or ``None`` if it may be.
+
+    This rejects only what no reading could take for a sentence — keyboard
+    mash, symbol soup, one word over and over. Whether a real sentence is
+    *supported* by its inputs is the refiner's and attributor's business.
+    """
+    if not _LETTER.search(sentence):
+        return "it has no words"
+    visible = [ch for ch in sentence if not ch.isspace()]
+    if len(visible) >= 12 and sum(ch.isalnum() for ch in visible) < 0.25 * len(visible):
+        return "it is mostly symbols"
+    words = sentence.lower().split()
+    if len(words) >= 4 and len(set(words)) == 1:
+        return "it repeats one word"
+    judged = [w for w in _LATIN_WORD.findall(sentence) if len(w) >= 4 and not w.isupper()]
+    odd = sum(1 for w in judged if _implausible_word(w))
+    if len(judged) >= 3 and odd * 2 >= len(judged):
+        return f"{odd} of its {len(judged)} words are not words"
+    return None
+
+
+def _check_sentence(sentence: str, raw: str) -> str:
+    """Raise :class:`InvalidOutputError` unless ``sentence`` can be an answer sentence."""
+    shown = sentence[:80]
+    if len(sentence) > MAX_OUTPUT_SENTENCE_CHARS:
+        msg = (
+            f"the reply is {len(sentence):,} characters long, more than one sentence may be "
+            f"(langchain_genprog.limits.MAX_OUTPUT_SENTENCE_CHARS = {MAX_OUTPUT_SENTENCE_CHARS:,}) "
+            f"(reply: {shown!r}...)"
+        )
+        raise InvalidOutputError(msg, raw=raw)
+    if _degenerate(sentence):
+        msg = f"the model looped, repeating the same words (reply: {shown!r}...)"
+        raise InvalidOutputError(msg, raw=raw)
+    reason = nonsense_reason(sentence)
+    if reason is not None:
+        msg = f"the reply is not prose: {reason} (reply: {shown!r})"
+        raise InvalidOutputError(msg, raw=raw)
+    return sentence
+
+
 def clean_output(text: str) -> str:
     """Reduce a model reply to the one sentence it was asked for.
 
@@ -255,6 +341,12 @@ def clean_output(text: str) -> str:
     nothing is cut: splitting sentences with a regex would break
     abbreviations and decimals (``Dr. Smith paid $3.5 million.``).
 
+    Lines that are program notation (``fusion(S1, S2)``) are never taken for
+    the sentence, and the sentence kept must be prose: a loop, keyboard mash,
+    symbol soup or a reply longer than
+    :data:`~langchain_genprog.limits.MAX_OUTPUT_SENTENCE_CHARS` is rejected.
+    Control characters are dropped.
+
     Args:
         text: The model's reply.
 
@@ -262,7 +354,8 @@ def clean_output(text: str) -> str:
         The sentence, whitespace-normalized.
 
     Raises:
-        InvalidOutputError: If nothing sentence-like remains.
+        InvalidOutputError: If nothing usable remains (the executor retries,
+            then reports the node as failed).
     """
     body = _THINK.sub("", text)
     candidates = [normalize_text(_strip_wrappers(raw)) for raw in body.splitlines()]
@@ -271,16 +364,14 @@ def clean_output(text: str) -> str:
         # "Here is a paraphrase of the sentence." introduces the next line; alone,
         # it may be a real sentence and is kept.
         candidates.pop(0)
-    if candidates:
-        if _degenerate(candidates[0]):
-            shown = candidates[0][:80]
-            msg = f"the model looped, repeating the same words (reply: {shown!r}...)"
-            raise InvalidOutputError(msg, raw=text)
-        return candidates[0]
+    prose = [line for line in candidates if not _is_program_line(line)]
+    if prose:
+        return _check_sentence(prose[0], text)
     shown = normalize_text(text)[:80]
-    msg = (
-        f"the model returned no usable sentence (reply: {shown!r})"
-        if shown
-        else "the model returned an empty reply"
-    )
+    if candidates:
+        msg = f"the model answered with program notation, not a sentence (reply: {shown!r})"
+    elif shown:
+        msg = f"the model returned no usable sentence (reply: {shown!r})"
+    else:
+        msg = "the model returned an empty reply"
     raise InvalidOutputError(msg, raw=text)

@@ -19,15 +19,23 @@ is returned in :class:`PlanResult.issues`.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from langchain_genprog.errors import InvalidInputError, ProgramIssue
+from langchain_genprog.errors import (
+    GenProgError,
+    InvalidInputError,
+    PlanningError,
+    ProgramIssue,
+    cap_issues,
+)
 from langchain_genprog.plan import prompts
 from langchain_genprog.program.grammar import END_MARKER, program_line_grammar
 from langchain_genprog.program.model import Program, ProgramLine
@@ -37,6 +45,7 @@ from langchain_genprog.program.validation import ProgramLimits, validate_program
 from langchain_genprog.segment.sources import Sources
 
 PlanMode = Literal["auto", "text", "structured", "grammar"]
+_T = TypeVar("_T")
 
 
 class PlanAttempt(BaseModel):
@@ -94,6 +103,19 @@ class ProgramPlanner:
             ``instruction="..."`` (off by default: tiny models write noise there).
         require_operation: In grammar mode, whether each line must apply an
             operation; without it small models only copy sentences verbatim.
+        max_call_retries: Extra attempts of a model call that raises (a
+            timeout, a rate limit, a dropped connection), with the policy
+            operation calls use in
+            :class:`~langchain_genprog.execute.ProgramExecutor`: every
+            exception but the package's own typed errors is retried. When the
+            attempts run out, :class:`~langchain_genprog.errors.PlanningError`
+            is raised (the run cannot go on without a program). Distinct from
+            ``max_retries``, which re-prompts after a *reply* with faults.
+        retry_backoff: Seconds to wait before the first call retry, doubled for
+            each further one.
+
+    Raises:
+        InvalidInputError: On a negative or zero bound.
     """
 
     def __init__(
@@ -107,11 +129,17 @@ class ProgramPlanner:
         grammar_candidates: int = 6,
         allow_instructions: bool = False,
         require_operation: bool = True,
+        max_call_retries: int = 2,
+        retry_backoff: float = 0.0,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
                 "max_retries must be >= 0, max_sentences and grammar_candidates >= 1"
             )
+        if max_call_retries < 0 or retry_backoff < 0:
+            raise InvalidInputError("max_call_retries and retry_backoff must be >= 0")
+        self.max_call_retries = max_call_retries
+        self.retry_backoff = retry_backoff
         self.llm = llm
         self.mode: PlanMode = mode
         self.limits = (limits or ProgramLimits()).model_copy(update={"max_lines": max_sentences})
@@ -191,7 +219,7 @@ class ProgramPlanner:
             attempt = PlanAttempt(
                 raw=raw,
                 valid_lines=len(checked.program.lines),
-                issues=issues,
+                issues=cap_issues(issues),
                 seconds=time.perf_counter() - started,
             )
             attempts.append(attempt)
@@ -201,7 +229,9 @@ class ProgramPlanner:
                 best = (checked.program, issues)
             if not issues and checked.program.lines:
                 break
-            feedback = "\n".join(f"- {issue}" for issue in issues) or ("- the program has no lines")
+            feedback = "\n".join(f"- {issue}" for issue in attempt.issues) or (
+                "- the program has no lines"
+            )
             messages = [
                 *messages,
                 AIMessage(content=raw),
@@ -211,25 +241,62 @@ class ProgramPlanner:
         program, issues = best
         if not program.lines and not issues:
             issues = [ProgramIssue(line=0, message="the planner wrote no program lines")]
-        return PlanResult(program=program, issues=issues, attempts=attempts, mode=mode)
+        return PlanResult(program=program, issues=cap_issues(issues), attempts=attempts, mode=mode)
 
     def _call(
         self, messages: list[BaseMessage], mode: Literal["text", "structured"]
     ) -> tuple[str, Program, list[ProgramIssue]]:
         if mode == "structured":
-            try:
-                spec = self.llm.with_structured_output(ProgramSpec).invoke(messages)
-            except Exception as err:  # the provider's own parse/validation error
-                issue = ProgramIssue(line=0, message=f"structured output failed: {err}")
+            spec = self._invoke(lambda: self._structured(messages))
+            if isinstance(spec, Exception):  # the provider's own parse/validation error
+                issue = ProgramIssue(line=0, message=f"structured output failed: {spec}")
                 return "", Program(), [issue]
             if not isinstance(spec, ProgramSpec):
                 spec = ProgramSpec.model_validate(spec)
             program, issues = spec_to_program(spec)
             return spec.model_dump_json(exclude_none=True), program, issues
-        reply = self.llm.invoke(messages)
+        reply = self._invoke(lambda: self.llm.invoke(messages))
         raw = reply.text if isinstance(reply, BaseMessage) else str(reply)
         parsed = parse_program(raw)
         return raw, parsed.program, parsed.issues
+
+    def _structured(self, messages: list[BaseMessage]) -> Any:
+        """A structured-output call; a reply that does not parse is returned, not raised.
+
+        A reply that fails to parse is a fault of the *program* (re-prompted
+        with the message), not of the call, so it must not be retried as a
+        call failure; nor is a model without structured output.
+        """
+        try:
+            return self.llm.with_structured_output(ProgramSpec).invoke(messages)
+        except (OutputParserException, ValidationError, ValueError, NotImplementedError) as err:
+            return err
+
+    def _invoke(self, call: Callable[[], _T]) -> _T:
+        """Make one model call, retrying a failure as operation calls are retried.
+
+        Raises:
+            PlanningError: When every attempt raised (chained to the last
+                error, which the message names).
+            GenProgError: The package's own typed errors, at once (they are
+                deterministic, e.g. a missing local model).
+        """
+        attempts = self.max_call_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return call()
+            except GenProgError:
+                raise
+            except Exception as err:
+                if attempt == attempts:
+                    msg = (
+                        f"the planner's model call failed {attempts} time(s); last error: "
+                        f"{type(err).__name__}: {err}"
+                    )
+                    raise PlanningError(msg) from err
+                if self.retry_backoff:
+                    time.sleep(self.retry_backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- grammar (line by line) -----------------------------------------------
 
@@ -264,7 +331,7 @@ class ProgramPlanner:
             messages = prompts.NEXT_LINE_PROMPT.format_messages(
                 sources=rendered_sources, task=task, so_far=so_far
             )
-            reply = self.llm.invoke(messages, grammar=grammar)
+            reply = self._invoke(functools.partial(self.llm.invoke, messages, grammar=grammar))
             calls += 1
             raw = reply.text.strip()
             raws.append(raw)

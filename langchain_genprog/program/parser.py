@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from langchain_genprog.errors import InvalidProgramError, ProgramIssue
+from langchain_genprog.limits import MAX_PLANNER_REPLY_CHARS, MAX_PLANNER_REPLY_LINES
 from langchain_genprog.program.model import OPERATIONS, Call, Program, ProgramLine, SentenceRef
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)]|line\s*\d+\s*:)\s*", re.IGNORECASE)
@@ -39,7 +40,12 @@ class ParseResult:
     issues: list[ProgramIssue] = field(default_factory=list)
 
 
-def parse_program(text: str) -> ParseResult:
+def parse_program(
+    text: str,
+    *,
+    max_chars: int = MAX_PLANNER_REPLY_CHARS,
+    max_lines: int = MAX_PLANNER_REPLY_LINES,
+) -> ParseResult:
     """Parse a program written in the text syntax, line by line.
 
     Blank lines and Markdown code fences are ignored; every other line must be
@@ -47,8 +53,16 @@ def parse_program(text: str) -> ParseResult:
     A line that fails is reported in :attr:`ParseResult.issues` and the other
     lines are still parsed, so one bad line never hides the rest.
 
+    A reply longer than ``max_chars`` characters or ``max_lines`` non-blank
+    lines is read only that far (a looping model can write megabytes); what
+    was not read is reported as one issue, never dropped silently.
+
     Args:
         text: The planner's output.
+        max_chars: Most characters read
+            (:data:`~langchain_genprog.limits.MAX_PLANNER_REPLY_CHARS`).
+        max_lines: Most non-blank lines read
+            (:data:`~langchain_genprog.limits.MAX_PLANNER_REPLY_LINES`).
 
     Returns:
         The parsed program and the issues found.
@@ -56,9 +70,7 @@ def parse_program(text: str) -> ParseResult:
     lines: list[ProgramLine] = []
     issues: list[ProgramIssue] = []
     number = 0
-    for raw in text.splitlines():
-        if not raw.strip() or _FENCE.match(raw):
-            continue
+    for raw in _bounded_lines(text, max_chars, max_lines, issues):
         number += 1
         body = _BULLET.sub("", raw, count=1).strip().rstrip(";,")
         try:
@@ -67,7 +79,38 @@ def parse_program(text: str) -> ParseResult:
             issues.append(ProgramIssue(line=number, message=str(fault), text=raw))
             continue
         lines.append(ProgramLine(index=number, root=root, source_text=raw))
+    issues.sort(key=lambda issue: issue.line or max_lines + 1)
     return ParseResult(program=Program(lines=lines), issues=issues)
+
+
+def _bounded_lines(
+    text: str, max_chars: int, max_lines: int, issues: list[ProgramIssue]
+) -> list[str]:
+    """The non-blank, non-fence lines to parse; an issue for anything cut off."""
+    kept = text[:max_chars] if len(text) > max_chars else text
+    candidates = [raw for raw in kept.splitlines() if raw.strip() and not _FENCE.match(raw)]
+    if len(text) > max_chars:
+        issues.append(
+            ProgramIssue(
+                line=0,
+                message=(
+                    f"the reply has {len(text):,} characters; only the first {max_chars:,} were "
+                    "read (langchain_genprog.limits.MAX_PLANNER_REPLY_CHARS); write one short "
+                    "line per answer sentence"
+                ),
+            )
+        )
+    if len(candidates) > max_lines:
+        issues.append(
+            ProgramIssue(
+                line=0,
+                message=(
+                    f"the reply has {len(candidates):,} lines; only the first {max_lines} were "
+                    "read (langchain_genprog.limits.MAX_PLANNER_REPLY_LINES)"
+                ),
+            )
+        )
+    return candidates[:max_lines]
 
 
 def parse_program_strict(text: str) -> Program:
@@ -122,14 +165,7 @@ def _walk(node: ast.expr) -> SentenceRef | Call:
         name = node.func.id.lower()
         if name not in OPERATIONS:
             raise _Fault(f"unknown operation `{node.func.id}`; use one of {', '.join(OPERATIONS)}")
-        instruction: str | None = None
-        for keyword in node.keywords:
-            if keyword.arg not in _KEYWORDS:
-                raise _Fault(f'unknown keyword `{keyword.arg}`; only instruction="..." is allowed')
-            value = keyword.value
-            if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
-                raise _Fault("instruction must be a quoted string")
-            instruction = value.value.strip() or None
+        instruction = _instruction(name, node.keywords)
         inputs: list[SentenceRef | Call] = []
         for arg in node.args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -142,3 +178,27 @@ def _walk(node: ast.expr) -> SentenceRef | Call:
     raise _Fault(
         f"unexpected {type(node).__name__} expression; a line is a sentence id or an operation call"
     )
+
+
+def _instruction(name: str, keywords: list[ast.keyword]) -> str | None:
+    """The ``instruction="..."`` of a call; every other keyword, or a repeat, is a fault.
+
+    Python's parser accepts ``f(instruction="a", instruction="b")`` (only its
+    compiler rejects the repeat), so a repeated keyword is checked here rather
+    than letting the last one win silently.
+    """
+    instruction: str | None = None
+    seen: set[str] = set()
+    for keyword in keywords:
+        if keyword.arg is None:
+            raise _Fault(f'{name}() got **-unpacking; only instruction="..." is allowed')
+        if keyword.arg not in _KEYWORDS:
+            raise _Fault(f'unknown keyword `{keyword.arg}`; only instruction="..." is allowed')
+        if keyword.arg in seen:
+            raise _Fault(f"{name}() repeats `{keyword.arg}=`; give it once")
+        seen.add(keyword.arg)
+        value = keyword.value
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            raise _Fault("instruction must be a quoted string")
+        instruction = value.value.strip() or None
+    return instruction

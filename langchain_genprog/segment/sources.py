@@ -8,6 +8,7 @@ offsets, any citation can be mapped back to the exact source text.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -16,13 +17,28 @@ from typing import Any
 from langchain_core.documents import Document
 from pydantic import BaseModel, ConfigDict, Field
 
+from langchain_genprog._text import display_text, display_title
 from langchain_genprog.errors import InvalidSourcesError
+from langchain_genprog.limits import MAX_BLOCK_CHARS
+from langchain_genprog.segment.blocks import split_blocks
+from langchain_genprog.segment.documents import (
+    SENTENCES_METADATA_KEY,
+    check_count,
+    check_total,
+    document_text,
+)
+
+__all__ = [
+    "SENTENCES_METADATA_KEY",
+    "SentenceSplitter",
+    "SourceDocument",
+    "SourceSentence",
+    "Sources",
+    "split_sentences",
+]
 
 SentenceSplitter = Callable[[str], list[tuple[int, int]]]
 """Maps a text to the ``(start, end)`` character spans of its sentences."""
-
-SENTENCES_METADATA_KEY = "sentences"
-"""Document metadata key holding a pre-split list of sentences (used as given)."""
 
 
 class SourceSentence(BaseModel):
@@ -69,11 +85,18 @@ class SourceDocument(BaseModel):
 
     @property
     def title(self) -> str:
-        """A human-readable title: metadata ``title``/``source`` or ``Document N``."""
+        """A human-readable title: metadata ``title``/``source`` or ``Document N``.
+
+        The title is shown to models (as a ``# title`` line in the planner
+        prompt) and in citations, so it is one bounded line with no control
+        characters: a title made of ``Report``, a line break and ``S1: ...``
+        cannot forge a source line.
+        """
         for key in ("title", "documentTitle", "source", "documentFile"):
             value = self.metadata.get(key)
-            if value:
-                return str(value)
+            shown = display_title(value) if value else ""
+            if shown:
+                return shown
         return f"Document {self.index + 1}"
 
 
@@ -130,8 +153,9 @@ class Sources(BaseModel):
             if with_documents and sent.doc_index != current_doc:
                 current_doc = sent.doc_index
                 lines.append(f"# {self.documents[current_doc].title}")
-            if sent.text.strip():
-                lines.append(f"{sent.label}: {' '.join(sent.text.split())}")
+            shown = display_text(sent.text)
+            if shown:
+                lines.append(f"{sent.label}: {shown}")
         return "\n".join(lines)
 
     @classmethod
@@ -153,18 +177,21 @@ class Sources(BaseModel):
 
         Raises:
             InvalidSourcesError: On an empty list, a blank document, bytes that
-                are not UTF-8, or pre-split sentences that are not in the text.
+                are not UTF-8, pre-split sentences that are not in the text, or
+                input past the limits in :mod:`langchain_genprog.limits`.
         """
         if isinstance(documents, (str, bytes, Document)):
             msg = "documents must be a list of documents, not a single document; wrap it in [...]"
             raise InvalidSourcesError(msg)
         if len(documents) == 0:
             raise InvalidSourcesError("no source documents were given; pass at least one document")
+        check_count(documents)
+        texts = [document_text(raw, k) for k, raw in enumerate(documents)]
+        check_total(sum(len(text) for text, _ in texts))
         split = splitter or split_sentences
         docs: list[SourceDocument] = []
         sentences: list[SourceSentence] = []
-        for doc_index, raw in enumerate(documents):
-            text, metadata = _coerce_document(raw, doc_index)
+        for doc_index, (text, metadata) in enumerate(texts):
             presplit = metadata.pop(SENTENCES_METADATA_KEY, None)
             spans = (
                 _locate_presplit(text, presplit, doc_index) if presplit is not None else split(text)
@@ -192,34 +219,6 @@ class Sources(BaseModel):
         return cls(documents=docs, sentences=sentences)
 
 
-def _coerce_document(raw: Document | str | bytes, index: int) -> tuple[str, dict[str, Any]]:
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            msg = (
-                f"document {index} is not valid UTF-8 (byte {err.start}: {err.reason}); "
-                "decode it with its real encoding first, e.g. data.decode('latin-1')"
-            )
-            raise InvalidSourcesError(msg) from err
-    if isinstance(raw, str):
-        text, metadata = raw, {}
-    elif isinstance(raw, Document):
-        text, metadata = raw.page_content, dict(raw.metadata)
-    else:
-        msg = f"document {index} has type {type(raw).__name__}; expected Document, str or bytes"
-        raise InvalidSourcesError(msg)
-    if not isinstance(text, str) or not text.strip():
-        if (
-            isinstance(metadata.get(SENTENCES_METADATA_KEY), list)
-            and metadata[SENTENCES_METADATA_KEY]
-        ):
-            text = " ".join(metadata[SENTENCES_METADATA_KEY])
-        else:
-            raise InvalidSourcesError(f"document {index} is empty or only whitespace")
-    return text, metadata
-
-
 def _locate_presplit(text: str, sentences: Any, doc_index: int) -> list[tuple[int, int]]:
     if not isinstance(sentences, list) or not all(isinstance(s, str) for s in sentences):
         msg = f"document {doc_index}: metadata['sentences'] must be a list of strings"
@@ -244,35 +243,67 @@ def _locate_presplit(text: str, sentences: Any, doc_index: int) -> list[tuple[in
 _SPACE = re.compile(r"\s+")
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
+def split_sentences(text: str, *, max_chars: int = MAX_BLOCK_CHARS) -> list[tuple[int, int]]:
     """Split ``text`` into sentence spans with pySBD.
 
     pySBD is rule-based (no model download) and handles abbreviations,
-    decimals and quotes far better than a regex. Its own character spans drift
-    on some inputs, so each segment is located in the text again here, which
-    guarantees ``text[start:end]`` is exactly the sentence.
+    decimals and quotes far better than a regex. Its time grows faster than
+    linearly with its input, so the text is first cut into bounded blocks at
+    paragraph breaks (and, in a very long paragraph, at the safest boundary;
+    see :mod:`~langchain_genprog.segment.blocks`) and each block is split on
+    its own, which keeps the whole near-linear. pySBD's own character spans
+    drift on some inputs, so each segment is located in the text again here,
+    which guarantees ``text[start:end]`` is exactly the sentence.
     """
     import pysbd
 
     segmenter = _segmenter(pysbd)
     spans: list[tuple[int, int]] = []
-    cursor = 0
-    for segment in segmenter.segment(text):
+    for start, end in split_blocks(text, max_chars, abbreviations=_abbreviations()):
+        spans.extend(_locate_segments(text, start, end, _segments(segmenter, text[start:end])))
+    return _tile(text, spans)
+
+
+def _segments(segmenter: Any, block: str) -> list[str]:
+    """The sentences pySBD finds in ``block``, without its character-span pass.
+
+    ``Segmenter.segment`` ends by finding each sentence in the text with a new
+    regular expression per sentence, searched from the start of the text: that
+    is quadratic, and the thousands of one-off patterns evict pySBD's own
+    compiled rules from the ``re`` cache. The sentences are located here with
+    ``str.find`` instead, so only the processing step is taken from pySBD.
+    """
+    processor = getattr(segmenter, "processor", None)
+    if callable(processor):
+        sentences = processor(block).process()
+        if isinstance(sentences, list):
+            return [s for s in sentences if isinstance(s, str)]
+    segments: list[str] = segmenter.segment(block)
+    return segments
+
+
+def _locate_segments(
+    text: str, start: int, end: int, segments: Sequence[str]
+) -> list[tuple[int, int]]:
+    """Find each segment of the block ``text[start:end]`` in ``text``, in order."""
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    for segment in segments:
         piece = segment.strip()
         if not piece:
             continue
-        start = text.find(piece, cursor)
-        if start < 0:  # pySBD normalised whitespace inside the piece
+        found = text.find(piece, cursor, end)
+        if found < 0:  # pySBD normalised whitespace inside the piece
             pattern = r"\s+".join(re.escape(tok) for tok in _SPACE.split(piece))
-            match = re.compile(pattern).search(text, cursor)
+            match = re.compile(pattern).search(text, cursor, end)
             if match is None:
                 continue
-            start, end = match.start(), match.end()
+            found, stop = match.start(), match.end()
         else:
-            end = start + len(piece)
-        spans.append((start, end))
-        cursor = end
-    return _tile(text, spans)
+            stop = found + len(piece)
+        spans.append((found, stop))
+        cursor = stop
+    return spans
 
 
 def _tile(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -299,6 +330,17 @@ def _tile(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 _SEGMENTERS = threading.local()
+
+
+@functools.cache
+def _abbreviations() -> frozenset[str]:
+    """The English abbreviations pySBD knows, so that no block is cut after one."""
+    try:
+        from pysbd.lang.english import English
+
+        return frozenset(English.Abbreviation.ABBREVIATIONS)
+    except (ImportError, AttributeError):  # another pySBD layout: the short-word rule remains
+        return frozenset()
 
 
 def _segmenter(pysbd: Any) -> Any:
