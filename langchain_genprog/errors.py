@@ -104,3 +104,14 @@ class ModelNotAvailableError(GenProgError, ImportError):
 
 class BudgetExhaustedError(GenProgError, RuntimeError):
     """A hard budget (model calls or seconds) was reached before any result was known."""
+
+
+class ExecutionStoppedError(GenProgError, RuntimeError):
+    """An operation call was not started because another one had stopped the run.
+
+    A call that stops a run (a crash, a cancellation: anything its retry loop
+    does not turn into a reported failure) ends the level; the calls still
+    waiting for a slot are not started, as they would not be if the process
+    had died. This error marks them: nothing of theirs is saved, so a resumed
+    run makes them, and the run itself ends with the original cause.
+    """

@@ -15,23 +15,30 @@ sentence) records its error; every ancestor then fails with
 lines are unaffected. Nothing is dropped silently.
 
 The executor is plain Python over LangChain runnables: no LangGraph import, so
-it can be called from a graph node, a script or a notebook alike.
+it can be called from a graph node, a script or a notebook alike. Where the
+calls of a level run is pluggable (:class:`CallScheduler`): by default they are
+one concurrent ``batch``; the graph's ``execute`` node hands each call to a
+LangGraph task instead, so that a checkpointer keeps every finished call and a
+resumed run makes only the calls that had not finished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import merge_configs
 
-from langchain_genprog.errors import GenProgError, InvalidInputError
+from langchain_genprog.errors import ExecutionStoppedError, GenProgError, InvalidInputError
 from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
 from langchain_genprog.operations.grounded import OperationMode, resolve_mode
 from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
@@ -47,6 +54,36 @@ from langchain_genprog.segment.sources import Sources
 
 NodeCallback = Callable[[NodeTrace], None]
 """Called with each node's final trace as soon as the node finishes (or fails)."""
+
+OperationCall = Callable[[], NodeTrace]
+"""One operation node's model call(s), retries included; returns its final trace."""
+
+AsyncOperationCall = Callable[[], Awaitable[NodeTrace]]
+"""Async :data:`OperationCall`."""
+
+
+class CallScheduler(Protocol):
+    """Runs the executor's operation calls somewhere else (e.g. as durable LangGraph tasks).
+
+    The executor submits the calls of one level in program order, from the
+    thread (or task) that called :meth:`ProgramExecutor.execute`, then waits
+    for all of them; it bounds how many run at once itself. A scheduler may
+    return a stored result instead of running a call (that is how a resumed
+    graph run skips the calls that had finished), so a call must not be
+    relied on to run; progress (``on_node``) is reported from the results.
+    """
+
+    def submit(self, node: NodeTrace, call: OperationCall) -> concurrent.futures.Future[NodeTrace]:
+        """Start ``call`` for the pending ``node`` (or recall its stored result).
+
+        Returns:
+            A future of the node's final trace.
+        """
+        ...
+
+    def asubmit(self, node: NodeTrace, call: AsyncOperationCall) -> Awaitable[NodeTrace]:
+        """Async :meth:`submit`, from a running event loop."""
+        ...
 
 
 @dataclass
@@ -115,6 +152,9 @@ class ProgramExecutor:
             with grammar support such as the embedded one, free-form for the
             others), ``grounded`` or ``free``. See
             :mod:`~langchain_genprog.operations.grounded`.
+        scheduler: Where the operation calls run. ``None`` (default): a
+            concurrent ``Runnable.batch`` per level. The graph passes one that
+            makes each call a LangGraph task, checkpointed as it finishes.
 
     Raises:
         InvalidInputError: If ``max_concurrency < 1``, ``max_retries < 0`` or
@@ -130,6 +170,7 @@ class ProgramExecutor:
         retry_backoff: float = 0.0,
         on_node: NodeCallback | None = None,
         operation_mode: OperationMode = "auto",
+        scheduler: CallScheduler | None = None,
     ) -> None:
         resolve_mode(llm, operation_mode)  # fails early on an unknown mode
         if max_concurrency < 1:
@@ -144,9 +185,15 @@ class ProgramExecutor:
         self.retry_backoff = retry_backoff
         self.on_node = on_node
         self.operation_mode: OperationMode = operation_mode
+        self.scheduler = scheduler
         self._lock = threading.Lock()
+        # Reports each node as it finishes: the batch path.
         self._runner: RunnableLambda[NodeTrace, NodeTrace] = RunnableLambda(
             self._run_job, afunc=self._arun_job, name="genprog_operation"
+        )
+        # Reports nothing: with a scheduler, the executor reports from the results.
+        self._quiet: RunnableLambda[NodeTrace, NodeTrace] = RunnableLambda(
+            self._attempt, afunc=self._aattempt, name="genprog_operation"
         )
 
     # ------------------------------------------------------------------ public
@@ -172,10 +219,7 @@ class ProgramExecutor:
             jobs = self._prepare_level(levels[height], runs, sources)
             if not jobs:
                 continue
-            pending = [trace for _, trace in jobs]
-            outputs = self._runner.batch(
-                pending, config=self._job_configs(pending, config), return_exceptions=True
-            )
+            outputs = self._run_level([trace for _, trace in jobs], config)
             self._collect(jobs, outputs)
         return _assemble(program, runs)
 
@@ -188,10 +232,7 @@ class ProgramExecutor:
             jobs = self._prepare_level(levels[height], runs, sources)
             if not jobs:
                 continue
-            pending = [trace for _, trace in jobs]
-            outputs = await self._runner.abatch(
-                pending, config=self._job_configs(pending, config), return_exceptions=True
-            )
+            outputs = await self._arun_level([trace for _, trace in jobs], config)
             self._collect(jobs, outputs)
         return _assemble(program, runs)
 
@@ -222,9 +263,7 @@ class ProgramExecutor:
         calls = [trace for trace in fresh if trace.operation != "extract"]
         outputs: Sequence[NodeTrace | Exception] = []
         if calls:
-            outputs = self._runner.batch(
-                calls, config=self._job_configs(calls, config), return_exceptions=True
-            )
+            outputs = self._run_level(calls, config)
         return self._merge_single(fresh, outputs)
 
     async def arun_nodes(
@@ -235,9 +274,7 @@ class ProgramExecutor:
         calls = [trace for trace in fresh if trace.operation != "extract"]
         outputs: Sequence[NodeTrace | Exception] = []
         if calls:
-            outputs = await self._runner.abatch(
-                calls, config=self._job_configs(calls, config), return_exceptions=True
-            )
+            outputs = await self._arun_level(calls, config)
         return self._merge_single(fresh, outputs)
 
     def _merge_single(
@@ -259,6 +296,77 @@ class ProgramExecutor:
         return done
 
     # --------------------------------------------------------------- scheduling
+
+    def _run_level(
+        self, pending: list[NodeTrace], config: RunnableConfig | None
+    ) -> Sequence[NodeTrace | Exception]:
+        """Run independent calls, at most ``max_concurrency`` at once; traces in order."""
+        configs = self._job_configs(pending, config)
+        if self.scheduler is None:
+            return self._runner.batch(pending, config=configs, return_exceptions=True)
+        gate = threading.BoundedSemaphore(self.max_concurrency)
+        stops: list[BaseException] = []
+
+        def call(trace: NodeTrace, job_config: RunnableConfig) -> NodeTrace:
+            with gate:
+                _check_not_stopped(stops, trace)
+                try:
+                    return self._quiet.invoke(trace, job_config)
+                except BaseException as stop:
+                    stops.append(stop)
+                    raise
+
+        futures = [
+            self.scheduler.submit(trace, functools.partial(call, trace, cfg))
+            for trace, cfg in zip(pending, configs, strict=True)
+        ]
+        # Report each node as it finishes (a recalled one at once). After a
+        # stop, the calls in flight finish (and are saved); the rest do not start.
+        for future in concurrent.futures.as_completed(futures):
+            if future.exception() is None:
+                self._notify(future.result())
+        if stops:
+            raise stops[0]
+        return [future.result() for future in futures]
+
+    async def _arun_level(
+        self, pending: list[NodeTrace], config: RunnableConfig | None
+    ) -> Sequence[NodeTrace | Exception]:
+        """Async :meth:`_run_level`."""
+        configs = self._job_configs(pending, config)
+        if self.scheduler is None:
+            return await self._runner.abatch(pending, config=configs, return_exceptions=True)
+        gate = asyncio.Semaphore(self.max_concurrency)
+        stops: list[BaseException] = []
+
+        async def call(trace: NodeTrace, job_config: RunnableConfig) -> NodeTrace:
+            async with gate:
+                _check_not_stopped(stops, trace)
+                try:
+                    return await self._quiet.ainvoke(trace, job_config)
+                except BaseException as stop:
+                    stops.append(stop)
+                    raise
+
+        async def reported(done: Awaitable[NodeTrace]) -> NodeTrace:
+            trace = await done
+            self._notify(trace)
+            return trace
+
+        # Submitted one by one, in order: a scheduler may key results by order.
+        submitted = [
+            self.scheduler.asubmit(trace, functools.partial(call, trace, cfg))
+            for trace, cfg in zip(pending, configs, strict=True)
+        ]
+        results = await asyncio.gather(
+            *(reported(done) for done in submitted), return_exceptions=True
+        )
+        if stops:
+            raise stops[0]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [result for result in results if isinstance(result, NodeTrace)]
 
     def _prepare_level(self, level: list[_Run], runs: _Runs, sources: Sources) -> list[_Job]:
         """Resolve the inputs of a level; finish what needs no model call.
@@ -352,6 +460,17 @@ class ProgramExecutor:
     # ------------------------------------------------------------------ running
 
     def _run_job(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        trace = self._attempt(pending, config)
+        self._notify(trace)
+        return trace
+
+    async def _arun_job(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        trace = await self._aattempt(pending, config)
+        self._notify(trace)
+        return trace
+
+    def _attempt(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        """A node's call loop: its final trace, with an output or an error."""
         outcome = _Attempts()
         for attempt in range(1, self.max_retries + 2):
             start = time.perf_counter()
@@ -379,7 +498,8 @@ class ProgramExecutor:
             break
         return self._complete(pending, outcome)
 
-    async def _arun_job(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+    async def _aattempt(self, pending: NodeTrace, config: RunnableConfig) -> NodeTrace:
+        """Async :meth:`_attempt`."""
         outcome = _Attempts()
         for attempt in range(1, self.max_retries + 2):
             start = time.perf_counter()
@@ -432,9 +552,7 @@ class ProgramExecutor:
                 f"{pending.operation} failed after {outcome.attempts} attempt(s): "
                 f"{outcome.errors[-1] if outcome.errors else 'no attempt was made'}"
             )
-        trace = pending.model_copy(update=update, deep=True)
-        self._notify(trace)
-        return trace
+        return pending.model_copy(update=update, deep=True)
 
 
 def execute_program(
@@ -514,6 +632,15 @@ def _sentence_text(sources: Sources, sentence_id: int) -> tuple[str, str | None]
     if not text:
         return "", f"S{sentence_id} has no text"
     return text, None
+
+
+def _check_not_stopped(stops: list[BaseException], trace: NodeTrace) -> None:
+    """Refuse to start a call once another call of its level stopped the run."""
+    if stops:
+        raise ExecutionStoppedError(
+            f"{trace.operation} at line {trace.line}, node {trace.path} was not started: "
+            f"the run stopped ({type(stops[0]).__name__}: {stops[0]})"
+        )
 
 
 def _reset(trace: NodeTrace) -> NodeTrace:

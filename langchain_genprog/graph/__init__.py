@@ -2,6 +2,7 @@
 
 from langchain_genprog.graph.builder import build_genprog_graph, create_genprog_graph
 from langchain_genprog.graph.configuration import GenProgContext
+from langchain_genprog.graph.serde import genprog_serializer, with_genprog_types
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 
 __all__ = [
@@ -10,4 +11,6 @@ __all__ = [
     "GenProgState",
     "build_genprog_graph",
     "create_genprog_graph",
+    "genprog_serializer",
+    "with_genprog_types",
 ]

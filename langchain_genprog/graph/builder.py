@@ -41,6 +41,7 @@ from langchain_genprog.graph.nodes import (
     SegmentNode,
     after_ground,
 )
+from langchain_genprog.graph.serde import with_genprog_types
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 from langchain_genprog.ground.gate import GroundingGate
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE
@@ -219,8 +220,11 @@ def create_genprog_graph(
 
     Args:
         llm: Chat model; ``None`` uses the embedded default.
-        checkpointer: e.g. ``InMemorySaver()`` or ``SqliteSaver`` for threads
-            that persist and resume.
+        checkpointer: e.g. ``InMemorySaver()``, ``SqliteSaver`` or
+            ``PostgresSaver`` for threads that persist and resume (a run
+            stopped mid-way resumes without re-making finished model calls).
+            The graph's state types are registered with its serializer (see
+            :func:`~langchain_genprog.graph.serde.with_genprog_types`).
         name: The compiled graph's name (shown in LangGraph Studio and traces).
         **options: Passed to :func:`build_genprog_graph`.
 
@@ -234,4 +238,6 @@ def create_genprog_graph(
             state = graph.invoke({"question": "Who won?", "documents": docs})
             print(state["messages"][-1].content_blocks[0]["annotations"])
     """
-    return build_genprog_graph(llm, **options).compile(checkpointer=checkpointer, name=name)
+    return build_genprog_graph(llm, **options).compile(
+        checkpointer=with_genprog_types(checkpointer), name=name
+    )

@@ -38,6 +38,7 @@ from langchain_genprog.execute.executor import ProgramExecutor
 from langchain_genprog.execute.trace import ExecutionResult
 from langchain_genprog.graph import events
 from langchain_genprog.graph.configuration import GenProgContext
+from langchain_genprog.graph.durable import scheduler_for_run
 from langchain_genprog.graph.inputs import documents_of, question_of
 from langchain_genprog.graph.state import GenProgState
 from langchain_genprog.ground.gate import GroundingGate, GroundingReport, timed_judge
@@ -206,7 +207,10 @@ class PlanNode(GenProgNode):
 class ExecuteNode(GenProgNode):
     """Run the program, one model call per operation, and compose the answer.
 
-    The run's ``max_concurrency`` and ``max_node_retries`` apply.
+    The run's ``max_concurrency`` and ``max_node_retries`` apply. In a graph
+    run each call is a LangGraph task, saved by the checkpointer as it
+    finishes, so a run resumed after a stop makes only the calls that had not
+    finished (see :mod:`~langchain_genprog.graph.durable`).
 
     Args:
         llm: The model that performs the operations.
@@ -237,6 +241,7 @@ class ExecuteNode(GenProgNode):
             max_retries=settings.max_node_retries,
             on_node=lambda trace: runtime.stream_writer(events.execute_event(trace)),
             operation_mode=settings.operation_mode,
+            scheduler=scheduler_for_run(),
         )
 
 
@@ -376,7 +381,8 @@ class RepairNode(GenProgNode):
     free-form, the failing lines are re-executed with grounded operations;
     after that (or at once, for grounded operations, which would choose the
     same again), each failing sentence is replaced by a verbatim copy of its
-    best-supported source, or dropped. Every repair is reported.
+    best-supported source, or dropped. Every repair is reported. Re-executed
+    calls are durable tasks, as in :class:`ExecuteNode`.
 
     Args:
         llm: The model that re-executes operations.
@@ -403,6 +409,7 @@ class RepairNode(GenProgNode):
                 max_concurrency=settings.max_concurrency,
                 max_retries=settings.max_node_retries,
                 operation_mode="grounded",
+                scheduler=scheduler_for_run(),
             )
             execution, repairs = regenerate(
                 executor, state["plan"].program, state["sources"], state["execution"], redo, round_
