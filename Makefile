@@ -1,6 +1,7 @@
 # Two entry points (see README):
 #   make demo  - install with the embedded default models and answer an MDS example
-#   make test  - install everything and run lint, types, the fast suite and the slow model suite
+#   make test  - install everything and run lint, types, the fast suite and the slow suite
+#                (real models, servers, and a throwaway PostgreSQL on loopback)
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 DATA ?= ../shared/data/attribute-first-then-generate
@@ -16,13 +17,17 @@ install:
 	$(INSTALL) '.[local]'
 
 install-test:
-	$(INSTALL) '.[local,sqlite,test]'
+	$(INSTALL) '.[local,sqlite,postgres,test]'
 
-# Headless Chromium for the HTML view's browser test (Debian packages; needs root).
+# Headless Chromium for the HTML view's browser test, and PostgreSQL for the
+# persistence tests (Debian packages; needs root). Nothing is started here.
 system-deps:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || ( \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null )
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ( \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql >/dev/null )
 
 demo: install
 	genprog answer --dataset $(DATA)/MDS/dev.json --example 0 --json genprog-demo.json
@@ -36,8 +41,10 @@ lint:
 unit:
 	LANGGRAPH_STRICT_MSGPACK=true $(PYTHON) -m pytest tests -q -p no:cacheprovider --timeout 300
 
+# scripts/with-postgres starts a throwaway PostgreSQL on loopback for the run
+# (or uses GENPROG_TEST_POSTGRES_DSN; without either, the PostgreSQL tests skip).
 slow:
-	$(PYTHON) -m pytest integration_tests -q -m slow -p no:cacheprovider --timeout 1200
+	bash scripts/with-postgres $(PYTHON) -m pytest integration_tests -q -m slow -p no:cacheprovider --timeout 1200
 
 # Notebooks that need no API key are executed (cells tagged skip-execution are not).
 cookbook:

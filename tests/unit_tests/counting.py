@@ -37,6 +37,11 @@ DOCS = [
     "The council approved the park on Monday. It will cost two million dollars.",
     "Residents wanted green space. The mayor praised the vote.",
 ]
+OTHER_DOCS = [
+    "The school opened a library on Friday. It holds ten thousand books.",
+    "Parents asked for longer hours. The principal thanked the donors.",
+]
+"""Documents of the same shape (four sentences) for a second, independent thread."""
 PROGRAM = "- paraphrase(fusion(S1, S2))\n- compression(S3)\n- fusion(S4, compression(S1))\n- S2"
 """Five model calls: three on sentences, then two on their outputs (``S2`` is copied)."""
 
@@ -80,6 +85,7 @@ class CountingModel(BaseChatModel):
     def _start(self, messages: list[BaseMessage]) -> str | None:
         """Record an operation call (``None`` for a planner call); maybe crash."""
         if "Program:" in messages[-1].text:
+            self._log("plan", "planner")
             return None
         key = call_key(*parse_prompt(messages)[:2])
         with self._lock:
