@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -315,3 +317,70 @@ def test_config_reaches_the_model(sources: Sources) -> None:
     assert sorted(
         (m["genprog_line"], m["genprog_path"], m["genprog_operation"]) for m in recorder.metadata
     ) == [(1, "0", "fusion"), (1, "0.1", "paraphrase")]
+
+
+class ThreadScheduler:
+    """A CallScheduler that runs calls on a wide thread pool (as LangGraph's task
+    runner does) and recalls the results it is given instead of running those calls."""
+
+    def __init__(self, recalled: dict[tuple[int, str], NodeTrace] | None = None) -> None:
+        self.recalled = recalled or {}
+        self.submitted: list[tuple[int, str]] = []
+        self.pool = concurrent.futures.ThreadPoolExecutor(16)
+
+    def submit(self, node: NodeTrace, call: Any) -> concurrent.futures.Future[NodeTrace]:
+        self.submitted.append((node.line, node.path))
+        if (node.line, node.path) in self.recalled:
+            done: concurrent.futures.Future[NodeTrace] = concurrent.futures.Future()
+            done.set_result(self.recalled[node.line, node.path])
+            return done
+        return self.pool.submit(call)
+
+    def asubmit(self, node: NodeTrace, call: Any) -> Any:
+        self.submitted.append((node.line, node.path))
+        if (node.line, node.path) in self.recalled:
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(self.recalled[node.line, node.path])
+            return done
+        return asyncio.ensure_future(call())
+
+
+def test_a_scheduler_gets_the_same_result_as_batching(sources: Sources) -> None:
+    batched = ProgramExecutor(EchoChatModel()).execute(MIXED, sources)
+    scheduler = ThreadScheduler()
+    scheduled = ProgramExecutor(EchoChatModel(), scheduler=scheduler).execute(MIXED, sources)
+    assert _strip_timing(scheduled) == _strip_timing(batched)
+    # Submitted level by level, in program order within a level.
+    heights = {(n.ref.line, n.ref.path): n.height for n in MIXED.nodes()}
+    order = [heights[key] for key in scheduler.submitted]
+    assert order == sorted(order) and len(order) == 7  # every call, `S4` needs none
+
+
+async def test_async_scheduler_gets_the_same_result(sources: Sources) -> None:
+    batched = await ProgramExecutor(EchoChatModel()).aexecute(MIXED, sources)
+    executor = ProgramExecutor(EchoChatModel(), scheduler=ThreadScheduler())
+    assert _strip_timing(await executor.aexecute(MIXED, sources)) == _strip_timing(batched)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_the_executor_bounds_concurrency_under_a_scheduler(sources: Sources, limit: int) -> None:
+    llm = EchoChatModel(delay=0.05)
+    ProgramExecutor(llm, max_concurrency=limit, scheduler=ThreadScheduler()).execute(MIXED, sources)
+    assert llm.max_in_flight == limit
+
+
+async def test_recalled_results_are_reported_not_called(sources: Sources) -> None:
+    first = ProgramExecutor(EchoChatModel()).execute(MIXED, sources)
+    recalled = {(t.line, t.path): t for t in first.trace if t.line == 1}
+    for run in ("sync", "async"):
+        llm, seen = EchoChatModel(), []
+        executor = ProgramExecutor(llm, scheduler=ThreadScheduler(recalled), on_node=seen.append)
+        if run == "sync":
+            result = executor.execute(MIXED, sources)
+        else:
+            result = await executor.aexecute(MIXED, sources)
+        assert _strip_timing(result) == _strip_timing(first)
+        assert len(llm.calls) == 7 - 3  # line 1 has three calls: recalled
+        assert sorted((t.line, t.path) for t in seen) == sorted(
+            (t.line, t.path) for t in first.trace
+        )

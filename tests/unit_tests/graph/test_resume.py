@@ -126,3 +126,37 @@ def test_streamed_progress_reports_recalled_operations_too() -> None:
     # Every operation node is reported once, whether it ran now or was recalled.
     assert len(executed) == OPERATION_CALLS + 1  # and the verbatim line `S2`
     assert all(event["error"] is None for event in executed)
+
+
+def test_a_repair_stopped_midway_resumes_without_repeating_its_finished_calls() -> None:
+    from tests.unit_tests.ground.test_gate import INPUT, fabricating_model
+
+    # Every sentence fails the gate; repair regenerates all three lines, two of
+    # them with a model call (the third has a single grounded rewrite).
+    llm = fabricating_model("- fusion(S1, S2)\n- fusion(S2, S3)\n- fusion(S1, S4)")
+    respond = llm.respond
+    assert respond is not None
+    grounded: list[str] = []
+
+    def crash_on_second_regeneration(messages: list[Any], kwargs: dict[str, Any]) -> str:
+        if "Options:" in messages[-1].text:
+            grounded.append(messages[-1].text)
+            if len(grounded) == 2:
+                raise SimulatedCrash("stopped during the second regeneration")
+        return respond(messages, kwargs)
+
+    llm.respond = crash_on_second_regeneration
+    graph = create_genprog_graph(
+        llm, plan_mode="text", max_concurrency=1, checkpointer=InMemorySaver()
+    )
+    config = _thread("repair")
+    with pytest.raises(SimulatedCrash):
+        graph.invoke(INPUT, config)
+    calls_before = len(llm.calls)
+
+    state = graph.invoke(None, config)
+
+    # One call on resume: the regeneration that stopped. Not the finished one,
+    # nor the planner or the two free operations of `execute`.
+    assert len(llm.calls) - calls_before == 1 and len(grounded) == 3
+    assert [r.action for r in state["grounding"].repairs] == ["regenerated"] * 3
