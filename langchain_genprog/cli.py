@@ -177,6 +177,7 @@ def answer(
         click.echo(f"planner issue: {issue}")
     for failure in execution.failures:
         click.echo(f"failed line {failure.line} `{failure.program}`: {failure.error}")
+    _echo_grounding(state.get("grounding"))
     click.echo(
         f"\n{len(state['answer_sentences'])} cited sentences, {plan.retries} plan retries, "
         f"{len(execution.failures)} failed lines, "
@@ -470,9 +471,27 @@ def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:
         "lines": [line.model_dump(mode="json") for line in state["execution"].lines],
         "failures": [f.model_dump(mode="json") for f in state["execution"].failures],
         "attribution": state["attribution"].model_dump(mode="json"),
+        "grounding": state["grounding"].summary() if state.get("grounding") else None,
         "sources": [s.model_dump(mode="json") for s in state["sources"].sentences],
         "seconds": round(seconds, 3),
     }
+
+
+def _echo_grounding(report: Any) -> None:
+    """The gate's verdict and every repair it made: a replacement is never silent."""
+    if report is None:
+        return
+    for repair in report.repairs:
+        change = f" -> {repair.after!r}" if repair.after else ""
+        click.echo(
+            f"grounding: line {repair.line} {repair.action} ({repair.reason}): "
+            f"{repair.before!r}{change}"
+        )
+    passed = sum(v.passed for v in report.verdicts.values())
+    click.echo(
+        f"grounding: {passed} of {len(report.verdicts)} sentences supported by what they cite "
+        f"({report.measured} measured, {len(report.repairs)} repairs, {report.seconds:.1f} s)"
+    )
 
 
 def _progress_line(event: Any) -> str:
@@ -485,6 +504,11 @@ def _progress_line(event: Any) -> str:
     if step == "plan":
         issues = "; ".join(event.get("issues") or []) or "no issues"
         return f"[plan] {event['valid_lines']} valid lines in {event['seconds']}s ({issues})"
+    if step == "ground":
+        failing = "; ".join(event.get("failing") or []) or "none failing"
+        return f"[ground] round {event['round']}: {event['passed']} passed ({failing})"
+    if step == "repair":
+        return f"[repair] line {event['line']} {event['action']}: {event['reason']}"
     rest = {k: v for k, v in event.items() if k != "step"}
     return f"[{step}] " + " ".join(f"{v}" for v in rest.values())
 
