@@ -30,6 +30,7 @@ from langchain_genprog.errors import GenProgError, InvalidInputError
 from langchain_genprog.models.loading import load_chat_model
 
 if TYPE_CHECKING:
+    from langchain_genprog.attribute.base import AttributionResult
     from langchain_genprog.attribute.mexgen import Budget
     from langchain_genprog.evaluation.datasets import Example
 
@@ -346,7 +347,6 @@ def attribute_command(
     --dataset, the example's reference answer is attributed unless --answer is given.
     """
     from langchain_genprog.attribute.posthoc import attribute
-    from langchain_genprog.citations import render_with_markers
     from langchain_genprog.segment.sources import Sources
 
     try:
@@ -376,16 +376,7 @@ def attribute_command(
         seconds = time.perf_counter() - started
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
-    click.echo(render_with_markers(result))
-    for item in result.sentences:
-        cited = ", ".join(
-            f"S{c.sentence_id}={c.score:.3f}" if c.score is not None else f"S{c.sentence_id}"
-            for c in item.citations
-        )
-        flag = "" if item.supported is not False else f"  UNSUPPORTED: {item.note}"
-        click.echo(f"  [{item.sentence.index}] {cited}{flag}")
-    state = "complete" if result.complete else "INCOMPLETE (budget reached)"
-    click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
+    _report_attribution(result, seconds)
     if json_out:
         payload = {
             "answer": answer_text,
@@ -496,6 +487,22 @@ def eval_command(
         click.echo(f"{method}: {shown}")
     click.echo(f"ran {summary.ran} pairs, skipped {summary.skipped} finished ones")
     click.echo(f"wrote {summary.summary_csv}, {summary.summary_json}, {summary.report}")
+
+
+def _report_attribution(result: AttributionResult, seconds: float) -> None:
+    """Print the answer with markers, each sentence's scored citations, and the cost."""
+    from langchain_genprog.citations import render_with_markers
+
+    click.echo(render_with_markers(result))
+    for item in result.sentences:
+        cited = ", ".join(
+            f"S{c.sentence_id}={c.score:.3f}" if c.score is not None else f"S{c.sentence_id}"
+            for c in item.citations
+        )
+        flag = "" if item.supported is not False else f"  UNSUPPORTED: {item.note}"
+        click.echo(f"  [{item.sentence.index}] {cited}{flag}")
+    state = "complete" if result.complete else "INCOMPLETE (budget reached)"
+    click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
 
 
 def _budget(max_calls: int | None, max_seconds: float | None) -> Budget | None:

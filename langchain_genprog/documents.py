@@ -10,9 +10,9 @@ as a numbered document that :class:`~langchain_genprog.segment.Sources` finds em
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from langchain_core.documents import Document
 
@@ -27,6 +27,7 @@ __all__ = [
     "documents_from_files",
     "documents_from_jsonl",
     "documents_from_stream",
+    "iter_jsonl",
 ]
 
 
@@ -86,20 +87,39 @@ def documents_from_jsonl(path: str | Path) -> list[Document]:
         InvalidInputError: On invalid JSON, a line without text, or no documents.
     """
     docs: list[Document] = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
-        text = record.get("page_content", record.get("text")) if isinstance(record, dict) else None
+    for number, record in iter_jsonl(path):
+        text = record.get("page_content", record.get("text"))
         if not isinstance(text, str):
             raise InvalidInputError(f"{path}:{number}: needs a 'page_content' or 'text' string")
         docs.append(Document(page_content=text, metadata=record.get("metadata") or {}))
     if not docs:
         raise InvalidInputError(f"{path} holds no documents")
     return docs
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON Lines file.
+
+    Shared by every JSONL reader (documents here, evaluation datasets) so that
+    they fail alike, naming the file and the line.
+
+    Raises:
+        InvalidInputError: If the file is missing, a line is not JSON, or not an object.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{path} does not exist or is not a file")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InvalidInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise InvalidInputError(f"{path}:{number}: expected a JSON object per line")
+            yield number, record
 
 
 def _read_text_file(path: str) -> Document:
