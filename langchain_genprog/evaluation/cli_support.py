@@ -29,6 +29,7 @@ from langchain_genprog.evaluation.methods import (
     PosthocMExGenMethod,
 )
 from langchain_genprog.evaluation.runner import EvaluationSummary, run_evaluation
+from langchain_genprog.models.loading import load_chat_model
 from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.refine.checks import EmbeddingNodeChecker
 
@@ -167,8 +168,9 @@ def eval_command_impl(
         data: Path of the dataset file.
         fmt: ``aftg`` (Attribute-First-then-Generate JSON Lines) or ``jsonl``.
         methods: Method names (see :data:`METHOD_NAMES`).
-        model: A chat model, or a CLI model string (``embedded`` or
-            ``provider:name``, as for ``genprog answer``).
+        model: A chat model, or a model name for
+            :func:`~langchain_genprog.models.loading.load_chat_model`
+            (``embedded``, ``provider:name``; a bare name with ``base_url``).
         limit: Evaluate only the first ``limit`` examples.
         out_dir: Output directory (reused to resume).
         base_url: Base URL of an OpenAI-compatible server (with a string model).
@@ -194,7 +196,7 @@ def eval_command_impl(
     examples = load_examples(data, fmt, limit=limit)
     if not examples:
         raise InvalidInputError(f"{data} holds no examples")
-    llm = _chat_model(model, base_url)
+    llm = load_chat_model(model, base_url)
     if drop_hold and scorer is None:
         scorer = _default_scorer()
     built = build_methods(
@@ -241,20 +243,12 @@ def _entailment_judge(
     if judge == "none":
         return None
     if judge == "llm":
-        return LLMJudge(_chat_model(judge_model, base_url) if judge_model else llm)
+        return LLMJudge(load_chat_model(judge_model, base_url) if judge_model else llm)
     if judge == "lexical":
         return LexicalOverlapJudge()
     if isinstance(judge, str):
         raise InvalidInputError(f"unknown judge {judge!r}; expected none, llm or lexical")
     return judge
-
-
-def _chat_model(model: BaseChatModel | str, base_url: str | None) -> BaseChatModel:
-    if isinstance(model, BaseChatModel):
-        return model
-    from langchain_genprog.cli import load_chat_model
-
-    return load_chat_model(model, base_url)
 
 
 def _default_scorer() -> LogProbScorer:

@@ -44,7 +44,7 @@ from langchain_genprog.graph.nodes import (
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 from langchain_genprog.ground.gate import GroundingGate
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE
-from langchain_genprog.ground.measure import leaf_measurer
+from langchain_genprog.ground.measure import embedded_measurer
 from langchain_genprog.operations.grounded import OperationMode
 from langchain_genprog.plan.planner import PlanMode
 from langchain_genprog.program.validation import ProgramLimits
@@ -126,12 +126,11 @@ def build_genprog_graph(
             (datelines, bylines, boilerplate, fragments and near-duplicates
             are left out and reported in ``state["selection"]``).
     """
-    embedded = llm is None
     if llm is None:
         from langchain_genprog.models import get_default_chat_model
 
         llm = get_default_chat_model()
-    gate = _gate(grounding, embedded=embedded, min_coverage=min_coverage)
+    gate = _gate(grounding, llm, min_coverage=min_coverage)
     defaults = GenProgContext(
         plan_mode=plan_mode,
         max_sentences=max_sentences,
@@ -173,7 +172,7 @@ def build_genprog_graph(
 
 
 def _gate(
-    grounding: GroundingGate | Literal["auto", "off"], *, embedded: bool, min_coverage: float
+    grounding: GroundingGate | Literal["auto", "off"], llm: BaseChatModel, *, min_coverage: float
 ) -> GroundingGate | None:
     """The graph's gate: measured on the embedded model, lexical elsewhere, or none."""
     if isinstance(grounding, GroundingGate):
@@ -183,7 +182,7 @@ def _gate(
     if grounding != "auto":
         msg = f"grounding must be 'auto', 'off' or a GroundingGate, got {grounding!r}"
         raise InvalidInputError(msg)
-    return GroundingGate(leaf_measurer() if embedded else None, min_coverage=min_coverage)
+    return GroundingGate(embedded_measurer(llm), min_coverage=min_coverage)
 
 
 def _pipeline(
