@@ -17,6 +17,7 @@ from langchain_genprog.attribute.base import Attributor
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example, load_aftg, load_jsonl
+from langchain_genprog.evaluation.judge import EntailmentJudge, LexicalOverlapJudge, LLMJudge
 from langchain_genprog.evaluation.methods import (
     ALCEMethod,
     AnswerFrom,
@@ -27,7 +28,6 @@ from langchain_genprog.evaluation.methods import (
     PosthocEmbeddingMethod,
     PosthocMExGenMethod,
 )
-from langchain_genprog.evaluation.metrics import EntailmentJudge, LexicalOverlapJudge, LLMJudge
 from langchain_genprog.evaluation.runner import EvaluationSummary, run_evaluation
 from langchain_genprog.models.loading import load_chat_model
 from langchain_genprog.models.scoring import LogProbScorer
@@ -92,14 +92,7 @@ def build_methods(
         ModelNotAvailableError: If a default scorer or embeddings is needed but
             not installed.
     """
-    unknown = [n for n in names if n not in METHOD_NAMES]
-    if unknown:
-        msg = f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}"
-        raise InvalidInputError(msg)
-    if len(set(names)) != len(names):
-        raise InvalidInputError(f"each method may be given once: {list(names)}")
-    if not names:
-        raise InvalidInputError(f"give at least one method: {', '.join(METHOD_NAMES)}")
+    _check_method_names(names)
 
     def attributor() -> Attributor:
         nonlocal scorer
@@ -216,28 +209,46 @@ def eval_command_impl(
         max_sentences=max_sentences,
         posthoc_answer=posthoc_answer,
     )
-    entailment: EntailmentJudge | None
-    if judge == "none":
-        entailment = None
-    elif judge == "llm":
-        entailment = LLMJudge(load_chat_model(judge_model, base_url) if judge_model else llm)
-    elif judge == "lexical":
-        entailment = LexicalOverlapJudge()
-    elif isinstance(judge, str):
-        raise InvalidInputError(f"unknown judge {judge!r}; expected none, llm or lexical")
-    else:
-        entailment = judge
     return run_evaluation(
         examples,
         built,
         out_dir=out_dir,
         limit=limit,
-        judge=entailment,
+        judge=_entailment_judge(judge, judge_model, llm, base_url),
         scorer=scorer if drop_hold else None,
         progress=progress,
         retry_failed=retry_failed,
         drop_hold_context=drop_hold_context,
     )
+
+
+def _check_method_names(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in METHOD_NAMES]
+    if unknown:
+        msg = f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}"
+        raise InvalidInputError(msg)
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"each method may be given once: {list(names)}")
+    if not names:
+        raise InvalidInputError(f"give at least one method: {', '.join(METHOD_NAMES)}")
+
+
+def _entailment_judge(
+    judge: JudgeName | EntailmentJudge,
+    judge_model: BaseChatModel | str | None,
+    llm: BaseChatModel,
+    base_url: str | None,
+) -> EntailmentJudge | None:
+    """The judge ``genprog eval --judge`` names (``llm`` reuses the main model by default)."""
+    if judge == "none":
+        return None
+    if judge == "llm":
+        return LLMJudge(load_chat_model(judge_model, base_url) if judge_model else llm)
+    if judge == "lexical":
+        return LexicalOverlapJudge()
+    if isinstance(judge, str):
+        raise InvalidInputError(f"unknown judge {judge!r}; expected none, llm or lexical")
+    return judge
 
 
 def _default_scorer() -> LogProbScorer:
