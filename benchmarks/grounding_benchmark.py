@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
+from langchain_genprog.evaluation.cost import CostTracker
 from langchain_genprog.evaluation.datasets import Example, load_aftg
 from langchain_genprog.evaluation.methods import ALCEMethod, example_sources
-from langchain_genprog.evaluation.metrics import CostTracker
 from langchain_genprog.graph import create_genprog_graph
 from langchain_genprog.ground.lexical import lexical_verdict
 from langchain_genprog.ground.measure import leaf_measurer
