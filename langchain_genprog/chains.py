@@ -1,23 +1,33 @@
 """A drop-in ``Runnable`` for RAG pipelines: question + documents → cited ``AIMessage``.
 
-:class:`GenProgChain` is a thin adapter over the compiled GenerationPrograms
-graph (:func:`~langchain_genprog.graph.create_genprog_graph`): it turns the
-usual RAG input into the graph's input, runs the graph, and returns the final
-``AIMessage`` — the answer as one text block whose ``Citation`` annotations
-point each answer sentence at the source sentences it was built from, with
-the program in ``response_metadata``. Everything the pipeline does happens in
-the graph; the chain adds only what a LangChain user expects from a chain:
+:class:`GenProgChain` is a composition, not a second pipeline::
+
+    retrieve (validate the input once; fetch documents if none were given)
+      | graph (the compiled GenerationPrograms graph; its progress re-dispatched)
+      | final message (the graph's cited AIMessage, with ``[S#]`` markers)
+
+Everything the pipeline does happens in the graph
+(:func:`~langchain_genprog.graph.create_genprog_graph`); the chain adds only
+what a LangChain user expects from a chain:
 
 * the ``Runnable`` interface (``invoke``/``ainvoke``/``batch``/``stream``/
-  ``astream``, ``with_config``, ``|`` composition), with the graph traced as a
-  child run;
+  ``astream``, ``with_config``, ``|`` composition), all delegated to the
+  composition above (:attr:`GenProgChain.pipeline`), with the graph and the
+  retriever traced as children of the chain's run;
 * an optional retriever, so that ``chain.invoke("question")`` fetches its own
   documents and the chain drops in where ``retriever | prompt | llm`` was;
 * progress: the graph's per-step events (segment, each planner attempt, each
-  executed operation, attribute) are re-dispatched as LangChain custom events
-  named :data:`PROGRESS_EVENT`, visible in ``astream_events`` and callbacks;
+  executed operation, attribute, ground, repair) are re-dispatched as
+  LangChain custom events named :data:`PROGRESS_EVENT`, visible in
+  ``astream_events`` and callbacks;
 * :meth:`GenProgChain.as_tool`, whose tool answers with ``[S#]`` markers that a
   model can read and returns the citations as the tool message's artifact.
+
+The input is validated once, at the entrance, by the chain's input schema
+(:class:`GenProgChainInput`, or :class:`GenProgRetrievalInput` with a
+retriever): the request's shape (keys, question) is checked there, and the
+documents themselves by the graph, which owns them (it also serves clients that
+never go through the chain).
 
 Streaming yields the chain's output type, as a chat model does: the answer is
 only known once the program has run and been attributed, so ``stream`` yields
@@ -28,53 +38,82 @@ stream modes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, Literal, cast
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Annotated, Any, cast
 
 from langchain_core.callbacks import (
-    AsyncCallbackManagerForChainRun,
-    AsyncCallbackManagerForToolRun,
-    CallbackManagerForChainRun,
-    CallbackManagerForToolRun,
     adispatch_custom_event,
     dispatch_custom_event,
 )
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.messages.content import Citation
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
-from langchain_core.runnables.config import patch_config
-from langchain_core.tools import BaseTool, ToolException
-from langchain_core.tools.base import ArgsSchema
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableSequence,
+    RunnableSerializable,
+)
+from langchain_core.tools import BaseTool
 from langgraph.pregel import Pregel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    SkipValidation,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
-from langchain_genprog.citations import citations_of, render_with_markers
-from langchain_genprog.errors import GenProgError, InvalidInputError, ModelNotAvailableError
+from langchain_genprog.citations import render_with_markers
+from langchain_genprog.cited_answer import (
+    MARKERS_KEY,
+    CitedAnswer,
+    CitedAnswerTool,
+    as_tool_errors,
+    tool_description,
+)
+from langchain_genprog.errors import GenProgError, InvalidInputError
 from langchain_genprog.graph.builder import create_genprog_graph
 
 PROGRESS_EVENT = "genprog_progress"
 """Name of the custom events carrying the graph's progress (``on_custom_event``)."""
 
-MARKERS_KEY = "answer_with_markers"
-"""``response_metadata`` key of the answer rendered with ``[S#]`` markers."""
-
 ChainInput = str | Mapping[str, Any] | BaseModel
 """What :class:`GenProgChain` accepts: a question (with a retriever) or a mapping."""
 
-_INPUT_KEYS = frozenset({"question", "documents"})
+
+_Documents = SkipValidation[list[SerializeAsAny[Document] | str]]
+# The documents are validated by the graph, which owns them (it also serves the
+# LangGraph API and its JSON dicts); the schema still shows callers their type.
+# SerializeAsAny: a dict that was sent stays a dict when the model is dumped.
+
+_NO_DOCUMENTS = (
+    "the input has no 'documents'; pass them, or build the chain "
+    "with retriever=... to retrieve them for the question"
+)
+
+
+# The chain's input schema is also its one validator: every request is read
+# through it (read_input) before anything runs, and the same class is what
+# get_input_schema, LangServe-style clients and as_tool show. Docstrings here
+# become the JSON schema's description, so they speak to callers.
 
 
 class GenProgChainInput(BaseModel):
     """Input of a :class:`GenProgChain` without a retriever."""
 
+    model_config = ConfigDict(extra="forbid")
+
     question: str | None = Field(
         default=None,
         description="The question to answer. Leave it out to summarize the documents.",
     )
-    documents: list[Document | str] = Field(
+    documents: _Documents = Field(
         description=(
             "The source documents the answer must come from: LangChain documents or plain "
             "texts. Their sentences are numbered S1..SN and every answer sentence is cited "
@@ -83,85 +122,215 @@ class GenProgChainInput(BaseModel):
         min_length=1,
     )
 
+    @field_validator("question")
+    @classmethod
+    def _strip_question(cls, question: str | None) -> str | None:
+        return (question or "").strip() or None
 
-class GenProgRetrievalInput(BaseModel):
+
+class GenProgRetrievalInput(GenProgChainInput):
     """Input of a :class:`GenProgChain` built with a retriever."""
 
-    question: str = Field(
-        min_length=1,
+    # Documents may still be passed (hidden from the schema) to skip retrieval;
+    # then the question may be left out, as without a retriever.
+    question: Annotated[str | None, WithJsonSchema({"type": "string", "minLength": 1})] = Field(
         description="The question to answer; documents are retrieved for it.",
     )
+    documents: SkipJsonSchema[_Documents | None] = None  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _question_optional_with_documents(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "question" not in data and "documents" in data:
+            return {**data, "question": None}
+        return data
+
+    @model_validator(mode="after")
+    def _question_to_retrieve_for(self) -> GenProgRetrievalInput:
+        if self.documents is None and self.question is None:
+            raise InvalidInputError("a chain with a retriever needs a non-blank question")
+        return self
 
 
-class CitedAnswer(BaseModel):
-    """A cited answer in a form a program (or a tool artifact) can use directly.
+def read_input(value: ChainInput, schema: type[GenProgChainInput]) -> GenProgChainInput:
+    """Validate a request once, through the chain's input schema, into typed errors.
 
-    Attributes:
-        answer: The answer text; citation offsets index into it.
-        answer_with_markers: The answer with ``[S#]`` markers after each sentence.
-        citations: The ``Citation`` annotations of the answer, in answer order.
-        program: The program that produced the answer, one line per sentence.
-        failures: Program lines that failed and were left out of the answer.
+    Args:
+        value: A question string (only for :class:`GenProgRetrievalInput`), a
+            mapping, or any pydantic model with ``question``/``documents`` fields
+            (e.g. a custom tool schema).
+        schema: The chain's input schema.
 
-    A ``ToolMessage`` artifact read back from a LangGraph checkpoint is a plain
-    dict (messages are stored by value); ``CitedAnswer.model_validate(artifact)``
-    restores it.
+    Raises:
+        InvalidInputError: If the request has the wrong shape; the message says
+            what to send instead.
+    """
+    if type(value) is schema:
+        return value
+    if isinstance(value, BaseModel):
+        value = {name: getattr(value, name) for name in value.model_fields_set}
+    if isinstance(value, str):
+        if not issubclass(schema, GenProgRetrievalInput):
+            raise InvalidInputError(
+                "a plain question string needs a chain built with retriever=...; "
+                "otherwise pass {'question': ..., 'documents': [...]}"
+            )
+        value = {"question": value}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            "GenProgChain takes {'question': ..., 'documents': [...]} "
+            f"or a question string, got {type(value).__name__}"
+        )
+    try:
+        return schema.model_validate(value)
+    except ValidationError as err:
+        raise _input_error(err) from None
+
+
+def _input_error(err: ValidationError) -> GenProgError:
+    """The first problem of a rejected request, as the typed error a user can act on."""
+    problems = err.errors(include_url=False)
+    unknown = sorted(str(p["loc"][0]) for p in problems if p["type"] == "extra_forbidden")
+    if unknown:
+        return InvalidInputError(
+            f"unexpected input key(s) {unknown}; expected 'question' and 'documents'"
+        )
+    first = problems[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, GenProgError):
+        return cause
+    field = first["loc"][0] if first["loc"] else None
+    if field == "documents" and first["type"] == "missing":
+        return InvalidInputError(_NO_DOCUMENTS)
+    if field == "question" and first["type"] == "missing":
+        return InvalidInputError("a chain with a retriever needs a non-blank question")
+    if field == "question":
+        return InvalidInputError(f"question must be a string, got {type(first['input']).__name__}")
+    return InvalidInputError(f"invalid input at {field}: {first['msg']}")
+
+
+# --------------------------------------------------------------------------- the steps
+# Each step runs inside the chain's run and opens no run of its own, so a trace
+# shows what a user knows: the chain, and under it the retriever and the graph.
+
+
+class _Retrieve(Runnable[ChainInput, dict[str, Any]]):
+    """Entrance: validate the request once; retrieve documents when none were given."""
+
+    def __init__(
+        self, schema: type[GenProgChainInput], retriever: Runnable[str, list[Document]] | None
+    ) -> None:
+        self.schema = schema
+        self.retriever = retriever
+
+    def _retrieval(self, request: GenProgChainInput) -> tuple[Runnable[str, list[Document]], str]:
+        """The retriever and its query, for a request that left the documents out."""
+        # Only GenProgRetrievalInput lets documents be left out, it demands a
+        # question then, and it is the schema only of a chain with a retriever.
+        assert self.retriever is not None and request.question is not None
+        return self.retriever, request.question
+
+    def invoke(
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The graph input; the retriever runs as a child of the chain's run."""
+        request = read_input(input, self.schema)
+        documents = request.documents
+        if documents is None:
+            retriever, query = self._retrieval(request)
+            documents = list(retriever.invoke(query, config))
+        return {"question": request.question, "documents": documents}
+
+    async def ainvoke(
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Async :meth:`invoke`."""
+        request = read_input(input, self.schema)
+        documents = request.documents
+        if documents is None:
+            retriever, query = self._retrieval(request)
+            documents = list(await retriever.ainvoke(query, config))
+        return {"question": request.question, "documents": documents}
+
+
+class _RunGraph(Runnable[dict[str, Any], dict[str, Any]]):
+    """The compiled graph, with its custom stream re-dispatched as progress events."""
+
+    def __init__(self, graph: Pregel[Any, Any, Any, Any]) -> None:
+        self.graph = graph
+
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Run the graph to its final state."""
+        final: dict[str, Any] = {}
+        for mode, chunk in self.graph.stream(input, config, stream_mode=["custom", "values"]):
+            if mode == "custom":
+                dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
+            elif isinstance(chunk, Mapping):
+                final = dict(chunk)
+        return final
+
+    async def ainvoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Async :meth:`invoke` (operations run concurrently on the event loop)."""
+        final: dict[str, Any] = {}
+        async for mode, chunk in self.graph.astream(
+            input, config, stream_mode=["custom", "values"]
+        ):
+            if mode == "custom":
+                await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
+            elif isinstance(chunk, Mapping):
+                final = dict(chunk)
+        return final
+
+
+class _FinalMessage(Runnable[dict[str, Any], AIMessage]):
+    """The graph's cited ``AIMessage``, with the ``[S#]`` rendering in its metadata.
+
+    Streamed, it is one ``AIMessageChunk`` equal to the message, so that ``sum``
+    over a stream (or an output parser after the chain) works as with a chat model.
     """
 
-    model_config = ConfigDict(frozen=True)
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """The final message of the graph's state."""
+        messages = input.get("messages") or []
+        message = messages[-1] if messages else None
+        if not isinstance(message, AIMessage):
+            raise GenProgError("the graph finished without a final AIMessage")
+        attribution = input.get("attribution")
+        if attribution is None:
+            return message
+        marked = render_with_markers(attribution, answer=input.get("answer"))
+        metadata = {**message.response_metadata, MARKERS_KEY: marked}
+        return message.model_copy(update={"response_metadata": metadata})
 
-    answer: str
-    answer_with_markers: str
-    citations: list[Citation] = Field(default_factory=list)
-    program: str | None = None
-    failures: list[dict[str, Any]] = Field(default_factory=list)
+    def stream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> Iterator[AIMessage]:
+        """The message as one ``AIMessageChunk``."""
+        yield _to_chunk(self.invoke(input, config))
 
-    @classmethod
-    def from_message(cls, message: AIMessage) -> CitedAnswer:
-        """Read a cited answer back from the ``AIMessage`` a :class:`GenProgChain` returns."""
-        metadata = message.response_metadata
-        answer = message.text
-        program = metadata.get("program")
-        return cls(
-            answer=answer,
-            answer_with_markers=str(metadata.get(MARKERS_KEY) or answer),
-            citations=citations_of(message),
-            program=str(program) if program is not None else None,
-            failures=list(metadata.get("failures") or []),
-        )
+    async def astream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> AsyncIterator[AIMessage]:
+        """Async :meth:`stream`."""
+        yield _to_chunk(self.invoke(input, config))
 
-    def to_text(self) -> str:
-        """The answer with markers, then each cited source sentence by its id.
 
-        This is what a model reads back from a tool call: the ids alone would
-        mean nothing to it, so the cited sentences are listed under them.
-        """
-        lines = [self.answer_with_markers]
-        seen: dict[str, str] = {}
-        for citation in self.citations:
-            extras = citation.get("extras") or {}
-            label = str(extras.get("sentence_id") or "")
-            if not label or label in seen:
-                continue
-            title = citation.get("title")
-            shown = citation.get("cited_text", "")
-            seen[label] = f"[{label}] ({title}) {shown}" if title else f"[{label}] {shown}"
-        if seen:
-            lines += ["", "Sources:", *seen.values()]
-        if self.failures:
-            lines += [
-                "",
-                f"Note: {len(self.failures)} program line(s) failed and were left out.",
-            ]
-        return "\n".join(lines)
+# --------------------------------------------------------------------------- the chain
 
 
 class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
     """Answers a question from documents with sentence-level citations.
 
     A ``Runnable`` over the compiled GenerationPrograms graph: the graph does
-    the work (segment → plan → execute → attribute → finalize), the chain adapts
-    RAG-style input and output. Build it with :func:`create_genprog_chain`.
+    the work (segment → plan → execute → attribute → ground → finalize), the
+    chain adapts RAG-style input and output (:attr:`pipeline`). Build it with
+    :func:`create_genprog_chain`.
 
     Input:
         ``{"question": str | None, "documents": [Document | str, ...]}``; with
@@ -196,112 +365,46 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
     graph: Pregel[Any, Any, Any, Any]
     retriever: Runnable[str, list[Document]] | None = None
 
-    # -- schema -----------------------------------------------------------------
-
     @property
     def OutputType(self) -> type[AIMessage]:
         """The output type: the cited ``AIMessage``."""
         return AIMessage
 
-    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
-        """The pydantic input schema (also the args schema of :meth:`as_tool`).
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[GenProgChainInput]:
+        """The pydantic input schema, which validates every request (and is the tool's args).
 
         With a retriever only the question is needed; without one the
         documents are required and the question is optional (summary).
         """
         return GenProgRetrievalInput if self.retriever is not None else GenProgChainInput
 
-    # -- input / output ---------------------------------------------------------
+    @property
+    def pipeline(self) -> Runnable[ChainInput, AIMessage]:
+        """What the chain runs: retrieve | graph | final message, as one sequence.
 
-    def _split_input(self, value: ChainInput) -> tuple[str | None, list[Any] | None]:
-        if isinstance(value, BaseModel):
-            value = value.model_dump(exclude_unset=True)
-        if isinstance(value, str):
-            if self.retriever is None:
-                raise InvalidInputError(
-                    "a plain question string needs a chain built with retriever=...; "
-                    "otherwise pass {'question': ..., 'documents': [...]}"
-                )
-            return _clean_question(value), None
-        if not isinstance(value, Mapping):
-            raise InvalidInputError(
-                "GenProgChain takes {'question': ..., 'documents': [...]} "
-                f"or a question string, got {type(value).__name__}"
-            )
-        unknown = sorted(set(value) - _INPUT_KEYS)
-        if unknown:
-            raise InvalidInputError(
-                f"unexpected input key(s) {unknown}; expected 'question' and 'documents'"
-            )
-        raw_question = value.get("question")
-        if raw_question is not None and not isinstance(raw_question, str):
-            msg = f"question must be a string, got {type(raw_question).__name__}"
-            raise InvalidInputError(msg)
-        question = _clean_question(raw_question)
-        documents = value.get("documents")
-        if documents is None:
-            if self.retriever is None:
-                raise InvalidInputError(
-                    "the input has no 'documents'; pass them, or build the chain "
-                    "with retriever=... to retrieve them for the question"
-                )
-            if question is None:
-                raise InvalidInputError("a chain with a retriever needs a non-blank question")
-            return question, None
-        if isinstance(documents, (str, bytes)) or not isinstance(documents, Sequence):
-            raise InvalidInputError("'documents' must be a list of documents or strings")
-        return question, list(documents)
-
-    def _output(self, state: Mapping[str, Any] | None) -> AIMessage:
-        messages = (state or {}).get("messages") or []
-        message = messages[-1] if messages else None
-        if not isinstance(message, AIMessage):
-            raise GenProgError("the graph finished without a final AIMessage")
-        attribution = (state or {}).get("attribution")
-        if attribution is None:
-            return message
-        marked = render_with_markers(attribution, answer=state.get("answer") if state else None)
-        metadata = {**message.response_metadata, MARKERS_KEY: marked}
-        return message.model_copy(update={"response_metadata": metadata})
-
-    # -- sync -------------------------------------------------------------------
-
-    def _run(self, value: ChainInput, config: RunnableConfig) -> AIMessage:
-        question, documents = self._split_input(value)
-        if documents is None:  # only with a retriever and a question (see _split_input)
-            assert self.retriever is not None and question is not None
-            documents = list(self.retriever.invoke(question, config))
-        final: Mapping[str, Any] | None = None
-        graph_input = {"question": question, "documents": documents}
-        for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["custom", "values"]):
-            if mode == "custom":
-                dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            elif isinstance(chunk, Mapping):
-                final = chunk
-        return self._output(final)
-
-    def _invoke(
-        self,
-        value: ChainInput,
-        run_manager: CallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> AIMessage:
-        return self._run(value, config)
+        The sequence's run is the chain's run (it carries the chain's name), so
+        callbacks, ``astream_events`` and traces see one ``GenProgChain`` run
+        with the retriever and the graph under it. Built on each access, so a
+        changed ``graph`` or ``retriever`` takes effect.
+        """
+        return RunnableSequence(
+            _Retrieve(self.get_input_schema(), self.retriever),
+            _RunGraph(self.graph),
+            _FinalMessage(),
+            name=self.get_name(),
+        )
 
     def invoke(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         """Answer with citations (see the class docs for input and output)."""
-        return self._call_with_config(self._invoke, input, config, run_type="chain", **kwargs)
+        return self.pipeline.invoke(input, config, **kwargs)
 
-    def _transform(
-        self,
-        values: Iterator[ChainInput],
-        run_manager: CallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> Iterator[AIMessage]:
-        value = _last(values)
-        yield _to_chunk(self._run(value, config))
+    async def ainvoke(
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """Async :meth:`invoke` (operations run concurrently on the event loop)."""
+        return await self.pipeline.ainvoke(input, config, **kwargs)
 
     def stream(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any | None
@@ -312,71 +415,14 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
         message, so ``sum`` over the stream (or an output parser after the chain)
         behaves as with a chat model. Progress goes to custom events.
         """
-        yield from self._transform_stream_with_config(
-            iter([input]), self._transform, config, run_type="chain", **kwargs
-        )
-
-    # -- async ------------------------------------------------------------------
-
-    async def _arun(self, value: ChainInput, config: RunnableConfig) -> AIMessage:
-        question, documents = self._split_input(value)
-        if documents is None:
-            assert self.retriever is not None and question is not None
-            documents = list(await self.retriever.ainvoke(question, config))
-        final: Mapping[str, Any] | None = None
-        graph_input = {"question": question, "documents": documents}
-        async for mode, chunk in self.graph.astream(
-            graph_input, config, stream_mode=["custom", "values"]
-        ):
-            if mode == "custom":
-                await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            elif isinstance(chunk, Mapping):
-                final = chunk
-        return self._output(final)
-
-    async def _ainvoke(
-        self,
-        value: ChainInput,
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> AIMessage:
-        return await self._arun(value, config)
-
-    async def ainvoke(
-        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AIMessage:
-        """Async :meth:`invoke` (operations run concurrently on the event loop)."""
-        return await self._acall_with_config(
-            self._ainvoke, input, config, run_type="chain", **kwargs
-        )
-
-    async def _atransform(
-        self,
-        values: AsyncIterator[ChainInput],
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
-    ) -> AsyncIterator[AIMessage]:
-        value: ChainInput | None = None
-        async for item in values:
-            value = item
-        if value is None:
-            raise InvalidInputError("the chain received no input")
-        yield _to_chunk(await self._arun(value, config))
+        yield from self.pipeline.stream(input, config, **kwargs)
 
     async def astream(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any | None
     ) -> AsyncIterator[AIMessage]:
         """Async :meth:`stream`."""
-
-        async def once() -> AsyncIterator[ChainInput]:
-            yield input
-
-        async for chunk in self._atransform_stream_with_config(
-            once(), self._atransform, config, run_type="chain", **kwargs
-        ):
+        async for chunk in self.pipeline.astream(input, config, **kwargs):
             yield chunk
-
-    # -- tool -------------------------------------------------------------------
 
     def as_tool(
         self,
@@ -415,61 +461,9 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
         return CitedAnswerTool(
             chain=self,
             name=name or "answer_with_citations",
-            description=description or _tool_description(retrieves=self.retriever is not None),
+            description=description or tool_description(retrieves=self.retriever is not None),
             args_schema=schema,
         )
-
-
-class CitedAnswerTool(BaseTool):
-    """A :class:`GenProgChain` as a tool (see :meth:`GenProgChain.as_tool`).
-
-    Invoked with a tool call it returns a ``ToolMessage`` whose content is
-    :meth:`CitedAnswer.to_text` and whose ``artifact`` is the
-    :class:`CitedAnswer`. When the request cannot be answered (no usable
-    documents, no valid program within the planner's retries) the error is
-    the tool's reply (``status="error"``), so an agent can react instead of
-    crashing; a missing embedded model still raises.
-    """
-
-    chain: GenProgChain
-    """The chain that answers."""
-
-    name: str = "answer_with_citations"
-    description: str = ""
-    args_schema: ArgsSchema | None = None
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
-    handle_tool_error: bool = True
-
-    def _chain_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ChainInput:
-        if args:  # a bare string for a one-field schema arrives positionally
-            return args[0] if self.chain.retriever is not None else {"question": args[0]}
-        return kwargs
-
-    def _run(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: CallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> tuple[str, CitedAnswer]:
-        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
-        with as_tool_errors():
-            message = self.chain.invoke(self._chain_input(args, kwargs), child)
-        answer = CitedAnswer.from_message(message)
-        return answer.to_text(), answer
-
-    async def _arun(
-        self,
-        *args: Any,
-        config: RunnableConfig,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> tuple[str, CitedAnswer]:
-        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
-        with as_tool_errors():
-            message = await self.chain.ainvoke(self._chain_input(args, kwargs), child)
-        answer = CitedAnswer.from_message(message)
-        return answer.to_text(), answer
 
 
 def create_genprog_chain(
@@ -495,58 +489,12 @@ def create_genprog_chain(
     return GenProgChain(graph=create_genprog_graph(llm, **graph_options), retriever=retriever)
 
 
-@contextmanager
-def as_tool_errors() -> Iterator[None]:
-    """Re-raise a request's :class:`GenProgError` as a ``ToolException``.
-
-    Inside a tool these are answers a model can act on (fix the documents,
-    rephrase the question), so the tool returns them as its reply. A missing
-    embedded model is a deployment problem and propagates unchanged.
-    """
-    try:
-        yield
-    except ModelNotAvailableError:
-        raise
-    except GenProgError as err:
-        raise ToolException(f"{type(err).__name__}: {err}") from err
-
-
-def _clean_question(question: str | None) -> str | None:
-    if question is None:
-        return None
-    stripped = question.strip()
-    return stripped or None
-
-
-def _last(values: Iterator[ChainInput]) -> ChainInput:
-    found: ChainInput | None = None
-    for item in values:
-        found = item
-    if found is None:
-        raise InvalidInputError("the chain received no input")
-    return found
-
-
 def _to_chunk(message: AIMessage) -> AIMessageChunk:
     return AIMessageChunk(
         content=cast(Any, message.content),
         response_metadata=dict(message.response_metadata),
         id=message.id,
         chunk_position="last",
-    )
-
-
-def _tool_description(*, retrieves: bool) -> str:
-    where = (
-        "from documents it retrieves for the question"
-        if retrieves
-        else "using only the given documents"
-    )
-    return (
-        f"Answer a question {where}, with every answer sentence cited to the source "
-        "sentences it was built from. Returns the answer with [S#] markers after each "
-        "sentence, followed by the cited source sentences (S# numbers the sentences of "
-        "the documents in order). Use it when an answer must be grounded and verifiable."
     )
 
 

@@ -20,10 +20,19 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 
 from langchain_genprog.attribute.mexgen.clime import SAMPLINGS
+from langchain_genprog.documents import (
+    documents_from_dir,
+    documents_from_files,
+    documents_from_jsonl,
+    documents_from_stream,
+)
 from langchain_genprog.errors import GenProgError, InvalidInputError
+from langchain_genprog.models.loading import load_chat_model
 
 if TYPE_CHECKING:
+    from langchain_genprog.attribute.base import AttributionResult
     from langchain_genprog.attribute.mexgen import Budget
+    from langchain_genprog.evaluation.datasets import Example
 
 
 def _echo_err(message: str) -> None:
@@ -31,71 +40,72 @@ def _echo_err(message: str) -> None:
 
 
 def load_documents(
-    files: tuple[str, ...], jsonl: str | None, dataset: str | None, example: str | None
+    files: tuple[str, ...],
+    jsonl: str | None,
+    dataset: str | None,
+    example: str | None,
+    *,
+    docs_dir: str | None = None,
+    sample: bool = False,
 ) -> tuple[list[Document], str | None]:
-    """Documents (and the dataset's question, if any) from the CLI's input options."""
-    chosen = sum(bool(x) for x in (files, jsonl, dataset))
-    if chosen != 1:
-        raise InvalidInputError("give exactly one of: text FILES, --jsonl PATH, --dataset PATH")
-    if dataset:
-        from langchain_genprog.evaluation.datasets import load_aftg
+    """Documents (and the dataset's or sample's question, if any) from the CLI's input options.
 
-        examples = load_aftg(dataset)
-        key = example or "0"
-        match = [e for e in examples if e.id == key]
-        if not match and key.isdigit() and int(key) < len(examples):
-            match = [examples[int(key)]]
-        if not match:
-            msg = f"--example {key!r}: not an id or index of {dataset} ({len(examples)} examples)"
-            raise InvalidInputError(msg)
-        return match[0].to_documents(), match[0].question
+    Exactly one input must be chosen: guessing between, say, a folder and a
+    piped stream would answer over sources the user did not mean.
+
+    Raises:
+        InvalidInputError: If not exactly one input is given, or it is unreadable.
+        InvalidSourcesError: If a file or stdin holds only whitespace.
+    """
+    chosen = sum(bool(x) for x in (files, jsonl, dataset, docs_dir, sample))
+    if chosen != 1:
+        raise InvalidInputError(
+            "give exactly one of: text FILES (- reads stdin), --docs-dir DIR, --jsonl PATH, "
+            "--dataset PATH, --sample"
+        )
+    if dataset:
+        return _dataset_documents(dataset, example)
+    if sample:
+        from langchain_genprog.examples import sample_documents, sample_question
+
+        return sample_documents(), sample_question()
     if jsonl:
-        docs: list[Document] = []
-        for number, line in enumerate(Path(jsonl).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InvalidInputError(f"{jsonl}:{number}: invalid JSON ({err.msg})") from err
-            text = (
-                record.get("page_content", record.get("text")) if isinstance(record, dict) else None
-            )
-            if not isinstance(text, str):
-                raise InvalidInputError(
-                    f"{jsonl}:{number}: needs a 'page_content' or 'text' string"
-                )
-            docs.append(Document(page_content=text, metadata=record.get("metadata") or {}))
-        return docs, None
+        return documents_from_jsonl(jsonl), None
+    if docs_dir:
+        return documents_from_dir(docs_dir), None
+    if files.count("-") > 1:
+        raise InvalidInputError("stdin (-) can be read only once")
     out: list[Document] = []
     for name in files:
-        raw = Path(name).read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            msg = f"{name} is not UTF-8 (byte {err.start}); convert it, e.g. with iconv"
-            raise InvalidInputError(msg) from err
-        out.append(Document(page_content=text, metadata={"source": name, "title": Path(name).name}))
+        if name == "-":
+            out.extend(documents_from_stream(sys.stdin))
+        else:
+            out.extend(documents_from_files([name]))
     return out, None
 
 
-def load_chat_model(model: str, base_url: str | None) -> BaseChatModel:
-    """``embedded`` → the bundled SmolLM2; otherwise ``provider:model`` via ``init_chat_model``."""
-    if model == "embedded":
-        from langchain_genprog.models import get_default_chat_model
+def _dataset_documents(dataset: str, example: str | None) -> tuple[list[Document], str | None]:
+    chosen = _dataset_example(dataset, example)
+    return chosen.to_documents(), chosen.question
 
-        model_: BaseChatModel = get_default_chat_model()
-        return model_
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError as err:
-        msg = "--model PROVIDER:NAME needs `pip install langchain` and the provider's package"
-        raise InvalidInputError(msg) from err
-    kwargs: dict[str, Any] = {"temperature": 0}
-    if base_url:
-        kwargs["base_url"] = base_url
-    chat: BaseChatModel = init_chat_model(model, **kwargs)
-    return chat
+
+def _dataset_example(dataset: str, example: str | None) -> Example:
+    """One example of an Attribute-First-then-Generate file, by id or else by index.
+
+    Raises:
+        InvalidInputError: If ``example`` (default ``0``) is neither.
+    """
+    from langchain_genprog.evaluation.datasets import load_aftg
+
+    examples = load_aftg(dataset)
+    key = example or "0"
+    match = [e for e in examples if e.id == key]
+    if not match and key.isdigit() and int(key) < len(examples):
+        match = [examples[int(key)]]
+    if not match:
+        msg = f"--example {key!r}: not an id or index of {dataset} ({len(examples)} examples)"
+        raise InvalidInputError(msg)
+    return match[0]
 
 
 @click.group()
@@ -104,18 +114,44 @@ def main() -> None:
     """Verifiable answers over your sources, cited sentence by sentence."""
 
 
+def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The source options ``answer`` and ``attribute`` share: FILES, a folder, JSONL, a dataset."""
+    options = [
+        click.argument(
+            "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+        ),
+        click.option(
+            "--docs-dir",
+            type=click.Path(exists=True, file_okay=False),
+            help="A folder of plain-text files (.txt, .md), one document each.",
+        ),
+        click.option(
+            "--jsonl", type=click.Path(exists=True, dir_okay=False), help="JSONL of documents."
+        ),
+        click.option(
+            "--dataset",
+            type=click.Path(exists=True, dir_okay=False),
+            help="An Attribute-First-then-Generate file (e.g. MDS/dev.json).",
+        ),
+        click.option("--example", help="Example id or index in --dataset (default: 0)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("-q", "--question", help="The question; omit to summarize the documents.")
-@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="JSONL of documents.")
+@input_options
 @click.option(
-    "--dataset",
-    type=click.Path(exists=True, dir_okay=False),
-    help="An Attribute-First-then-Generate file (e.g. MDS/dev.json).",
+    "--sample",
+    is_flag=True,
+    help="Answer the sample question over the sample documents shipped with the package.",
 )
-@click.option("--example", help="Example id or index in --dataset (default: 0).")
-@click.option("--model", default="embedded", show_default=True, help="embedded or PROVIDER:NAME.")
-@click.option("--base-url", help="Base URL of an OpenAI-compatible server (with --model).")
+@click.option("-q", "--question", help="The question; omit to summarize the documents.")
+@click.option(
+    "--model", default="embedded", show_default=True, help="embedded, PROVIDER:NAME, or NAME."
+)
+@click.option("--base-url", help="Base URL of an OpenAI-compatible server serving --model NAME.")
 @click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
 @click.option(
     "--attributor",
@@ -129,10 +165,12 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def answer(
     files: tuple[str, ...],
-    question: str | None,
+    docs_dir: str | None,
     jsonl: str | None,
     dataset: str | None,
     example: str | None,
+    sample: bool,
+    question: str | None,
     model: str,
     base_url: str | None,
     max_sentences: int,
@@ -141,32 +179,78 @@ def answer(
     html_out: str | None,
     quiet: bool,
 ) -> None:
-    """Answer QUESTION (or summarize) over FILES with per-sentence citations."""
-    from langchain_genprog.citations import render_with_markers
-    from langchain_genprog.graph import GenProgInput, create_genprog_graph
+    """Answer QUESTION (or summarize) over FILES with per-sentence citations.
 
+    FILES are UTF-8 text files; - reads one document from stdin.
+    """
     try:
-        documents, dataset_question = load_documents(files, jsonl, dataset, example)
-        question = question or dataset_question
+        documents, given_question = load_documents(
+            files, jsonl, dataset, example, docs_dir=docs_dir, sample=sample
+        )
+        question = question or given_question
         started = time.perf_counter()
-        llm = load_chat_model(model, base_url)
-        attribute_with = None
-        if attributor == "mexgen":
-            from langchain_genprog.attribute.mexgen_node import MExGenAttributor
-            from langchain_genprog.models import get_default_scorer
-
-            attribute_with = MExGenAttributor(get_default_scorer())
-        graph = create_genprog_graph(llm, max_sentences=max_sentences, attributor=attribute_with)
-        state: dict[str, Any] = {}
-        inputs: GenProgInput = {"question": question, "documents": list(documents)}
-        for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):
-            if mode == "values":
-                state = cast(dict[str, Any], chunk)
-            elif not quiet:
-                _echo_err(_progress_line(chunk))
+        state = _run_graph(
+            documents,
+            question,
+            llm=load_chat_model(model, base_url),
+            max_sentences=max_sentences,
+            measure=attributor == "mexgen",
+            quiet=quiet,
+        )
         seconds = time.perf_counter() - started
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    _report_answer(state, question, seconds)
+    if json_out:
+        Path(json_out).write_text(json.dumps(result_to_json(state, seconds), indent=2))
+        click.echo(f"wrote {json_out}")
+    if html_out:
+        from langchain_genprog.render import write_html
+
+        write_html(
+            html_out,
+            state["attribution"],
+            state["sources"],
+            question=question,
+            program=state["plan"].program.render(),
+        )
+        click.echo(f"wrote {html_out}")
+    if not state["answer_sentences"]:
+        sys.exit(1)
+
+
+def _run_graph(
+    documents: list[Document],
+    question: str | None,
+    *,
+    llm: BaseChatModel,
+    max_sentences: int,
+    measure: bool,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Stream the graph, progress to stderr, and return its final state."""
+    from langchain_genprog.graph import GenProgInput, create_genprog_graph
+
+    attribute_with = None
+    if measure:
+        from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+        from langchain_genprog.models import get_default_scorer
+
+        attribute_with = MExGenAttributor(get_default_scorer())
+    graph = create_genprog_graph(llm, max_sentences=max_sentences, attributor=attribute_with)
+    state: dict[str, Any] = {}
+    inputs: GenProgInput = {"question": question, "documents": list(documents)}
+    for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):
+        if mode == "values":
+            state = cast(dict[str, Any], chunk)
+        elif not quiet:
+            _echo_err(_progress_line(chunk))
+    return state
+
+
+def _report_answer(state: dict[str, Any], question: str | None, seconds: float) -> None:
+    """Print the cited answer, the program, what was left out and what failed."""
+    from langchain_genprog.citations import render_with_markers
 
     plan, execution, attribution = state["plan"], state["execution"], state["attribution"]
     click.echo(f"Question: {question}" if question else "Task: summarize the sources")
@@ -177,27 +261,12 @@ def answer(
         click.echo(f"planner issue: {issue}")
     for failure in execution.failures:
         click.echo(f"failed line {failure.line} `{failure.program}`: {failure.error}")
+    _echo_grounding(state.get("grounding"))
     click.echo(
         f"\n{len(state['answer_sentences'])} cited sentences, {plan.retries} plan retries, "
         f"{len(execution.failures)} failed lines, "
         f"{sum(1 for t in execution.trace if t.error)} failed nodes, {seconds:.1f} s"
     )
-    if json_out:
-        Path(json_out).write_text(json.dumps(result_to_json(state, seconds), indent=2))
-        click.echo(f"wrote {json_out}")
-    if html_out:
-        from langchain_genprog.render import write_html
-
-        write_html(
-            html_out,
-            attribution,
-            state["sources"],
-            question=question,
-            program=plan.program.render(),
-        )
-        click.echo(f"wrote {html_out}")
-    if not state["answer_sentences"]:
-        sys.exit(1)
 
 
 def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -243,19 +312,12 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
 
 
 @main.command(name="attribute")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@input_options
 @click.option("-a", "--answer", "answer_text", help="The answer text to attribute.")
 @click.option(
     "--answer-file", type=click.Path(exists=True, dir_okay=False), help="Read the answer here."
 )
 @click.option("-q", "--question", help="The question the answer responds to.")
-@click.option("--jsonl", type=click.Path(exists=True, dir_okay=False), help="JSONL of documents.")
-@click.option(
-    "--dataset",
-    type=click.Path(exists=True, dir_okay=False),
-    help="An Attribute-First-then-Generate file; its reference answer is used by default.",
-)
-@click.option("--example", help="Example id or index in --dataset (default: 0).")
 @mexgen_options()
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 20))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
@@ -263,12 +325,13 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
 def attribute_command(
     files: tuple[str, ...],
-    answer_text: str | None,
-    answer_file: str | None,
-    question: str | None,
+    docs_dir: str | None,
     jsonl: str | None,
     dataset: str | None,
     example: str | None,
+    answer_text: str | None,
+    answer_file: str | None,
+    question: str | None,
     method: str,
     sampling: str,
     levels: str,
@@ -281,19 +344,21 @@ def attribute_command(
 ) -> None:
     """Cite each sentence of an ANSWER written by anything to the sentences of FILES.
 
-    Scores come from MExGen with the embedded local log-prob scorer.
+    Scores come from MExGen with the embedded local log-prob scorer. With
+    --dataset, the example's reference answer is attributed unless --answer is given.
     """
     from langchain_genprog.attribute.posthoc import attribute
-    from langchain_genprog.citations import render_with_markers
     from langchain_genprog.segment.sources import Sources
 
     try:
-        documents, dataset_question = load_documents(files, jsonl, dataset, example)
+        documents, dataset_question = load_documents(
+            files, jsonl, dataset, example, docs_dir=docs_dir
+        )
         question = question or dataset_question
         if answer_file:
             answer_text = Path(answer_file).read_text(encoding="utf-8")
         if not answer_text and dataset:
-            answer_text = _dataset_reference(dataset, example)
+            answer_text = _dataset_example(dataset, example).reference
         if not answer_text:
             raise InvalidInputError("give the answer with --answer TEXT or --answer-file PATH")
         sources = Sources.from_documents(documents)
@@ -312,16 +377,7 @@ def attribute_command(
         seconds = time.perf_counter() - started
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
-    click.echo(render_with_markers(result))
-    for item in result.sentences:
-        cited = ", ".join(
-            f"S{c.sentence_id}={c.score:.3f}" if c.score is not None else f"S{c.sentence_id}"
-            for c in item.citations
-        )
-        flag = "" if item.supported is not False else f"  UNSUPPORTED: {item.note}"
-        click.echo(f"  [{item.sentence.index}] {cited}{flag}")
-    state = "complete" if result.complete else "INCOMPLETE (budget reached)"
-    click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
+    _report_attribution(result, seconds)
     if json_out:
         payload = {
             "answer": answer_text,
@@ -434,6 +490,22 @@ def eval_command(
     click.echo(f"wrote {summary.summary_csv}, {summary.summary_json}, {summary.report}")
 
 
+def _report_attribution(result: AttributionResult, seconds: float) -> None:
+    """Print the answer with markers, each sentence's scored citations, and the cost."""
+    from langchain_genprog.citations import render_with_markers
+
+    click.echo(render_with_markers(result))
+    for item in result.sentences:
+        cited = ", ".join(
+            f"S{c.sentence_id}={c.score:.3f}" if c.score is not None else f"S{c.sentence_id}"
+            for c in item.citations
+        )
+        flag = "" if item.supported is not False else f"  UNSUPPORTED: {item.note}"
+        click.echo(f"  [{item.sentence.index}] {cited}{flag}")
+    state = "complete" if result.complete else "INCOMPLETE (budget reached)"
+    click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
+
+
 def _budget(max_calls: int | None, max_seconds: float | None) -> Budget | None:
     """The MExGen budget the ``--max-calls`` / ``--max-seconds`` options ask for, if any."""
     from langchain_genprog.attribute.mexgen import Budget
@@ -441,17 +513,6 @@ def _budget(max_calls: int | None, max_seconds: float | None) -> Budget | None:
     if max_calls is None and max_seconds is None:
         return None
     return Budget(max_calls=max_calls, max_seconds=max_seconds)
-
-
-def _dataset_reference(dataset: str, example: str | None) -> str | None:
-    from langchain_genprog.evaluation.datasets import load_aftg
-
-    examples = load_aftg(dataset)
-    key = example or "0"
-    for k, item in enumerate(examples):
-        if item.id == key or str(k) == key:
-            return item.reference
-    return None
 
 
 def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -470,9 +531,27 @@ def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:
         "lines": [line.model_dump(mode="json") for line in state["execution"].lines],
         "failures": [f.model_dump(mode="json") for f in state["execution"].failures],
         "attribution": state["attribution"].model_dump(mode="json"),
+        "grounding": state["grounding"].summary() if state.get("grounding") else None,
         "sources": [s.model_dump(mode="json") for s in state["sources"].sentences],
         "seconds": round(seconds, 3),
     }
+
+
+def _echo_grounding(report: Any) -> None:
+    """The gate's verdict and every repair it made: a replacement is never silent."""
+    if report is None:
+        return
+    for repair in report.repairs:
+        change = f" -> {repair.after!r}" if repair.after else ""
+        click.echo(
+            f"grounding: line {repair.line} {repair.action} ({repair.reason}): "
+            f"{repair.before!r}{change}"
+        )
+    passed = sum(v.passed for v in report.verdicts.values())
+    click.echo(
+        f"grounding: {passed} of {len(report.verdicts)} sentences supported by what they cite "
+        f"({report.measured} measured, {len(report.repairs)} repairs, {report.seconds:.1f} s)"
+    )
 
 
 def _progress_line(event: Any) -> str:
@@ -485,6 +564,11 @@ def _progress_line(event: Any) -> str:
     if step == "plan":
         issues = "; ".join(event.get("issues") or []) or "no issues"
         return f"[plan] {event['valid_lines']} valid lines in {event['seconds']}s ({issues})"
+    if step == "ground":
+        failing = "; ".join(event.get("failing") or []) or "none failing"
+        return f"[ground] round {event['round']}: {event['passed']} passed ({failing})"
+    if step == "repair":
+        return f"[repair] line {event['line']} {event['action']}: {event['reason']}"
     rest = {k: v for k, v in event.items() if k != "step"}
     return f"[{step}] " + " ".join(f"{v}" for v in rest.values())
 

@@ -102,6 +102,26 @@ class ModelNotAvailableError(GenProgError, ImportError):
     """
 
 
+class ExtraNotInstalledError(GenProgError, ImportError):
+    """An optional feature's dependencies are not installed.
+
+    Heavy dependencies that only one wing needs (matplotlib for the evaluation
+    report's plots) are not installed with the core package; the message names
+    the extra that brings them, e.g. ``pip install 'langchain-genprog[eval]'``.
+
+    Attributes:
+        extra: The extra to install.
+    """
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        """Say which ``feature`` needs which ``missing`` module and ``extra``."""
+        super().__init__(
+            f"{feature} needs {missing}, which is not installed; "
+            f"install it with: pip install 'langchain-genprog[{extra}]'"
+        )
+        self.extra = extra
+
+
 class BudgetExhaustedError(GenProgError, RuntimeError):
     """A hard budget (model calls or seconds) was reached before any result was known."""
 

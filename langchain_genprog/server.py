@@ -33,19 +33,19 @@ message is the cited ``AIMessage``.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models import BaseChatModel
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.state import GenProgInput, GenProgState
+from langchain_genprog.models.loading import load_chat_model
 from langchain_genprog.plan.planner import PlanMode
 
 _PLAN_MODES: tuple[PlanMode, ...] = ("auto", "text", "structured", "grammar")
@@ -122,67 +122,24 @@ class ServerSettings(BaseModel):
 
 
 def chat_model_from_settings(settings: ServerSettings) -> BaseChatModel | None:
-    """The chat model the settings name; ``None`` means the embedded default.
+    """The chat model the settings name; ``None`` means the graph's embedded default.
+
+    The model is built by :func:`~langchain_genprog.models.loading.load_chat_model`,
+    the loader the CLI and the evaluation use too.
 
     Raises:
+        InvalidInputError: If an OpenAI-compatible model has no name.
         ModelNotAvailableError: If ``langchain-openai`` is needed but missing.
     """
     if settings.model != "openai-compatible":
         return None
-    try:
-        from langchain_openai import ChatOpenAI
-    except ImportError as err:
-        msg = "GENPROG_BASE_URL needs langchain-openai: pip install langchain-openai"
-        raise ModelNotAvailableError(msg) from err
-    options: dict[str, Any] = {
-        "base_url": settings.base_url,
-        "model": settings.model_name or "",
-        "api_key": settings.api_key,
-        # Deterministic decoding: the program and its operations should not vary per run.
-        "temperature": 0.0,
-    }
-    if settings.grammar_field:
-        grammar_model: BaseChatModel = _grammar_chat_openai_class()(
-            grammar_field=settings.grammar_field, **options
-        )
-        return grammar_model
-    model: BaseChatModel = ChatOpenAI(**options)
-    return model
-
-
-@functools.cache
-def _grammar_chat_openai_class() -> type[Any]:
-    """``GrammarChatOpenAI``, defined on first use so ``langchain-openai`` stays optional."""
-    from langchain_openai import ChatOpenAI
-
-    class GrammarChatOpenAI(ChatOpenAI):
-        """``ChatOpenAI`` for servers that take a GBNF grammar per request.
-
-        The planner's grammar mode calls ``invoke(messages, grammar=...)``; this
-        model sends that grammar in the request body's ``grammar_field``
-        (through ``extra_body``), so the server constrains decoding exactly as
-        the embedded llama.cpp model does.
-        """
-
-        supports_grammar: ClassVar[bool] = True
-        grammar_field: str = "grammar"
-
-        def _get_request_payload(
-            self,
-            input_: LanguageModelInput,
-            *,
-            stop: list[str] | None = None,
-            **kwargs: Any,
-        ) -> dict[str, Any]:
-            grammar = kwargs.pop("grammar", None)
-            payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
-            if grammar is not None:
-                extra = dict(payload.get("extra_body") or {})
-                extra[self.grammar_field] = grammar
-                payload["extra_body"] = extra
-            return payload
-
-    return GrammarChatOpenAI
+    # ``openai:`` keeps a served name with a colon (Ollama's ``qwen2.5:0.5b``) whole.
+    return load_chat_model(
+        f"openai:{settings.model_name or ''}",
+        settings.base_url,
+        api_key=settings.api_key,
+        grammar_field=settings.grammar_field,
+    )
 
 
 def make_graph(

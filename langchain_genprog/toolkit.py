@@ -27,8 +27,9 @@ from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_genprog.attribute.base import Attributor, SentenceAttribution
-from langchain_genprog.chains import GenProgChain, as_tool_errors
+from langchain_genprog.chains import GenProgChain
 from langchain_genprog.citations import render_with_markers, to_citations
+from langchain_genprog.cited_answer import as_tool_errors
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.operations.tools import create_operation_tools
 from langchain_genprog.segment.sources import Sources

@@ -17,6 +17,7 @@ from langchain_genprog.attribute.base import Attributor
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example, load_aftg, load_jsonl
+from langchain_genprog.evaluation.judge import EntailmentJudge, LexicalOverlapJudge, LLMJudge
 from langchain_genprog.evaluation.methods import (
     ALCEMethod,
     AnswerFrom,
@@ -27,8 +28,8 @@ from langchain_genprog.evaluation.methods import (
     PosthocEmbeddingMethod,
     PosthocMExGenMethod,
 )
-from langchain_genprog.evaluation.metrics import EntailmentJudge, LexicalOverlapJudge, LLMJudge
 from langchain_genprog.evaluation.runner import EvaluationSummary, run_evaluation
+from langchain_genprog.models.loading import load_chat_model
 from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.refine.checks import EmbeddingNodeChecker
 
@@ -91,14 +92,7 @@ def build_methods(
         ModelNotAvailableError: If a default scorer or embeddings is needed but
             not installed.
     """
-    unknown = [n for n in names if n not in METHOD_NAMES]
-    if unknown:
-        msg = f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}"
-        raise InvalidInputError(msg)
-    if len(set(names)) != len(names):
-        raise InvalidInputError(f"each method may be given once: {list(names)}")
-    if not names:
-        raise InvalidInputError(f"give at least one method: {', '.join(METHOD_NAMES)}")
+    _check_method_names(names)
 
     def attributor() -> Attributor:
         nonlocal scorer
@@ -174,8 +168,9 @@ def eval_command_impl(
         data: Path of the dataset file.
         fmt: ``aftg`` (Attribute-First-then-Generate JSON Lines) or ``jsonl``.
         methods: Method names (see :data:`METHOD_NAMES`).
-        model: A chat model, or a CLI model string (``embedded`` or
-            ``provider:name``, as for ``genprog answer``).
+        model: A chat model, or a model name for
+            :func:`~langchain_genprog.models.loading.load_chat_model`
+            (``embedded``, ``provider:name``; a bare name with ``base_url``).
         limit: Evaluate only the first ``limit`` examples.
         out_dir: Output directory (reused to resume).
         base_url: Base URL of an OpenAI-compatible server (with a string model).
@@ -201,7 +196,7 @@ def eval_command_impl(
     examples = load_examples(data, fmt, limit=limit)
     if not examples:
         raise InvalidInputError(f"{data} holds no examples")
-    llm = _chat_model(model, base_url)
+    llm = load_chat_model(model, base_url)
     if drop_hold and scorer is None:
         scorer = _default_scorer()
     built = build_methods(
@@ -214,23 +209,12 @@ def eval_command_impl(
         max_sentences=max_sentences,
         posthoc_answer=posthoc_answer,
     )
-    entailment: EntailmentJudge | None
-    if judge == "none":
-        entailment = None
-    elif judge == "llm":
-        entailment = LLMJudge(_chat_model(judge_model, base_url) if judge_model else llm)
-    elif judge == "lexical":
-        entailment = LexicalOverlapJudge()
-    elif isinstance(judge, str):
-        raise InvalidInputError(f"unknown judge {judge!r}; expected none, llm or lexical")
-    else:
-        entailment = judge
     return run_evaluation(
         examples,
         built,
         out_dir=out_dir,
         limit=limit,
-        judge=entailment,
+        judge=_entailment_judge(judge, judge_model, llm, base_url),
         scorer=scorer if drop_hold else None,
         progress=progress,
         retry_failed=retry_failed,
@@ -238,12 +222,33 @@ def eval_command_impl(
     )
 
 
-def _chat_model(model: BaseChatModel | str, base_url: str | None) -> BaseChatModel:
-    if isinstance(model, BaseChatModel):
-        return model
-    from langchain_genprog.cli import load_chat_model
+def _check_method_names(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in METHOD_NAMES]
+    if unknown:
+        msg = f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}"
+        raise InvalidInputError(msg)
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"each method may be given once: {list(names)}")
+    if not names:
+        raise InvalidInputError(f"give at least one method: {', '.join(METHOD_NAMES)}")
 
-    return load_chat_model(model, base_url)
+
+def _entailment_judge(
+    judge: JudgeName | EntailmentJudge,
+    judge_model: BaseChatModel | str | None,
+    llm: BaseChatModel,
+    base_url: str | None,
+) -> EntailmentJudge | None:
+    """The judge ``genprog eval --judge`` names (``llm`` reuses the main model by default)."""
+    if judge == "none":
+        return None
+    if judge == "llm":
+        return LLMJudge(load_chat_model(judge_model, base_url) if judge_model else llm)
+    if judge == "lexical":
+        return LexicalOverlapJudge()
+    if isinstance(judge, str):
+        raise InvalidInputError(f"unknown judge {judge!r}; expected none, llm or lexical")
+    return judge
 
 
 def _default_scorer() -> LogProbScorer:

@@ -7,7 +7,6 @@ dataset's own sentence indices and gold links can be compared directly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from langchain_genprog.documents import iter_jsonl
 from langchain_genprog.errors import InvalidInputError
 
 
@@ -81,7 +81,7 @@ def load_aftg(path: str | Path, *, limit: int | None = None) -> list[Example]:
 
 
 def _iter_aftg(path: Path) -> Iterator[Example]:
-    for number, record in _iter_jsonl(path):
+    for number, record in iter_jsonl(path):
         try:
             docs = record["documents"]
             names = [d.get("documentFile", f"doc{k}") for k, d in enumerate(docs)]
@@ -124,7 +124,7 @@ def load_jsonl(path: str | Path, *, limit: int | None = None) -> list[Example]:
     Documents given as ``text`` are split into sentences when used.
     """
     examples: list[Example] = []
-    for number, record in _iter_jsonl(Path(path)):
+    for number, record in iter_jsonl(path):
         try:
             examples.append(Example.model_validate(record))
         except ValueError as err:
@@ -132,22 +132,6 @@ def load_jsonl(path: str | Path, *, limit: int | None = None) -> list[Example]:
         if limit is not None and len(examples) >= limit:
             break
     return examples
-
-
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise InvalidInputError(f"{path} does not exist or is not a file")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InvalidInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise InvalidInputError(f"{path}:{number}: expected a JSON object per line")
-            yield number, record
 
 
 def _take(items: Iterator[Example], limit: int | None) -> Iterator[Example]:

@@ -48,8 +48,8 @@ from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.attribute.posthoc import attribute as posthoc_attribute
 from langchain_genprog.attribute.posthoc import default_scorer, split_answer
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.evaluation.cost import Cost, CostTracker
 from langchain_genprog.evaluation.datasets import Example
-from langchain_genprog.evaluation.metrics import Cost, CostTracker
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput
 from langchain_genprog.models.scoring import LogProbScorer

@@ -45,7 +45,7 @@ from langchain_genprog.graph.serde import with_genprog_types
 from langchain_genprog.graph.state import GenProgInput, GenProgState
 from langchain_genprog.ground.gate import GroundingGate
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE
-from langchain_genprog.ground.measure import leaf_measurer
+from langchain_genprog.ground.measure import embedded_measurer
 from langchain_genprog.operations.grounded import OperationMode
 from langchain_genprog.plan.planner import PlanMode
 from langchain_genprog.program.validation import ProgramLimits
@@ -76,63 +76,40 @@ def build_genprog_graph(
 ) -> StateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState]:
     """Build the uncompiled GenerationPrograms graph.
 
-    The planning and execution options below are the defaults of every run;
-    a run may override them through its context (:class:`GenProgContext`),
+    The options also on :class:`GenProgContext` (described there) are the
+    defaults of every run; a run may override them through its context,
     e.g. ``graph.invoke(inputs, context={"max_sentences": 1})``.
 
     Args:
-        llm: Chat model that plans and executes. ``None`` uses the embedded
-            SmolLM2-135M-Instruct (needs ``langchain-genprog[local]``).
-        attributor: Attribute step; defaults to program-leaf citations. Pass
-            :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor`
-            to measure support.
-        plan_mode: Planner decoder (``auto``, ``text``, ``structured``, ``grammar``).
-        max_sentences: Most answer sentences.
-        max_plan_retries: Re-prompts after an invalid program.
+        llm: Chat model that plans and executes (``None``: the embedded SmolLM2).
+        attributor: Attribute step (default: program-leaf citations); e.g. a
+            :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor`.
+        plan_mode: See :class:`GenProgContext`.
+        max_sentences: See :class:`GenProgContext`.
+        max_plan_retries: See :class:`GenProgContext`.
         limits: Program depth/fan-in bounds.
-        max_concurrency: Operations run at once.
-        max_node_retries: Retries of a failing operation call.
-        source_token_budget: Most tokens of source sentences shown to the planner;
-            ``None`` uses half the model's context window when it declares one
-            (``n_ctx``), else no limit. Sentences beyond it are left out by
-            relevance and reported in ``state["selection"]``.
+        max_concurrency: See :class:`GenProgContext`.
+        max_node_retries: See :class:`GenProgContext`.
+        source_token_budget: See :class:`GenProgContext`.
         embeddings: Rank sentences semantically instead of by BM25.
         splitter: Custom sentence splitter for the sources.
-        refiner: Adds a ``refine`` node between ``execute`` and ``attribute``
-            (localized refinement: each executed node is checked against its
-            own inputs and only the failing ones, then their ancestors, are
-            re-run; the report is ``state["refinement"]``). Pass a
-            :class:`~langchain_genprog.refine.ProgramRefiner`, or just a
-            :class:`~langchain_genprog.refine.NodeChecker` to refine with this
-            graph's model, concurrency and retry settings (two rounds).
-            ``None`` (default): no refinement.
-        operation_mode: ``auto`` (default: grounded operations for models
-            that accept a grammar, such as the embedded one — the output can
-            only use words of the node's inputs — free-form for the others),
-            ``grounded`` or ``free``.
-        grounding: The grounding gate between ``attribute`` and ``finalize``.
-            ``auto`` (default): content words and numbers are checked for
-            every model and, with the embedded default model, support is also
-            measured with MExGen (leave-one-out over each sentence's leaves
-            and their neighbours). Pass a
-            :class:`~langchain_genprog.ground.GroundingGate` to choose the
-            measurement (e.g. ``GroundingGate(leaf_measurer(my_scorer))``), or
-            ``off`` to cite without checking (not recommended: a citation is
-            then a claim nobody checked).
-        min_coverage: Share of content words an answer sentence must share
-            with its cited sources.
-        max_regenerations: Rounds of re-execution with grounded operations
-            before the last resort (copy the best source, or drop).
-        content_only: Offer the planner only sentences that carry content
-            (datelines, bylines, boilerplate, fragments and near-duplicates
-            are left out and reported in ``state["selection"]``).
+        refiner: Adds a ``refine`` node (localized refinement): a
+            :class:`~langchain_genprog.refine.ProgramRefiner` or a
+            :class:`~langchain_genprog.refine.NodeChecker`; ``None``: none.
+        operation_mode: See :class:`GenProgContext`.
+        grounding: The gate (:mod:`~langchain_genprog.ground`). ``auto``: words
+            and numbers checked for every model, support measured with MExGen
+            on the embedded one; a ``GroundingGate`` to choose the measurement;
+            ``off`` to cite unchecked (a citation is then a claim nobody checked).
+        min_coverage: See :class:`GenProgContext`.
+        max_regenerations: See :class:`GenProgContext`.
+        content_only: See :class:`GenProgContext`.
     """
-    embedded = llm is None
     if llm is None:
         from langchain_genprog.models import get_default_chat_model
 
         llm = get_default_chat_model()
-    gate = _gate(grounding, embedded=embedded, min_coverage=min_coverage)
+    gate = _gate(grounding, llm, min_coverage=min_coverage)
     defaults = GenProgContext(
         plan_mode=plan_mode,
         max_sentences=max_sentences,
@@ -145,9 +122,7 @@ def build_genprog_graph(
         max_regenerations=max_regenerations,
         content_only=content_only,
     )
-    nodes = _pipeline(llm, defaults, attributor, limits, embeddings, splitter, refiner)
-    if gate is not None:
-        nodes[-1:-1] = [GroundNode(gate, defaults=defaults), RepairNode(llm, defaults=defaults)]
+    nodes = _pipeline(llm, defaults, attributor, limits, embeddings, splitter, refiner, gate)
 
     graph = StateGraph(
         GenProgState,
@@ -156,25 +131,34 @@ def build_genprog_graph(
     )
     for node in nodes:
         graph.add_node(node.name, node.as_runnable())
-    refine = "refine" in graph.nodes
+    _add_edges(graph, refine="refine" in graph.nodes, gated=gate is not None)
+    return graph
+
+
+def _add_edges(
+    graph: StateGraph[GenProgState, GenProgContext, GenProgInput, GenProgState],
+    *,
+    refine: bool,
+    gated: bool,
+) -> None:
+    """The pipeline's edges, and the grounding loop ``ground → repair → attribute``."""
     graph.add_edge(START, "segment")
     graph.add_edge("segment", "plan")
     graph.add_edge("plan", "execute")
     graph.add_edge("execute", "refine" if refine else "attribute")
     if refine:
         graph.add_edge("refine", "attribute")
-    if gate is None:
-        graph.add_edge("attribute", "finalize")
-    else:
+    if gated:
         graph.add_edge("attribute", "ground")
         graph.add_conditional_edges("ground", after_ground, ["repair", "finalize"])
         graph.add_edge("repair", "attribute")
+    else:
+        graph.add_edge("attribute", "finalize")
     graph.add_edge("finalize", END)
-    return graph
 
 
 def _gate(
-    grounding: GroundingGate | Literal["auto", "off"], *, embedded: bool, min_coverage: float
+    grounding: GroundingGate | Literal["auto", "off"], llm: BaseChatModel, *, min_coverage: float
 ) -> GroundingGate | None:
     """The graph's gate: measured on the embedded model, lexical elsewhere, or none."""
     if isinstance(grounding, GroundingGate):
@@ -184,7 +168,7 @@ def _gate(
     if grounding != "auto":
         msg = f"grounding must be 'auto', 'off' or a GroundingGate, got {grounding!r}"
         raise InvalidInputError(msg)
-    return GroundingGate(leaf_measurer() if embedded else None, min_coverage=min_coverage)
+    return GroundingGate(embedded_measurer(llm), min_coverage=min_coverage)
 
 
 def _pipeline(
@@ -195,8 +179,9 @@ def _pipeline(
     embeddings: Embeddings | None,
     splitter: SentenceSplitter | None,
     refiner: ProgramRefiner | NodeChecker | None,
+    gate: GroundingGate | None,
 ) -> list[GenProgNode]:
-    """The graph's nodes in pipeline order (``refine`` only with a refiner)."""
+    """The graph's nodes in pipeline order (``refine`` with a refiner, the gate's with a gate)."""
     nodes: list[GenProgNode] = [
         SegmentNode(llm, embeddings=embeddings, splitter=splitter, defaults=defaults),
         PlanNode(llm, limits=limits, defaults=defaults),
@@ -205,6 +190,8 @@ def _pipeline(
     if refiner is not None:
         nodes.append(RefineNode(llm, refiner, defaults=defaults))
     nodes.append(AttributeNode(attributor or ProgramLeavesAttributor(), defaults=defaults))
+    if gate is not None:
+        nodes += [GroundNode(gate, defaults=defaults), RepairNode(llm, defaults=defaults)]
     nodes.append(FinalizeNode(defaults=defaults))
     return nodes
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
+from langchain_genprog.errors import ModelNotAvailableError
+from langchain_genprog.models._resources import default_model_path
 from langchain_genprog.models.scoring import LogProbScorer, TargetLogProbs
 
 
@@ -56,3 +59,21 @@ def leaf_measurer(scorer: LogProbScorer | None = None, *, neighbours: int = 1) -
         neighbours=neighbours,
         lexical_top_m=0,
     )
+
+
+def embedded_measurer(llm: object) -> MExGenAttributor | None:
+    """:func:`leaf_measurer` when ``llm`` is the embedded default model, else ``None``.
+
+    The embedded model's scorer ships with it (the same weights, scored
+    exactly), so its answers are measured by default; for any other model the
+    gate checks content words and numbers, and a measurement is one argument
+    away (``GroundingGate(leaf_measurer(scorer))``).
+    """
+    path = getattr(llm, "model_path", None)
+    if not isinstance(path, str):
+        return None
+    try:
+        default = default_model_path()
+    except ModelNotAvailableError:
+        return None
+    return leaf_measurer() if Path(path).resolve() == default.resolve() else None

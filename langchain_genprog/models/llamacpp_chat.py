@@ -37,6 +37,7 @@ from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
+from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from langchain_genprog.errors import InvalidInputError
@@ -456,7 +457,8 @@ class ChatLocalLlama(BaseChatModel):
                 f"(got method={method!r}, extra arguments {sorted(kwargs)})"
             )
             raise InvalidInputError(msg)
-        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        # pydantic v1 models (``pydantic.v1.BaseModel``) are parsed into instances too.
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         json_schema = json_schema_for(schema)
         llama_grammar = require("llama_cpp.llama_grammar", purpose=_PURPOSE)
         try:
@@ -473,7 +475,7 @@ class ChatLocalLlama(BaseChatModel):
         )
         parser: Runnable[Any, Any]
         if is_pydantic:
-            parser = PydanticOutputParser(pydantic_object=cast(type[BaseModel], schema))
+            parser = PydanticOutputParser(pydantic_object=cast(Any, schema))
         else:
             parser = JsonOutputParser()
         if not include_raw:
@@ -489,11 +491,15 @@ class ChatLocalLlama(BaseChatModel):
 def json_schema_for(schema: dict[str, Any] | type) -> dict[str, Any]:
     """JSON schema of a pydantic class, TypedDict, function schema or JSON schema dict.
 
-    Pydantic classes use their own ``model_json_schema()`` so that ``$defs``
-    and recursive ``$ref`` are kept as is (LangChain's converter inlines them).
+    Pydantic classes use their own ``model_json_schema()`` (``schema()`` for
+    pydantic v1 models) so that ``$defs`` and recursive ``$ref`` are kept as is
+    (LangChain's converter inlines them).
     """
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema.model_json_schema()
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        v1_schema: dict[str, Any] = cast(Any, schema).schema()
+        return v1_schema
     if isinstance(schema, dict) and ("properties" in schema or "$defs" in schema):
         return schema
     return convert_to_json_schema(schema)

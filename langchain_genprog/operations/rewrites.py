@@ -187,8 +187,10 @@ def _at_word_edges(doc: Any, start: int, end: int) -> bool:
 
 def _deletable(tok: Any) -> bool:
     dep, head = tok.dep_, tok.head
-    if dep == "appos":
-        return True
+    if tok.left_edge.i == tok.sent.start and not _subject_follows(tok):
+        return False  # "Behind the fight are a few words": the phrase holds the clause up
+    if dep == "appos":  # only when set off: "Smith, the mayor, said"
+        return bool(tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text in {",", "(", "--"})
     if dep in {"parataxis", "npadvmod"}:  # "..., officials said" / "tonight", on the main verb
         return bool(head.pos_ in {"VERB", "AUX"} and head.dep_ == "ROOT")
     if dep in {"relcl", "acl"} or (dep == "amod" and tok.right_edge.i > tok.i):
@@ -204,6 +206,15 @@ def _deletable(tok: Any) -> bool:
     if dep == "conj":
         return bool(tok.pos_ in {"VERB", "AUX"} and head.dep_ == "ROOT")
     return False
+
+
+def _subject_follows(tok: Any) -> bool:
+    """Whether the main clause has its subject between ``tok``'s phrase and its verb."""
+    root = tok.sent.root
+    return any(
+        c.dep_ in {"nsubj", "nsubjpass", "expl", "csubj"} and tok.right_edge.i < c.i < root.i
+        for c in root.children
+    )
 
 
 def _followed_by_comma(tok: Any) -> bool:

@@ -11,9 +11,9 @@ Design choices, and why:
 * **Self-contained.** Inline CSS and a few lines of vanilla JavaScript, no
   external assets, so the file can be mailed, archived next to an evaluation
   run, or opened offline, and renders the same everywhere.
-* **Every piece of text is escaped** with :func:`html.escape`. Source text is
-  untrusted (web pages, user uploads) and routinely contains ``<tags>``,
-  quotes and braces; nothing user-supplied is ever interpolated into the
+* **Every piece of text is escaped** (:func:`~langchain_genprog.render.page.escape`).
+  Source text is untrusted (web pages, user uploads) and routinely contains
+  ``<tags>``, quotes and braces; nothing user-supplied is ever interpolated into the
   ``<style>`` or ``<script>`` blocks, which are constants. Per-sentence score
   data travels in escaped ``data-*`` attributes rather than in an inline JSON
   script, which removes a whole class of ``</script>`` breakout bugs.
@@ -30,7 +30,6 @@ Design choices, and why:
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import math
@@ -40,17 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_genprog.attribute.base import AttributionResult, CitedSource, SentenceAttribution
+from langchain_genprog.render.page import escape as _esc
+from langchain_genprog.render.page import html_page
 from langchain_genprog.segment.sources import SourceDocument, Sources, SourceSentence
 
 __all__ = ["AttributedAnswerView", "render_html", "write_html"]
 
 _DEFAULT_TITLE = "Attributed answer"
 _WEIGHT_DIGITS = 4
-
-
-def _esc(text: object) -> str:
-    """Escape text for element content *and* quoted attribute values."""
-    return html.escape(str(text), quote=True)
 
 
 def _fmt_score(score: float) -> str:
@@ -609,15 +605,7 @@ def render_html(
         deterministic for given inputs.
     """
     body = _render_body(result, sources, title=title, question=question, program=program)
-    page_title = _esc(title or _DEFAULT_TITLE)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="generator" content="langchain-genprog">\n'
-        f"<title>{page_title}</title>\n"
-        f"<style>html,body{{margin:0;padding:0}}{_CSS}</style>\n"
-        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
+    return html_page(title or _DEFAULT_TITLE, body, css=f"html,body{{margin:0;padding:0}}{_CSS}")
 
 
 def write_html(

@@ -114,7 +114,7 @@ def test_eval_command_runs_the_embedding_baseline_on_references(
     monkeypatch.setattr(
         cli_support, "_default_embeddings", lambda: DeterministicFakeEmbedding(size=16)
     )
-    monkeypatch.setattr(cli, "load_chat_model", lambda model, base_url: grammar_model())
+    monkeypatch.setattr(cli_support, "load_chat_model", lambda model, base_url: grammar_model())
     args = [
         "eval",
         "--data",
@@ -159,3 +159,125 @@ def test_eval_passes_the_mexgen_options_to_the_attributor(
     assert seen["budget"] is not None and seen["budget"].max_calls == 7  # type: ignore[attr-defined]
     CliRunner().invoke(cli.main, [*args, "--mexgen-levels", "sentence,phrase"])
     assert seen["levels"] == ("sentence", "phrase") and seen["budget"] is None
+
+
+# -- sources from the sample, stdin and a folder (no dataset needed) ---------------------------
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
+    """Replace the model loader; records the (model, base_url) each run asked for."""
+    asked: list[tuple[str, str | None]] = []
+
+    def load(model: str, base_url: str | None) -> object:
+        asked.append((model, base_url))
+        return grammar_model()
+
+    monkeypatch.setattr(cli, "load_chat_model", load)
+    return asked
+
+
+def test_answer_sample_runs_with_no_data(
+    fake_model: list[tuple[str, str | None]], tmp_path: Path
+) -> None:
+    from langchain_genprog.examples import sample_question
+
+    out = tmp_path / "demo.json"
+    result = CliRunner().invoke(cli.main, ["answer", "--sample", "--quiet", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"Question: {sample_question()}" in result.output
+    assert "[S" in result.output
+    data = json.loads(out.read_text())
+    assert data["question"] == sample_question()
+    assert {s["doc_index"] for s in data["sources"]} == {0, 1, 2}
+    assert data["sources"][0]["text"].startswith("The tidal pilot in Eskerby will cost")
+    assert fake_model == [("embedded", None)]
+
+
+def test_answer_reads_one_document_from_stdin(fake_model: list[tuple[str, str | None]]) -> None:
+    text = "The council approved the park. The park opened in May. The mayor was pleased."
+    result = CliRunner().invoke(
+        cli.main, ["answer", "-", "-q", "When did the park open?", "--quiet"], input=text
+    )
+    assert result.exit_code == 0, result.output
+    assert "Answer:" in result.output and "[S" in result.output
+
+
+def test_answer_reads_a_folder_of_text_files(
+    fake_model: list[tuple[str, str | None]], tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "b.md").write_text("The mayor was pleased with the vote. Rain fell all day.")
+    (folder / "a.txt").write_text("The council approved the park. The park opened in May.")
+    (folder / "image.png").write_bytes(b"\x89PNG\r\n")  # not plain text: skipped
+    (folder / ".hidden.txt").write_text("An editor's swap file.")
+    (folder / "sub").mkdir()
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(
+        cli.main, ["answer", "--docs-dir", str(folder), "--quiet", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    sources = json.loads(out.read_text())["sources"]
+    assert [(s["doc_index"], s["text"][:12]) for s in sources] == [
+        (0, "The council "),
+        (0, "The park ope"),
+        (1, "The mayor wa"),
+        (1, "Rain fell al"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "stdin", "fragment"),
+    [
+        ("empty-dir", ["--docs-dir", "{dir}"], None, "holds no plain-text files"),
+        ("blank-file", ["{dir}/blank.txt"], None, "InvalidSourcesError"),
+        ("none", ["-"], "  \n", "InvalidSourcesError: stdin is empty"),
+        ("none", ["-", "-"], "text", "stdin (-) can be read only once"),
+        ("blank-file", ["--sample", "{dir}/blank.txt"], None, "exactly one of"),
+        ("none", ["--docs-dir", "{dir}/missing"], None, "does not exist"),
+        ("latin1", ["{dir}/latin1.txt"], None, "is not UTF-8"),
+    ],
+)
+def test_empty_or_missing_sources_are_typed_errors(
+    fake_model: list[tuple[str, str | None]],
+    tmp_path: Path,
+    setup: str,
+    args: list[str],
+    stdin: str | None,
+    fragment: str,
+) -> None:
+    if setup == "blank-file":
+        (tmp_path / "blank.txt").write_text(" \n\n")
+    elif setup == "latin1":
+        (tmp_path / "latin1.txt").write_bytes("Caf\xe9 au lait.".encode("latin-1"))
+    argv = ["answer", *(a.format(dir=tmp_path) for a in args), "--quiet"]
+    result = CliRunner().invoke(cli.main, argv, input=stdin)
+    assert result.exit_code != 0
+    assert fragment in result.output
+    assert fake_model == []  # the model is not loaded for input that cannot be used
+
+
+def test_attribute_reads_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("The council approved the park. The park opened in May.")
+    (folder / "b.txt").write_text("The mayor was pleased with the vote. Rain fell all day.")
+    spans = [(0, 23), (24, len(ANSWER))]
+    scorer = KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
+    monkeypatch.setattr(posthoc, "default_scorer", lambda: scorer)
+    result = CliRunner().invoke(
+        cli.main,
+        ["attribute", "--docs-dir", str(folder), "--answer", ANSWER, "--method", "loo", "--quiet"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "The park opened in May. [S2]" in result.output
+
+
+def test_model_options_reach_the_one_loader(fake_model: list[tuple[str, str | None]]) -> None:
+    result = CliRunner().invoke(
+        cli.main,
+        ["answer", "--sample", "--quiet", "--model", "smollm2", "--base-url", "http://h:1/v1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert fake_model == [("smollm2", "http://h:1/v1")]

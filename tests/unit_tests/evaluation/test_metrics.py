@@ -8,22 +8,14 @@ import pytest
 from langchain_core.messages import BaseMessage
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.evaluation.alce import alce_citation_scores
+from langchain_genprog.evaluation.common import ranked_citations
+from langchain_genprog.evaluation.cost import Cost, CostTracker, CountingScorer
+from langchain_genprog.evaluation.coverage import answer_length, coverage
 from langchain_genprog.evaluation.datasets import Example, GoldLink, load_aftg
-from langchain_genprog.evaluation.metrics import (
-    Cost,
-    CostTracker,
-    CountingScorer,
-    LexicalOverlapJudge,
-    LLMJudge,
-    alce_citation_scores,
-    align_gold,
-    answer_length,
-    coverage,
-    drop_and_hold,
-    gold_citation_scores,
-    parse_yes_no,
-    ranked_citations,
-)
+from langchain_genprog.evaluation.drop_hold import drop_and_hold
+from langchain_genprog.evaluation.gold import align_gold, gold_citation_scores
+from langchain_genprog.evaluation.judge import LexicalOverlapJudge, LLMJudge, parse_yes_no
 from langchain_genprog.segment.sources import Sources, split_sentences
 from tests.unit_tests.evaluation.helpers import SupportScorer, attributed
 from tests.unit_tests.fakes import ScriptedChatModel

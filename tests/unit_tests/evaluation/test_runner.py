@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from langchain_genprog.errors import InvalidInputError
+from langchain_genprog.evaluation.cost import Cost
 from langchain_genprog.evaluation.datasets import Example, GoldLink
+from langchain_genprog.evaluation.judge import LexicalOverlapJudge
 from langchain_genprog.evaluation.methods import MethodOutput, example_sources
-from langchain_genprog.evaluation.metrics import Cost, LexicalOverlapJudge
 from langchain_genprog.evaluation.runner import (
     REPORT_HTML,
     RESULTS_FILE,
@@ -19,8 +20,8 @@ from langchain_genprog.evaluation.runner import (
     SUMMARY_JSON,
     load_results,
     run_evaluation,
-    score_output,
 )
+from langchain_genprog.evaluation.scoring import score_output
 from langchain_genprog.models.scoring import TargetLogProbs
 from tests.unit_tests.evaluation.helpers import OverlapScorer, attributed
 

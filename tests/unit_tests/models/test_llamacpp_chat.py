@@ -275,3 +275,18 @@ def test_structured_output_bounds_recursion(fake_runtime: types.SimpleNamespace)
     assert "OperationSpec" not in grammar
     llm.with_structured_output(ProgramSpec, max_recursion_depth=1).invoke("?")
     assert len(client.calls[1]["grammar"].text) < len(grammar)
+
+
+def test_structured_output_parses_pydantic_v1_models(fake_runtime: types.SimpleNamespace) -> None:
+    """Found by the standard suite: a ``pydantic.v1`` model came back as a plain dict."""
+    from pydantic.v1 import BaseModel as BaseModelV1
+
+    class Town(BaseModelV1):
+        name: str
+        river: str
+
+    llm, client = make_llm(fake_runtime, '{"name": "Eskerby", "river": "Esk"}')
+    town = llm.with_structured_output(Town).invoke("?")
+    assert isinstance(town, Town) and town.river == "Esk"
+    grammar = client.calls[0]["grammar"].text
+    assert "name" in grammar and "river" in grammar

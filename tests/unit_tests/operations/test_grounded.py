@@ -90,6 +90,8 @@ def test_dateline_and_hanging_verbs_are_never_produced() -> None:
     assert texts and not any(t.startswith("SAN FRANCISCO") for t in texts)
     hanging = [r.text for r in compressions(SENTENCES[1], max_ratio=0.9)]
     assert not any(t.endswith("have originated.") for t in hanging)
+    inverted = "Behind the political showdown over the attack in Benghazi are a few dozen words."
+    assert not any(r.text.startswith("Are") for r in compressions(inverted, max_ratio=0.95))
     joined = [r.text for r in compressions(SENTENCES[2], max_ratio=0.9)]
     assert not any("prisonthe" in t or "prison the" in t for t in joined)
 
