@@ -49,67 +49,99 @@ def bound_recursion(
     definitions: dict[str, Any] = {}
     for key in _DEF_KEYS:
         definitions.update(schema.get(key) or {})
-
-    def target(ref: str) -> str | None:
-        for key in _DEF_KEYS:
-            prefix = f"#/{key}/"
-            if ref.startswith(prefix) and ref[len(prefix) :] in definitions:
-                return ref[len(prefix) :]
-        return None
-
-    def walk(node: Any, stack: tuple[str, ...]) -> Any:
-        if not isinstance(node, dict):
-            return node
-        ref = node.get("$ref")
-        name = target(ref) if isinstance(ref, str) else None
-        if name is not None:
-            if stack.count(name) >= max_depth:
-                return _DROP
-            inner = walk(definitions[name], (*stack, name))
-            if inner is _DROP:
-                return _DROP
-            siblings = walk({k: v for k, v in node.items() if k != "$ref"}, stack)
-            return {**inner, **siblings}
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in _DEF_KEYS:
-                continue
-            if key in _CHOICE_KEYS and isinstance(value, list):
-                kept = [w for w in (walk(v, stack) for v in value) if w is not _DROP]
-                if not kept:
-                    return _DROP
-                out[key] = kept
-            elif key in _LIST_KEYS and isinstance(value, list):
-                parts = [walk(v, stack) for v in value]
-                if any(p is _DROP for p in parts):
-                    return _DROP
-                out[key] = parts
-            elif key in _MAP_KEYS and isinstance(value, dict):
-                required = set(node.get("required") or [])
-                kept_map: dict[str, Any] = {}
-                for prop, sub in value.items():
-                    walked = walk(sub, stack)
-                    if walked is _DROP:
-                        if prop in required:
-                            return _DROP
-                        continue
-                    kept_map[prop] = walked
-                out[key] = kept_map
-            elif key in _SCHEMA_KEYS and isinstance(value, dict):
-                walked = walk(value, stack)
-                if walked is _DROP:
-                    if key != "items" or (node.get("minItems") or 0) > 0:
-                        return _DROP
-                    out["maxItems"] = 0
-                    continue
-                out[key] = walked
-            else:
-                out[key] = value
-        if max_items is not None and out.get("type") == "array":
-            out["maxItems"] = min(int(out.get("maxItems", max_items)), max_items)
-        return out
-
-    bounded = walk(schema, ())
+    bounded = _Bounder(definitions, max_depth, max_items).walk(schema, ())
     if bounded is _DROP:
         raise ValueError("the schema cannot be satisfied within the recursion bound")
     return dict(bounded)
+
+
+class _Bounder:
+    """One walk of :func:`bound_recursion`: the definitions and the bounds it inlines with.
+
+    A subschema walked under ``stack`` (the definitions being inlined around
+    it, outermost first) comes back bounded, or as ``_DROP`` when it cannot be
+    satisfied without nesting a definition more than ``max_depth`` times.
+    """
+
+    def __init__(self, definitions: dict[str, Any], max_depth: int, max_items: int | None) -> None:
+        self.definitions = definitions
+        self.max_depth = max_depth
+        self.max_items = max_items
+
+    def target(self, ref: str) -> str | None:
+        """The definition a local ``$ref`` names (``None`` for any other reference)."""
+        for key in _DEF_KEYS:
+            prefix = f"#/{key}/"
+            if ref.startswith(prefix) and ref[len(prefix) :] in self.definitions:
+                return ref[len(prefix) :]
+        return None
+
+    def walk(self, node: Any, stack: tuple[str, ...]) -> Any:
+        """``node`` with its references inlined and its too-deep parts removed."""
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        name = self.target(ref) if isinstance(ref, str) else None
+        if name is not None:
+            if stack.count(name) >= self.max_depth:
+                return _DROP
+            inner = self.walk(self.definitions[name], (*stack, name))
+            if inner is _DROP:
+                return _DROP
+            siblings = self.walk({k: v for k, v in node.items() if k != "$ref"}, stack)
+            return {**inner, **siblings}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in _DEF_KEYS and self._keyword(node, key, value, stack, out) is _DROP:
+                return _DROP
+        if self.max_items is not None and out.get("type") == "array":
+            out["maxItems"] = min(int(out.get("maxItems", self.max_items)), self.max_items)
+        return out
+
+    def _keyword(
+        self,
+        node: dict[str, Any],
+        key: str,
+        value: Any,
+        stack: tuple[str, ...],
+        out: dict[str, Any],
+    ) -> Any:
+        """Write the bounded ``key: value`` of ``node`` into ``out``; ``_DROP`` drops ``node``.
+
+        Alternatives are dropped one by one (the node only when none is
+        left), as are optional properties; a dropped ``allOf``/``prefixItems``
+        part or required property drops the node; dropped ``items`` leave an
+        array that must be empty.
+        """
+        if key in _CHOICE_KEYS and isinstance(value, list):
+            kept = [w for w in (self.walk(v, stack) for v in value) if w is not _DROP]
+            if not kept:
+                return _DROP
+            out[key] = kept
+        elif key in _LIST_KEYS and isinstance(value, list):
+            parts = [self.walk(v, stack) for v in value]
+            if any(p is _DROP for p in parts):
+                return _DROP
+            out[key] = parts
+        elif key in _MAP_KEYS and isinstance(value, dict):
+            required = set(node.get("required") or [])
+            kept_map: dict[str, Any] = {}
+            for prop, sub in value.items():
+                walked = self.walk(sub, stack)
+                if walked is _DROP:
+                    if prop in required:
+                        return _DROP
+                    continue
+                kept_map[prop] = walked
+            out[key] = kept_map
+        elif key in _SCHEMA_KEYS and isinstance(value, dict):
+            walked = self.walk(value, stack)
+            if walked is _DROP:
+                if key != "items" or (node.get("minItems") or 0) > 0:
+                    return _DROP
+                out["maxItems"] = 0
+            else:
+                out[key] = walked
+        else:
+            out[key] = value
+        return None
