@@ -38,7 +38,7 @@ import math
 import time
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -50,132 +50,72 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
-from langchain_genprog.attribute.mexgen.budget import Budget
-from langchain_genprog.attribute.mexgen.clime import Sampling
-from langchain_genprog.attribute.mexgen.explainer import MethodName, MExGen
+from langchain_genprog.attribute.mexgen.config import MExGenConfig
+from langchain_genprog.attribute.mexgen.explainer import MExGen
 from langchain_genprog.attribute.mexgen.game import ProgressCallback
-from langchain_genprog.attribute.mexgen.method import AttributionMethod
 from langchain_genprog.attribute.mexgen.results import Explanation, UnitAttribution
 from langchain_genprog.attribute.mexgen.scalarizers import (
     LogProbScalarizer,
     Scalarizer,
     TextSimilarityScalarizer,
 )
-from langchain_genprog.attribute.mexgen.template import ContextTemplate
-from langchain_genprog.attribute.mexgen.units import Level, Segment, Segmenter
+from langchain_genprog.attribute.mexgen.units import Segment, Segmenter
+
+# The defaults lived here before the configuration object; kept importable.
+from langchain_genprog.attribute.mexgen_config import (
+    DEFAULT_INSTRUCTION as DEFAULT_INSTRUCTION,
+)
+from langchain_genprog.attribute.mexgen_config import (
+    DEFAULT_SUPPORT_THRESHOLD as DEFAULT_SUPPORT_THRESHOLD,
+)
+from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.models.scoring import LogProbScorer
 from langchain_genprog.segment.selection import lexical_overlap, rank_sentences
 from langchain_genprog.segment.sources import Sources
 
-DEFAULT_INSTRUCTION = (
-    "Answer using only the numbered source sentences below. "
-    "Each source sentence is labelled S followed by its number."
-)
-"""Instruction placed before the sources in the scoring prompt."""
-
-_SENTENCE_LEVELS: tuple[Level, ...] = ("sentence", "phrase", "word")
-
-DEFAULT_SUPPORT_THRESHOLD = 0.05
-"""Support threshold calibrated for the embedded scorer (see :class:`MExGenAttributor`)."""
-
 
 class MExGenAttributor:
     """Cites answer sentences to source sentences (and phrases) measured with MExGen.
 
+    The options — the engine's and the attributor's own: candidates, prompt
+    layout, citations per sentence, support threshold — are one
+    :class:`~langchain_genprog.attribute.mexgen_config.MExGenAttributorConfig`,
+    validated when it is built and passed to the engine as it is. Give it as
+    ``config``, or give its fields as keyword arguments
+    (``MExGenAttributor(scorer, method="loo", levels=("sentence",))``).
+
     Args:
         scorer: Log-prob backend (teacher forcing of the answer). ``None``
             requires ``chat_model`` and ``embeddings`` (text-only mode).
-        method: ``clime`` (default), ``lshap``, ``loo``, or a configured
-            method object such as ``CLIME(sampling="bernoulli", num_nonzeros=4)``.
-        refine_method: Method of the phrase/word levels (``None``: ``method``).
-            LOO by default: which sentences are cited is decided at the
-            sentence level; phrases only shade the text inside cited
-            sentences, and LOO does that with one call per phrase where
-            C-LIME would take ``c`` (10) per phrase.
-        levels: Levels, starting with ``sentence``: e.g. ``("sentence",)`` or
-            ``("sentence", "phrase")``.
-        top_k: Measured citations per answer sentence, best sentence-level
-            score first; only scores above ``support_threshold`` are cited, so
-            numerical noise (a fit's ``1e-16``) never becomes a citation.
-        reduce: ``mean`` or ``sum`` of token log-probs per answer sentence.
-        support_threshold: Scores at or below it do not count as support.
-            The default, 0.05 nats/token of the sentence's mean log-prob, was
-            calibrated for the embedded SmolLM2 scorer on MDS dev
-            (``benchmarks/support_calibration.py``): with the default C-LIME
-            design it keeps all reference sentences with gold links and passes
-            14 % of sentences from another story (ROC AUC 0.99; LOO: 97 % and
-            13 %). Recalibrate for another scorer or ``reduce="sum"``; 0
-            counts any positive drop.
-        max_candidates: Above this many citable sentences, attribute only to
-            the neighbourhood (``None``: always all sentences).
-        neighbours: Sentences on each side of a program leaf in the neighbourhood.
-        lexical_top_m: Per answer sentence, the best BM25 matches added to the
-            neighbourhood.
-        keep_non_candidates: Keep non-candidate sentences in the prompt (fixed)
-            instead of leaving them out (shorter prompts, faster).
-        instruction: Instruction of the default template.
-        template: Prompt layout (its ``question`` is replaced per call).
-        with_documents: Write a ``# title`` header (fixed) before each document.
-        refine_top_k: Per answer sentence, top sentences refined into phrases.
-        refine_threshold: Minimum normalized score to be refined.
-        replacement: Text that replaces a removed unit.
-        budget: Limits on model calls and seconds.
-        batch_size: Prompts per scorer call.
-        seed: Seed of C-LIME's sampling.
-        oversampling: C-LIME's ``c`` (``None``: 2.5 for the default
-            ``orthogonal`` sampling, 10 for MExGen's ``constrained``).
-        max_units_replace: C-LIME's and L-SHAP's ``K``.
-        num_neighbors: L-SHAP's window half-width.
-        num_nonzeros: C-LIME sparse fit size (``None``: dense).
-        sampling: C-LIME's removal sets. The default, ``orthogonal``, removes
-            half the units at a time in a fold-over Hadamard design; it cited
-            better than MExGen's ``constrained`` small removals (at most ``K``
-            units) with 40 % of the calls on the attribution benchmark, and
-            credits sources that are redundant with each other. See ``CLIME``.
+        config: The options; ``None``: the defaults. A plain engine
+            :class:`~langchain_genprog.attribute.mexgen.config.MExGenConfig`
+            contributes the options it was built with.
         segmenter: Phrase/word segmenter (default: spaCy).
         on_progress: ``on_progress(done, total)`` after each batch.
         progress_bar: Show a tqdm bar.
         chat_model: Regenerates the answer in text-only mode.
         embeddings: Compares regenerated and original sentences in text-only mode.
+        **options: Fields of ``MExGenAttributorConfig`` (``method``,
+            ``levels``, ``top_k``, ``support_threshold``, ``budget`` ...),
+            replacing those of ``config``.
 
     Raises:
         InvalidInputError: On bad options, or no scorer and no text-only pair.
+        TypeError: On an unknown option.
     """
 
     def __init__(
         self,
         scorer: LogProbScorer | None = None,
         *,
-        method: MethodName | AttributionMethod = "clime",
-        refine_method: MethodName | AttributionMethod | None = "loo",
-        levels: Sequence[Level] = ("sentence", "phrase"),
-        top_k: int = 3,
-        reduce: Literal["mean", "sum"] = "mean",
-        support_threshold: float = DEFAULT_SUPPORT_THRESHOLD,
-        max_candidates: int | None = 40,
-        neighbours: int = 1,
-        lexical_top_m: int = 8,
-        keep_non_candidates: bool = False,
-        instruction: str = DEFAULT_INSTRUCTION,
-        template: ContextTemplate | None = None,
-        with_documents: bool = True,
-        refine_top_k: int = 2,
-        refine_threshold: float = 0.1,
-        replacement: str = "",
-        budget: Budget | None = None,
-        batch_size: int = 8,
-        seed: int = 0,
-        oversampling: float | None = None,
-        max_units_replace: int = 2,
-        num_neighbors: int = 2,
-        num_nonzeros: int | None = None,
-        sampling: Sampling = "orthogonal",
+        config: MExGenConfig | None = None,
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
         progress_bar: bool = False,
         chat_model: BaseLanguageModel[Any] | None = None,
         embeddings: Embeddings | None = None,
+        **options: Any,
     ) -> None:
         if scorer is None and (chat_model is None or embeddings is None):
             msg = (
@@ -183,55 +123,15 @@ class MExGenAttributor:
                 "for the text-only mode"
             )
             raise InvalidInputError(msg)
-        levels = tuple(levels)
-        if (
-            not levels
-            or levels[0] != "sentence"
-            or any(lv not in _SENTENCE_LEVELS for lv in levels)
-        ):
-            msg = f"levels must start with 'sentence' and use sentence/phrase/word, got {levels}"
-            raise InvalidInputError(msg)
-        if top_k < 1:
-            raise InvalidInputError("top_k must be at least 1")
-        if max_candidates is not None and max_candidates < 1:
-            raise InvalidInputError("max_candidates must be at least 1 (or None)")
-        if neighbours < 0 or lexical_top_m < 0:
-            raise InvalidInputError("neighbours and lexical_top_m must be non-negative")
+        self.config = MExGenAttributorConfig.resolve(config, options, "MExGenAttributor")
         self.scorer = scorer
         self.chat_model = chat_model
         self.embeddings = embeddings
-        self.method = method
+        self.segmenter = segmenter
+        self.on_progress = on_progress
+        self.progress_bar = progress_bar
+        method = self.config.method
         self.name = f"mexgen-{method if isinstance(method, str) else method.name}"
-        self.top_k = top_k
-        self.reduce: Literal["mean", "sum"] = reduce
-        self.support_threshold = support_threshold
-        self.max_candidates = max_candidates
-        self.neighbours = neighbours
-        self.lexical_top_m = lexical_top_m
-        self.keep_non_candidates = keep_non_candidates
-        self.template = template or ContextTemplate(instruction=instruction)
-        self.with_documents = with_documents
-        # Built now so that bad engine options fail at construction, not mid-graph.
-        self._engine_options: dict[str, Any] = {
-            "method": method,
-            "refine_method": refine_method,
-            "levels": levels,
-            "refine_top_k": refine_top_k,
-            "refine_threshold": refine_threshold,
-            "replacement": replacement,
-            "budget": budget,
-            "batch_size": batch_size,
-            "seed": seed,
-            "oversampling": oversampling,
-            "max_units_replace": max_units_replace,
-            "num_neighbors": num_neighbors,
-            "num_nonzeros": num_nonzeros,
-            "sampling": sampling,
-            "segmenter": segmenter,
-            "on_progress": on_progress,
-            "progress_bar": progress_bar,
-        }
-        MExGen(_NullScalarizer(), **self._engine_options)
 
     def attribute(
         self,
@@ -256,8 +156,14 @@ class MExGenAttributor:
         target, spans = answer_target(scored)
         candidates = self.candidates(scored, sources)
         segments, seg_ids, maps = self._segments(sources, candidates)
-        template = self.template.model_copy(update={"question": question})
-        engine = MExGen(self._scalarizer(target, spans), **self._engine_options)
+        template = self.config.context_template.model_copy(update={"question": question})
+        engine = MExGen(
+            self._scalarizer(target, spans),
+            self.config,
+            segmenter=self.segmenter,
+            on_progress=self.on_progress,
+            progress_bar=self.progress_bar,
+        )
         explanation = engine.explain(segments, template)
         return self._result(
             sentences, scored, sources, explanation, seg_ids, maps, time.perf_counter() - started
@@ -266,7 +172,7 @@ class MExGenAttributor:
     def candidates(self, sentences: Sequence[AnswerSentence], sources: Sources) -> list[int]:
         """The source sentence ids attributed to (all, or the neighbourhood when many)."""
         citable = sources.citable_ids
-        if self.max_candidates is None or len(citable) <= self.max_candidates:
+        if self.config.max_candidates is None or len(citable) <= self.config.max_candidates:
             return citable
         allowed = set(citable)
         chosen: set[int] = set()
@@ -276,18 +182,18 @@ class MExGenAttributor:
                     continue
                 src = sources.sentence(leaf)
                 doc_ids = sources.documents[src.doc_index].sentence_ids
-                lo = max(0, src.sent_index - self.neighbours)
-                chosen.update(doc_ids[lo : src.sent_index + self.neighbours + 1])
-        chosen.update(_lexical_top(sentences, sources, citable, self.lexical_top_m))
+                lo = max(0, src.sent_index - self.config.neighbours)
+                chosen.update(doc_ids[lo : src.sent_index + self.config.neighbours + 1])
+        chosen.update(_lexical_top(sentences, sources, citable, self.config.lexical_top_m))
         chosen &= allowed
         if not chosen:  # no leaf and no shared word: the best BM25 matches of the answer
             ranked, _ = rank_sentences(sources, " ".join(s.text for s in sentences))
-            chosen = set([sid for sid in ranked if sid in allowed][: self.max_candidates])
+            chosen = set([sid for sid in ranked if sid in allowed][: self.config.max_candidates])
         return sorted(chosen)
 
     def _scalarizer(self, target: str, spans: list[tuple[int, int]]) -> Scalarizer:
         if self.scorer is not None:
-            return LogProbScalarizer(self.scorer, target, spans, reduce=self.reduce)
+            return LogProbScalarizer(self.scorer, target, spans, reduce=self.config.reduce)
         assert self.chat_model is not None and self.embeddings is not None  # checked in __init__
         return TextSimilarityScalarizer(self.chat_model, self.embeddings, target, spans)
 
@@ -304,11 +210,11 @@ class MExGenAttributor:
                 sid
                 for sid in doc.sentence_ids
                 if sources.sentence(sid).text.strip()
-                and (sid in wanted or self.keep_non_candidates)
+                and (sid in wanted or self.config.keep_non_candidates)
             ]
             if not any(sid in wanted for sid in ids):
                 continue
-            if self.with_documents:
+            if self.config.with_documents:
                 segments.append(Segment(text=f"# {doc.title}", fixed=True))
                 seg_ids.append(None)
                 maps.append([])
@@ -383,10 +289,10 @@ class MExGenAttributor:
         leaves = [sid for sid in dict.fromkeys(sentence.leaf_ids) if sources.has(sid)]
         known = {sid: s for sid, s in scores.items() if not math.isnan(s)}
         ranked = sorted(
-            (sid for sid, s in known.items() if s > self.support_threshold),
+            (sid for sid, s in known.items() if s > self.config.support_threshold),
             key=lambda sid: -known[sid],
         )
-        top = ranked[: self.top_k]
+        top = ranked[: self.config.top_k]
         citations: list[CitedSource] = []
         for sid in top:
             # A "part" spanning the whole sentence (a short sentence is one
@@ -434,7 +340,7 @@ class MExGenAttributor:
     def _support(
         self, leaves: Sequence[int], known: dict[int, float], top: Sequence[int]
     ) -> tuple[bool | None, str | None]:
-        threshold = self.support_threshold
+        threshold = self.config.support_threshold
         if not leaves:
             if not known:
                 return None, None
@@ -454,7 +360,7 @@ class MExGenAttributor:
         if not any(sid in top for sid in leaves):
             best = ", ".join(f"S{sid}" for sid in top) or "none"
             note = (
-                f"none of its program leaves ({labels}) is among the {self.top_k} "
+                f"none of its program leaves ({labels}) is among the {self.config.top_k} "
                 f"sources that support it most ({best})"
             )
             return False, note
@@ -544,12 +450,3 @@ def _lexical_top(
         ]
         chosen.update(matches[:top_m])
     return chosen
-
-
-class _NullScalarizer:
-    """Stands in for the real scalarizer when options are validated at construction."""
-
-    n_outputs = 1
-
-    def scalarize(self, prompts: Sequence[str]) -> Any:
-        raise NotImplementedError

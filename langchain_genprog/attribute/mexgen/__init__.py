@@ -9,11 +9,11 @@ Example:
     .. code-block:: python
 
         from langchain_genprog.attribute.mexgen import (
-            ContextTemplate, LogProbScalarizer, MExGen, Segment,
+            ContextTemplate, LogProbScalarizer, MExGen, MExGenConfig, Segment,
         )
 
         scalarizer = LogProbScalarizer(scorer, answer, spans=sentence_spans)
-        engine = MExGen(scalarizer, method="clime", levels=("sentence", "phrase"))
+        engine = MExGen(scalarizer, MExGenConfig(method="clime", levels=("sentence", "phrase")))
         explanation = engine.explain(
             [Segment(text=s, label=f"S{i + 1}") for i, s in enumerate(sources)],
             ContextTemplate(instruction="Answer from the sources.", question=question),
@@ -23,12 +23,13 @@ Example:
 
 from langchain_genprog.attribute.mexgen.budget import Budget
 from langchain_genprog.attribute.mexgen.clime import CLIME
-from langchain_genprog.attribute.mexgen.explainer import (
+from langchain_genprog.attribute.mexgen.config import (
+    METHOD_NAMES,
     MethodName,
-    MExGen,
+    MExGenConfig,
     make_method,
-    select_for_refinement,
 )
+from langchain_genprog.attribute.mexgen.explainer import MExGen, select_for_refinement
 from langchain_genprog.attribute.mexgen.game import PerturbationGame, ProgressCallback
 from langchain_genprog.attribute.mexgen.loo import LeaveOneOut
 from langchain_genprog.attribute.mexgen.lshap import LSHAP
@@ -58,6 +59,7 @@ __all__ = [
     "CLIME",
     "LEVELS",
     "LSHAP",
+    "METHOD_NAMES",
     "AttributionMethod",
     "Budget",
     "ContextTemplate",
@@ -67,6 +69,7 @@ __all__ = [
     "LevelAttribution",
     "LogProbScalarizer",
     "MExGen",
+    "MExGenConfig",
     "MethodName",
     "Observations",
     "PerturbationGame",

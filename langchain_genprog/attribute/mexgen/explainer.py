@@ -28,15 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
-from langchain_genprog.attribute.mexgen.budget import Budget
-from langchain_genprog.attribute.mexgen.clime import CLIME, Sampling
+# MethodName and make_method lived here before the configuration object; kept importable.
+from langchain_genprog.attribute.mexgen.config import MethodName as MethodName
+from langchain_genprog.attribute.mexgen.config import MExGenConfig
+from langchain_genprog.attribute.mexgen.config import make_method as make_method
 from langchain_genprog.attribute.mexgen.game import PerturbationGame, ProgressCallback
-from langchain_genprog.attribute.mexgen.loo import LeaveOneOut
-from langchain_genprog.attribute.mexgen.lshap import LSHAP
 from langchain_genprog.attribute.mexgen.method import AttributionMethod
 from langchain_genprog.attribute.mexgen.results import (
     Explanation,
@@ -46,7 +46,6 @@ from langchain_genprog.attribute.mexgen.results import (
 from langchain_genprog.attribute.mexgen.scalarizers import FloatArray, Scalarizer
 from langchain_genprog.attribute.mexgen.template import ContextTemplate, PromptRenderer
 from langchain_genprog.attribute.mexgen.units import (
-    LEVELS,
     Level,
     Segment,
     Segmenter,
@@ -56,47 +55,6 @@ from langchain_genprog.attribute.mexgen.units import (
     split_unit,
 )
 from langchain_genprog.errors import BudgetExhaustedError, InvalidInputError
-
-MethodName = Literal["clime", "lshap", "loo"]
-"""The built-in attribution methods."""
-
-
-def make_method(
-    method: MethodName,
-    *,
-    oversampling: float | None = None,
-    max_units_replace: int = 2,
-    num_neighbors: int = 2,
-    num_nonzeros: int | None = None,
-    sampling: Sampling = "constrained",
-) -> AttributionMethod:
-    """Build a built-in method by name.
-
-    Args:
-        method: ``clime``, ``lshap`` or ``loo``.
-        oversampling: C-LIME's ``c`` (about ``c·d`` model calls; ``None``: the
-            sampling's default, see ``DEFAULT_OVERSAMPLING``).
-        max_units_replace: C-LIME's and L-SHAP's ``K``.
-        num_neighbors: L-SHAP's window half-width.
-        num_nonzeros: C-LIME sparse fit size (``None``: dense).
-        sampling: C-LIME's removal sets (see ``CLIME``).
-
-    Raises:
-        InvalidInputError: On an unknown method or a bad option.
-    """
-    if method == "clime":
-        return CLIME(
-            oversampling=oversampling,
-            max_units_replace=max_units_replace,
-            num_nonzeros=num_nonzeros,
-            sampling=sampling,
-        )
-    if method == "lshap":
-        return LSHAP(num_neighbors=num_neighbors, max_units_replace=max_units_replace)
-    if method == "loo":
-        return LeaveOneOut()
-    msg = f"unknown attribution method {method!r}; use 'clime', 'lshap' or 'loo'"
-    raise InvalidInputError(msg)
 
 
 def select_for_refinement(scores: FloatArray, top_k: int, threshold: float) -> list[int]:
@@ -127,89 +85,32 @@ class MExGen:
 
     Args:
         scalarizer: Scores prompts against the original output (one value per output part).
-        method: ``clime`` (default), ``lshap``, ``loo``, or any
-            :class:`~.method.AttributionMethod`.
-        refine_method: The method of the finer levels (``None``: ``method``).
-            A finer level has several units per refined parent, so C-LIME's
-            ``c·d`` calls there can dwarf the coarse pass; ``loo`` (``d``
-            calls) keeps a phrase pass cheap while the coarse level, which
-            decides what gets cited, keeps the stronger estimator.
-        levels: Levels to attribute at, coarsest first, e.g.
-            ``("sentence", "phrase")``; each level after the first refines the
-            selected units of the previous one.
-        segment_level: What one input segment is (``sentence`` or ``document``).
-        refine_top_k: Per output, how many top units may be refined.
-        refine_threshold: Minimum normalized score for refinement.
-        replacement: Text replacing a removed unit (``""`` drops it).
-        budget: Limits on model calls and seconds.
-        batch_size: Prompts per scalarizer call.
-        seed: Seed of C-LIME's subset sampling; same seed, same result.
-        oversampling: C-LIME's ``c`` (``None``: the sampling's default).
-        max_units_replace: C-LIME's and L-SHAP's ``K``.
-        num_neighbors: L-SHAP's window half-width.
-        num_nonzeros: C-LIME sparse fit size (``None``: dense).
-        sampling: C-LIME's removal sets: ``constrained`` (MExGen's, at most
-            ``K`` units), ``bernoulli`` or ``orthogonal`` (half the units at a
-            time; see ``CLIME``).
+        config: The options (methods, levels, refinement, budget, batching;
+            see :class:`~.config.MExGenConfig`); ``None``: the defaults.
         segmenter: Splits units into finer levels (default: spaCy).
         on_progress: Called as ``on_progress(done, total)`` after each batch.
         progress_bar: Show a tqdm progress bar.
+        **options: Fields of :class:`~.config.MExGenConfig`, replacing those
+            of ``config`` (``MExGen(scalarizer, method="loo")``).
 
     Raises:
         InvalidInputError: On bad options.
+        TypeError: On an unknown option.
     """
 
     def __init__(
         self,
         scalarizer: Scalarizer,
+        config: MExGenConfig | None = None,
         *,
-        method: MethodName | AttributionMethod = "clime",
-        refine_method: MethodName | AttributionMethod | None = None,
-        levels: Sequence[Level] = ("sentence", "phrase"),
-        segment_level: Level = "sentence",
-        refine_top_k: int = 2,
-        refine_threshold: float = 0.1,
-        replacement: str = "",
-        budget: Budget | None = None,
-        batch_size: int = 8,
-        seed: int = 0,
-        oversampling: float | None = None,
-        max_units_replace: int = 2,
-        num_neighbors: int = 2,
-        num_nonzeros: int | None = None,
-        sampling: Sampling = "constrained",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
         progress_bar: bool = False,
+        **options: Any,
     ) -> None:
-        self.levels = _check_levels(levels, segment_level)
-
-        def build(spec: MethodName | AttributionMethod) -> AttributionMethod:
-            if not isinstance(spec, str):
-                return spec
-            return make_method(
-                spec,
-                oversampling=oversampling,
-                max_units_replace=max_units_replace,
-                num_neighbors=num_neighbors,
-                num_nonzeros=num_nonzeros,
-                sampling=sampling,
-            )
-
-        self.method = build(method)
-        self.refine_method = self.method if refine_method is None else build(refine_method)
-        if refine_top_k < 1:
-            raise InvalidInputError("refine_top_k must be at least 1")
-        if batch_size < 1:
-            raise InvalidInputError("batch_size must be at least 1")
+        self.config = MExGenConfig.resolve(config, options, "MExGen")
+        self.method, self.refine_method = self.config.attribution_methods()
         self.scalarizer = scalarizer
-        self.segment_level = segment_level
-        self.refine_top_k = refine_top_k
-        self.refine_threshold = refine_threshold
-        self.replacement = replacement
-        self.budget = budget
-        self.batch_size = batch_size
-        self.seed = seed
         self._segmenter = segmenter
         self.on_progress = on_progress
         self.progress_bar = progress_bar
@@ -240,11 +141,12 @@ class MExGen:
             BudgetExhaustedError: If the budget ran out before the original
                 input was even scored.
         """
+        config = self.config
         segs = [Segment(text=s) if isinstance(s, str) else s for s in segments]
-        needs_segmenter = level_rank(self.levels[-1]) > level_rank(self.segment_level)
+        needs_segmenter = level_rank(config.levels[-1]) > level_rank(config.segment_level)
         segmenter = self.segmenter if needs_segmenter else self._segmenter
         units = build_units(
-            segs, self.levels[0], segment_level=self.segment_level, segmenter=segmenter
+            segs, config.levels[0], segment_level=config.segment_level, segmenter=segmenter
         )
         if not units:
             raise InvalidInputError("no segment has perturbable text (all fixed or blank)")
@@ -252,29 +154,29 @@ class MExGen:
             segs,
             template if template is not None else ContextTemplate(),
             self.scalarizer,
-            replacement=self.replacement,
-            budget=self.budget,
-            batch_size=self.batch_size,
+            replacement=config.replacement,
+            budget=config.budget,
+            batch_size=config.batch_size,
             on_progress=self.on_progress,
             progress_bar=self.progress_bar,
         )
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(config.seed)
         n_outputs = self.scalarizer.n_outputs
         results: list[LevelAttribution] = []
         refined: list[int] = []
-        for depth, level in enumerate(self.levels):
+        for depth, level in enumerate(config.levels):
             if depth > 0:
                 if game.stopped:
                     break
                 refined = select_for_refinement(
-                    results[-1].matrix(), self.refine_top_k, self.refine_threshold
+                    results[-1].matrix(), config.refine_top_k, config.refine_threshold
                 )
                 parents = units
                 units = [
                     child
                     for p in refined
                     for child in split_unit(
-                        parents[p], segs, level, self.segment_level, segmenter, parent=p
+                        parents[p], segs, level, config.segment_level, segmenter, parent=p
                     )
                 ]
                 if not units:
@@ -331,23 +233,6 @@ class MExGen:
             reused=reused,
             complete=complete,
         )
-
-
-def _check_levels(levels: Sequence[Level], segment_level: Level) -> tuple[Level, ...]:
-    out = tuple(levels)
-    if not out:
-        raise InvalidInputError("levels must name at least one level")
-    unknown = [lv for lv in (*out, segment_level) if lv not in LEVELS]
-    if unknown:
-        msg = f"unknown level(s) {unknown}; use {', '.join(LEVELS)}"
-        raise InvalidInputError(msg)
-    if segment_level not in ("document", "sentence"):
-        raise InvalidInputError("segment_level must be 'document' or 'sentence'")
-    ranks = [level_rank(lv) for lv in out]
-    if any(b <= a for a, b in pairwise(ranks)):
-        msg = f"levels must go from coarse to fine without repeats, got {list(out)}"
-        raise InvalidInputError(msg)
-    return out
 
 
 def _mixed(results: Sequence[LevelAttribution]) -> list[UnitAttribution]:

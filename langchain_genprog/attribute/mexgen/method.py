@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -48,8 +48,13 @@ class Plan:
         return [s for tier in self.tiers for s in tier]
 
 
+@runtime_checkable
 class AttributionMethod(Protocol):
-    """A perturbation-based attribution method (LOO, C-LIME, L-SHAP)."""
+    """A perturbation-based attribution method (LOO, C-LIME, L-SHAP).
+
+    Runtime-checkable so that a configuration can accept a method object
+    (``MExGenConfig(method=CLIME(...))``) and reject anything else.
+    """
 
     name: str
 
