@@ -8,6 +8,7 @@ Progress goes to stderr so stdout stays clean for piping.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -31,7 +32,7 @@ from langchain_genprog.models.loading import load_chat_model
 
 if TYPE_CHECKING:
     from langchain_genprog.attribute.base import AttributionResult
-    from langchain_genprog.attribute.mexgen import Budget
+    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
     from langchain_genprog.evaluation.datasets import Example
 
 
@@ -269,8 +270,18 @@ def _report_answer(state: dict[str, Any], question: str | None, seconds: float) 
     )
 
 
+_MEXGEN_OPTIONS = ("method", "sampling", "levels", "max_calls", "max_seconds")
+"""The MExGen options of :func:`mexgen_options`, as the command receives them (unprefixed)."""
+
+
 def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The MExGen options shared by ``attribute`` and ``eval`` (``eval`` prefixes ``mexgen-``)."""
+    """The MExGen options shared by ``attribute`` and ``eval`` (``eval`` prefixes ``mexgen-``).
+
+    The command receives them as one argument, ``mexgen``: the
+    :class:`~langchain_genprog.attribute.mexgen_config.MExGenAttributorConfig`
+    they describe, validated once here, so each command passes the object on
+    instead of five loose values.
+    """
     options = [
         click.option(
             f"--{prefix}method",
@@ -302,13 +313,39 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             f"--{prefix}max-seconds", type=float, help="Stop attributing after this many seconds."
         ),
     ]
+    param = prefix.replace("-", "_")
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_config(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(param + name) for name in _MEXGEN_OPTIONS}
+            try:
+                kwargs["mexgen"] = _mexgen_config(**values)
+            except GenProgError as err:
+                raise click.ClickException(f"{type(err).__name__}: {err}") from err
+            return command(*args, **kwargs)
+
         for option in reversed(options):
-            command = option(command)
-        return command
+            with_config = option(with_config)
+        return with_config
 
     return decorate
+
+
+def _mexgen_config(
+    method: str, sampling: str, levels: str, max_calls: int | None, max_seconds: float | None
+) -> MExGenAttributorConfig:
+    """The configuration the MExGen options describe (no budget when no limit is set)."""
+    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
+
+    limited = max_calls is not None or max_seconds is not None
+    options: dict[str, Any] = {  # strings from the command line: the config checks them
+        "method": method,
+        "sampling": sampling,
+        "levels": tuple(levels.split(",")),
+        "budget": {"max_calls": max_calls, "max_seconds": max_seconds} if limited else None,
+    }
+    return MExGenAttributorConfig(**options)
 
 
 @main.command(name="attribute")
@@ -332,12 +369,8 @@ def attribute_command(
     answer_text: str | None,
     answer_file: str | None,
     question: str | None,
-    method: str,
-    sampling: str,
-    levels: str,
+    mexgen: MExGenAttributorConfig,
     top_k: int,
-    max_calls: int | None,
-    max_seconds: float | None,
     json_out: str | None,
     html_out: str | None,
     quiet: bool,
@@ -367,11 +400,8 @@ def attribute_command(
             answer_text,
             sources,
             question,
-            method=method,
-            sampling=sampling,
-            levels=tuple(levels.split(",")),
+            config=mexgen,
             top_k=top_k,
-            budget=_budget(max_calls, max_seconds),
             progress_bar=not quiet,
         )
         seconds = time.perf_counter() - started
@@ -442,25 +472,10 @@ def eval_command(
     posthoc_answer: str,
     max_sentences: int,
     retry_failed: bool,
-    mexgen_method: str,
-    mexgen_sampling: str,
-    mexgen_levels: str,
-    mexgen_max_calls: int | None,
-    mexgen_max_seconds: float | None,
+    mexgen: MExGenAttributorConfig,
 ) -> None:
     """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report."""
-    from langchain_genprog.attribute import MExGenAttributor
-    from langchain_genprog.evaluation.cli_support import eval_command_impl
-    from langchain_genprog.models.scoring import LogProbScorer
-
-    def attributor_factory(scorer: LogProbScorer) -> MExGenAttributor:
-        return MExGenAttributor(
-            scorer,
-            method=mexgen_method,  # type: ignore[arg-type]
-            sampling=mexgen_sampling,  # type: ignore[arg-type]
-            levels=tuple(mexgen_levels.split(",")),  # type: ignore[arg-type]
-            budget=_budget(mexgen_max_calls, mexgen_max_seconds),
-        )
+    from langchain_genprog.evaluation.cli_support import eval_command_impl, mexgen_attributors
 
     try:
         summary = eval_command_impl(
@@ -477,7 +492,7 @@ def eval_command(
             posthoc_answer=posthoc_answer,  # type: ignore[arg-type]
             max_sentences=max_sentences,
             retry_failed=retry_failed,
-            attributor_factory=attributor_factory,
+            attributor_factory=mexgen_attributors(mexgen),
         )
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
@@ -504,15 +519,6 @@ def _report_attribution(result: AttributionResult, seconds: float) -> None:
         click.echo(f"  [{item.sentence.index}] {cited}{flag}")
     state = "complete" if result.complete else "INCOMPLETE (budget reached)"
     click.echo(f"\n{result.method}: {result.model_calls} model calls, {seconds:.1f} s, {state}")
-
-
-def _budget(max_calls: int | None, max_seconds: float | None) -> Budget | None:
-    """The MExGen budget the ``--max-calls`` / ``--max-seconds`` options ask for, if any."""
-    from langchain_genprog.attribute.mexgen import Budget
-
-    if max_calls is None and max_seconds is None:
-        return None
-    return Budget(max_calls=max_calls, max_seconds=max_seconds)
 
 
 def result_to_json(state: dict[str, Any], seconds: float) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 * :class:`ProgramLeavesAttributor` — citations by construction (no model call).
 * :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` — measured
-  by perturbation (MExGen, in :mod:`~langchain_genprog.attribute.mexgen`).
+  by perturbation (MExGen, in :mod:`~langchain_genprog.attribute.mexgen`), with
+  its options in one :class:`MExGenAttributorConfig` (the engine's
+  :class:`MExGenConfig` plus the attributor's own).
 * :func:`~langchain_genprog.attribute.posthoc.attribute` — the same for an
   answer written by anything, no program needed (``aattribute`` for async code).
 """
@@ -14,6 +16,8 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
+from langchain_genprog.attribute.mexgen.config import MExGenConfig
+from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.attribute.posthoc import aattribute, attribute, split_answer
 from langchain_genprog.attribute.program_leaves import ProgramLeavesAttributor
@@ -24,6 +28,8 @@ __all__ = [
     "Attributor",
     "CitedSource",
     "MExGenAttributor",
+    "MExGenAttributorConfig",
+    "MExGenConfig",
     "ProgramLeavesAttributor",
     "SentenceAttribution",
     "aattribute",

@@ -73,8 +73,10 @@ def attribute(
         embeddings: Compares regenerated and original sentences.
         attributor: Any :class:`Attributor`, used as is (``options`` ignored).
         splitter: Splits the answer and the documents into sentences.
-        **options: Passed to :class:`MExGenAttributor` (``method``, ``levels``,
-            ``top_k``, ``budget``, ``on_progress``, ...).
+        **options: Passed to :class:`MExGenAttributor`: its ``config`` (a
+            :class:`~langchain_genprog.attribute.mexgen_config.MExGenAttributorConfig`),
+            fields of it (``method``, ``levels``, ``top_k``, ``budget`` ...),
+            ``on_progress``, ``progress_bar``.
 
     Returns:
         One :class:`SentenceAttribution` per answer sentence, the sentence ×

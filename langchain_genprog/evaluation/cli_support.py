@@ -14,6 +14,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from langchain_genprog.attribute.base import Attributor
+from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.datasets import Example, load_aftg, load_jsonl
@@ -46,7 +47,23 @@ JudgeName = Literal["none", "llm", "lexical"]
 DataFormat = Literal["aftg", "jsonl"]
 
 AttributorFactory = Callable[[LogProbScorer], Attributor]
-"""Builds the MExGen attributor from a scorer (default: ``MExGenAttributor(scorer)``)."""
+"""Builds the MExGen attributor from a scorer (default: :func:`mexgen_attributors` ``()``)."""
+
+
+def mexgen_attributors(config: MExGenAttributorConfig | None = None) -> AttributorFactory:
+    """The factory of ``MExGenAttributor(scorer, config=config)`` (``genprog eval --mexgen-*``).
+
+    The scorer is loaded only when a MExGen method is asked for, so the
+    configuration travels to it as this factory.
+
+    Args:
+        config: The attributor's options (``None``: its defaults).
+    """
+
+    def factory(scorer: LogProbScorer) -> Attributor:
+        return MExGenAttributor(scorer, config=config)
+
+    return factory
 
 
 def load_examples(data: str | Path, fmt: DataFormat, *, limit: int | None = None) -> list[Example]:
@@ -98,7 +115,7 @@ def build_methods(
         nonlocal scorer
         if scorer is None:
             scorer = _default_scorer()
-        factory = attributor_factory or _default_attributor_factory()
+        factory = attributor_factory or mexgen_attributors()
         return factory(scorer)
 
     methods: list[Method] = []
@@ -262,10 +279,3 @@ def _default_embeddings() -> Embeddings:
     from langchain_genprog.models import default_embeddings
 
     return default_embeddings()
-
-
-def _default_attributor_factory() -> AttributorFactory:
-    def factory(scorer: LogProbScorer) -> Attributor:
-        return MExGenAttributor(scorer)
-
-    return factory

@@ -44,6 +44,7 @@ from langchain_genprog.attribute.base import (
     CitedSource,
     SentenceAttribution,
 )
+from langchain_genprog.attribute.mexgen.config import MExGenConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.attribute.posthoc import attribute as posthoc_attribute
 from langchain_genprog.attribute.posthoc import default_scorer, split_answer
@@ -665,8 +666,11 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
             ``embeddings`` pair).
         attributor: Any :class:`Attributor`, used as is.
         attribute_fn: A post-hoc function (see :class:`PosthocAttributeFn`).
-        attributor_options: Options of the ``MExGenAttributor`` built here
-            (``method``, ``levels``, ``top_k``, ``budget`` ...).
+        attributor_options: Options of the ``MExGenAttributor`` built here: its
+            :class:`~langchain_genprog.attribute.mexgen_config.MExGenAttributorConfig`,
+            or its keyword arguments (``method``, ``levels``, ``top_k``,
+            ``budget``, ``config`` ... and, for the text-only mode,
+            ``chat_model`` and ``embeddings``).
         answer_from: ``generate`` an answer, or attribute the ``reference``.
         max_sentences: Most answer sentences requested; a longer reply is cut there.
         source_token_budget: As for :class:`ALCEMethod`.
@@ -687,7 +691,7 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         scorer: LogProbScorer | None = None,
         attributor: Attributor | None = None,
         attribute_fn: PosthocAttributeFn | None = None,
-        attributor_options: dict[str, Any] | None = None,
+        attributor_options: MExGenConfig | dict[str, Any] | None = None,
         answer_from: AnswerFrom = "generate",
         max_sentences: int = 5,
         source_token_budget: int | None = None,
@@ -706,7 +710,11 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         if attributor is not None and attribute_fn is not None:
             raise InvalidInputError("give attributor or attribute_fn, not both")
         if attributor is None and attribute_fn is None:
-            options = dict(attributor_options or {})
+            options = (
+                {"config": attributor_options}
+                if isinstance(attributor_options, MExGenConfig)
+                else dict(attributor_options or {})
+            )
             text_only = options.get("chat_model") is not None and options.get("embeddings")
             if scorer is None and not text_only:
                 scorer = default_scorer()

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
 from langchain_genprog.errors import ModelNotAvailableError
 from langchain_genprog.models._resources import default_model_path
@@ -51,14 +52,14 @@ def leaf_measurer(scorer: LogProbScorer | None = None, *, neighbours: int = 1) -
         neighbours: Sentences on each side of a leaf that are candidates too
             (a leaf's neighbour often carries the context it needs).
     """
-    return MExGenAttributor(
-        scorer or LazyScorer(),
+    config = MExGenAttributorConfig(
         method="loo",
         levels=("sentence",),
         max_candidates=1,  # always the neighbourhood, never every source sentence
         neighbours=neighbours,
         lexical_top_m=0,
     )
+    return MExGenAttributor(scorer or LazyScorer(), config=config)
 
 
 def embedded_measurer(llm: object) -> MExGenAttributor | None:

@@ -70,7 +70,7 @@ def test_attribute_command_passes_the_sampling_design(
 
     def spy(*args, **options):
         result = original(*args, **options)
-        seen.append((options["sampling"], result.model_calls))
+        seen.append((options["config"].sampling, result.model_calls))
         return result
 
     monkeypatch.setattr(posthoc, "attribute", spy)
@@ -145,8 +145,8 @@ def test_eval_passes_the_mexgen_options_to_the_attributor(
 
     def fake_impl(*args: object, attributor_factory: object, **kwargs: object) -> object:
         attributor = attributor_factory(object())  # type: ignore[operator]
-        options = attributor._engine_options
-        seen.update(method=options["method"], levels=options["levels"], budget=options["budget"])
+        options = attributor.config
+        seen.update(method=options.method, levels=options.levels, budget=options.budget)
         raise cli_support.InvalidInputError("stop here")
 
     monkeypatch.setattr(cli_support, "eval_command_impl", fake_impl)
@@ -159,6 +159,16 @@ def test_eval_passes_the_mexgen_options_to_the_attributor(
     assert seen["budget"] is not None and seen["budget"].max_calls == 7  # type: ignore[attr-defined]
     CliRunner().invoke(cli.main, [*args, "--mexgen-levels", "sentence,phrase"])
     assert seen["levels"] == ("sentence", "phrase") and seen["budget"] is None
+
+
+def test_mexgen_options_are_validated_once_into_one_config(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text("{}\n")
+    result = CliRunner().invoke(
+        cli.main, ["eval", "--data", str(data), "--mexgen-max-seconds", "-1"]
+    )
+    assert result.exit_code == 1
+    assert "InvalidInputError: invalid MExGen options: budget.max_seconds" in result.output
 
 
 # -- sources from the sample, stdin and a folder (no dataset needed) ---------------------------
