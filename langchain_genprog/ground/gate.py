@@ -4,8 +4,8 @@ A sentence leaves the graph's loop only when its cited sources support it,
 replaced by a verbatim copy of its best source (reported), or dropped
 (reported). The gate judges each sentence in order of cost:
 
-1. **Repeats** of an earlier (passing) answer sentence fail: an answer does
-   not say the same thing twice.
+1. **Repeats** of an earlier (passing) answer sentence, or of its own words
+   ("X, and X"), fail: an answer does not say the same thing twice.
 2. **Verbatim copies** of a cited source sentence pass by identity.
 3. **Lexical check** (no model): enough of the sentence's content words, and
    every number, must occur in the cited sources
@@ -37,11 +37,11 @@ from langchain_genprog.attribute.base import (
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import LineResult
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE, LexicalVerdict, lexical_verdict
-from langchain_genprog.operations.prompts import normalize_text
+from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_text
 from langchain_genprog.operations.rewrites import strip_dateline
 from langchain_genprog.segment.content import NEAR_DUPLICATE
 from langchain_genprog.segment.sources import Sources
-from langchain_genprog.segment.words import content_words
+from langchain_genprog.segment.words import content_words, tokens
 
 
 class SentenceVerdict(BaseModel):
@@ -165,6 +165,8 @@ class GroundingGate:
         copied = None if repeated else _copied_source(text, cited, sources)
         if repeated is not None:
             passed, reason = False, f"repeats line {repeated}"
+        elif _says_twice(text):
+            passed, reason = False, "says the same words twice"
         elif copied is not None:
             passed, reason = True, f"verbatim copy of S{copied}"
         else:
@@ -251,6 +253,11 @@ def _copied_source(text: str, cited: list[int], sources: Sources) -> int | None:
             if said in (source, normalize_text(strip_dateline(source))):
                 return sid
     return None
+
+
+def _says_twice(text: str) -> bool:
+    """Whether a run of five words comes back within the sentence ("X, and X")."""
+    return has_repeated_ngram(tokens(text), n=5, repeats=2)
 
 
 def _repeated_line(

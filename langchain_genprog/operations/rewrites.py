@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_genprog.models.spacy_pipeline import load_spacy
-from langchain_genprog.segment.words import tokens
+from langchain_genprog.segment.words import content_words, tokens
 
 JOINS: tuple[str, ...] = (", and ", "; ")
 """The closed set of joins a fusion may add between its parts."""
@@ -51,6 +51,10 @@ _SAY = frozenset({"say", "said", "says"})
 _CONDITIONAL_MARKS = frozenset({"if", "unless", "whether", "provided", "lest"})
 _OBJECTS = frozenset({"dobj", "attr", "acomp", "xcomp", "ccomp", "dative", "oprd", "pobj"})
 _DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)\s+")
+_DANGLING = frozenset({"AUX", "ADP", "CCONJ", "SCONJ", "DET", "PART"})
+"""Word classes a sentence cannot end on (what is left when a complement was cut)."""
+_CONTAINED = 0.8
+"""Share of an input's content words found in another input at which it adds nothing."""
 _MAX_SPANS = 12
 _MAX_DELETIONS = 3
 
@@ -196,9 +200,10 @@ def _deletable(tok: Any) -> bool:
     if dep in {"relcl", "acl"} or (dep == "amod" and tok.right_edge.i > tok.i):
         # non-restrictive only: ", which met on Monday" / ", punishable by ..."
         return bool(tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text == ",")
-    if dep == "advcl":
+    if dep == "advcl":  # "because I hate them" may be all that "is" says
         marks = {c.lower_ for c in tok.children if c.dep_ == "mark"}
-        return not marks & _CONDITIONAL_MARKS
+        fronted = tok.left_edge.i == tok.sent.start
+        return not marks & _CONDITIONAL_MARKS and (fronted or _has_other_complement(head, tok))
     if dep == "advmod":
         return bool(tok.left_edge.i == tok.sent.start and _followed_by_comma(tok))
     if dep == "prep":
@@ -269,9 +274,13 @@ def _parentheticals(doc: Any) -> Iterable[tuple[set[int], str]]:
 
 
 def _still_complete(doc: Any, drop: set[int]) -> bool:
-    """Whether every verb that lost a phrase keeps a complement after it, and a verb is left."""
-    if not any(t.pos_ in {"VERB", "AUX"} for t in doc if t.i not in drop):
+    """Whether a verb is left, none that lost a phrase hangs, and nothing ends on a joint."""
+    kept = [t for t in doc if t.i not in drop]
+    if not any(t.pos_ in {"VERB", "AUX"} for t in kept):
         return False
+    words = [t for t in kept if not t.is_punct]
+    if words and words[-1].pos_ in _DANGLING:
+        return False  # "... the monitor is." / "... a proxy for a."
     for tok in doc:
         if tok.i not in drop or tok.dep_ != "prep" or tok.head.i in drop:
             continue
@@ -499,6 +508,10 @@ def fusions(
         The rewrites; when none is short enough, the shortest few that exist.
     """
     nlp = nlp or load_spacy()
+    texts = _distinct(texts)
+    if len(texts) == 1:  # fusion(S3, compression(S3)): one input says it all
+        whole = _tidy(strip_dateline(" ".join(texts[0].split())))
+        return [Rewrite(whole, word_count(whole), "one input contains the others")]
     total = sum(word_count(t) for t in texts)
     options = [_parts(t, nlp, first=k == 0) for k, t in enumerate(texts)]
     pool = list(_shared_subject(texts, nlp))
@@ -518,6 +531,26 @@ def fusions(
         fits = sorted(unique.values(), key=lambda r: r.words)[:4]
     fits.sort(key=lambda r: (-_least_kept(r.text, texts), -r.words, r.text))
     return fits[:limit]
+
+
+def _distinct(texts: Sequence[str]) -> list[str]:
+    """The inputs without those whose content another input already holds.
+
+    Joining a sentence with its own compression would say one thing twice.
+    """
+    words = [set(content_words(t)) for t in texts]
+    kept = []
+    for k, text in enumerate(texts):
+        contained = any(
+            j != k
+            and words[k]
+            and len(words[k] & words[j]) / len(words[k]) >= _CONTAINED
+            and (len(words[j]) > len(words[k]) or (len(words[j]) == len(words[k]) and j < k))
+            for j in range(len(texts))
+        )
+        if not contained:
+            kept.append(text)
+    return kept or [texts[0]]
 
 
 def _least_kept(text: str, texts: Sequence[str]) -> float:

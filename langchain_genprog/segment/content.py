@@ -3,7 +3,8 @@
 Web and news documents come with text that is not content: datelines
 (``SAN FRANCISCO (MarketWatch) --``), bylines, photo captions and page
 furniture (``Enlarge this image toggle caption``), sentences cut off by the
-source (``... a proxy for a ...``), one-word fragments left
+source (``... a proxy for a ...``), questions (a source's rhetorical
+question is not a fact to cite), one-word fragments left
 by the sentence splitter, and the same sentence repeated across documents.
 A planner that is offered them builds answer sentences out of them — and
 then cites them. They are therefore not offered; every sentence left out is
@@ -50,6 +51,8 @@ def non_content_reason(text: str) -> str | None:
         return "boilerplate"
     if stripped.endswith(("...", "…")):
         return "truncated"
+    if stripped.rstrip("\"'”’)").endswith("?"):
+        return "question"
     if len(content_words(stripped)) < MIN_CONTENT_WORDS or len(tokens(stripped)) < MIN_WORDS:
         return "fragment"
     return None
@@ -65,7 +68,7 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
 
     Returns:
         The kept ids and, for each left-out id, why (``dateline``, ``byline``,
-        ``boilerplate``, ``truncated``, ``fragment``, ``repeats S<k>``).
+        ``boilerplate``, ``truncated``, ``question``, ``fragment``, ``repeats S<k>``).
     """
     kept: list[int] = []
     seen: list[tuple[int, set[str]]] = []

@@ -166,3 +166,14 @@ def test_grounding_off_is_todays_graph() -> None:
     graph = create_genprog_graph(fabricating_model(), plan_mode="text", grounding="off")
     assert "ground" not in graph.nodes
     assert graph.invoke(INPUT)["answer"].count("COVID") == 2
+
+
+def test_a_sentence_that_says_itself_twice_fails() -> None:
+    twice = "The council approved the new park on Monday, and the council approved the new park."
+    llm = ScriptedChatModel(
+        respond=lambda m, kw: "- paraphrase(S1)" if "You write programs" in m[0].text else twice
+    )
+    state = create_genprog_graph(llm, plan_mode="text", max_regenerations=0).invoke(INPUT)
+    (repair,) = state["grounding"].repairs
+    assert repair.reason == "says the same words twice" and repair.action == "replaced"
+    assert state["answer"] == "The council approved the new park on Monday."

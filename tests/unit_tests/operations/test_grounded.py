@@ -185,3 +185,15 @@ def test_free_runaway_reply_is_rejected_not_pasted() -> None:
     llm = ScriptedChatModel(replies=[runaway])
     with pytest.raises(InvalidOutputError, match="runaway"):
         run_operation(llm, "compression", ["The park opened in May."])
+
+
+def test_fusing_a_sentence_with_its_own_compression_says_it_once() -> None:
+    whole = SENTENCES[0]
+    part = "The U.S. Coast Guard is looking for a man who has cost the service about $500,000."
+    options = fusions([whole, part])
+    assert [o.text for o in options] == [whole]
+
+
+def test_no_rewrite_ends_on_a_dangling_word() -> None:
+    text = "One of the reasons I kept my old monitor is because I hate dead pixels."
+    assert all(not r.text.endswith(" is.") for r in compressions(text, max_ratio=0.95))

@@ -20,6 +20,7 @@ from langchain_genprog.segment.selection import select_sentences
         ("Advertisement", "boilerplate"),
         ("Yes.", "fragment"),
         ("That moment has become a proxy for a ...", "truncated"),
+        ("How can someone claim to actually measure happiness?", "question"),
         ("It was.", "fragment"),
         ("The mayor spoke.", None),
         ("Voters in 11 states will pick their governors tonight.", None),
