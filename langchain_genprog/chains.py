@@ -29,17 +29,21 @@ retriever): the request's shape (keys, question) is checked there, and the
 documents themselves by the graph, which owns them (it also serves clients that
 never go through the chain).
 
-Streaming yields the chain's output type, as a chat model does: the answer is
-only known once the program has run and been attributed, so ``stream`` yields
-one ``AIMessageChunk`` equal to the final message (with its citations). Use
-``astream_events`` for progress, or stream the graph itself for LangGraph
+Streaming yields the chain's output type, as a chat model does: one
+``AIMessageChunk`` per answer sentence, as soon as the grounding gate has
+passed it, carrying the sentence's ``Citation`` annotations (offsets into the
+whole answer), then a closing chunk with the metadata. The chunks add up
+(``chunks[0] + chunks[1:]``) to :meth:`GenProgChain.invoke`'s message, id
+included; only the closing chunk has ``chunk_position="last"``. They are the
+graph's answer stream (see :mod:`~langchain_genprog.graph.answer_stream`).
+Use ``astream_events`` for progress, or stream the graph itself for LangGraph
 stream modes.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeAlias, cast
 
 from langchain_core.callbacks import (
     adispatch_custom_event,
@@ -56,6 +60,7 @@ from langchain_core.runnables import (
 )
 from langchain_core.tools import BaseTool
 from langgraph.pregel import Pregel
+from langgraph.types import StreamMode
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -78,6 +83,7 @@ from langchain_genprog.cited_answer import (
     tool_description,
 )
 from langchain_genprog.errors import GenProgError, InvalidInputError
+from langchain_genprog.graph.answer_stream import is_answer_chunk
 from langchain_genprog.graph.builder import create_genprog_graph
 
 PROGRESS_EVENT = "genprog_progress"
@@ -253,8 +259,18 @@ class _Retrieve(Runnable[ChainInput, dict[str, Any]]):
         return {"question": request.question, "documents": documents}
 
 
-class _RunGraph(Runnable[dict[str, Any], dict[str, Any]]):
-    """The compiled graph, with its custom stream re-dispatched as progress events."""
+_Streamed: TypeAlias = "dict[str, Any] | AIMessageChunk"
+"""What the graph step streams: answer chunks, then the final state."""
+
+
+class _RunGraph(Runnable[dict[str, Any], _Streamed]):
+    """The compiled graph, with its custom stream re-dispatched as progress events.
+
+    Invoked, it returns the final state. Streamed, it yields the answer's
+    chunks as the graph streams them (``stream_mode="messages"``, only those
+    tagged as the answer's), then the final state; ``messages`` mode is asked
+    for only then, as it makes every model call stream.
+    """
 
     def __init__(self, graph: Pregel[Any, Any, Any, Any]) -> None:
         self.graph = graph
@@ -264,11 +280,9 @@ class _RunGraph(Runnable[dict[str, Any], dict[str, Any]]):
     ) -> dict[str, Any]:
         """Run the graph to its final state."""
         final: dict[str, Any] = {}
-        for mode, chunk in self.graph.stream(input, config, stream_mode=["custom", "values"]):
-            if mode == "custom":
-                dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            elif isinstance(chunk, Mapping):
-                final = dict(chunk)
+        for item in self._run(input, config, answer=False):
+            if isinstance(item, dict):
+                final = item
         return final
 
     async def ainvoke(
@@ -276,27 +290,82 @@ class _RunGraph(Runnable[dict[str, Any], dict[str, Any]]):
     ) -> dict[str, Any]:
         """Async :meth:`invoke` (operations run concurrently on the event loop)."""
         final: dict[str, Any] = {}
-        async for mode, chunk in self.graph.astream(
-            input, config, stream_mode=["custom", "values"]
-        ):
-            if mode == "custom":
-                await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
-            elif isinstance(chunk, Mapping):
-                final = dict(chunk)
+        async for item in self._arun(input, config, answer=False):
+            if isinstance(item, dict):
+                final = item
         return final
 
+    def stream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> Iterator[_Streamed]:
+        """The answer's chunks as they become final, then the final state."""
+        yield from self._run(input, config, answer=True)
 
-class _FinalMessage(Runnable[dict[str, Any], AIMessage]):
+    async def astream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    ) -> AsyncIterator[_Streamed]:
+        """Async :meth:`stream`."""
+        async for item in self._arun(input, config, answer=True):
+            yield item
+
+    def _run(
+        self, input: dict[str, Any], config: RunnableConfig | None, *, answer: bool
+    ) -> Iterator[_Streamed]:
+        modes = _modes(answer)
+        final: dict[str, Any] = {}
+        for mode, chunk in self.graph.stream(input, config, stream_mode=modes):
+            if mode == "custom":
+                dispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
+            elif mode == "messages":
+                yield from _answer_chunk(chunk)
+            elif isinstance(chunk, Mapping):
+                final = dict(chunk)
+        yield final
+
+    async def _arun(
+        self, input: dict[str, Any], config: RunnableConfig | None, *, answer: bool
+    ) -> AsyncIterator[_Streamed]:
+        modes = _modes(answer)
+        final: dict[str, Any] = {}
+        async for mode, chunk in self.graph.astream(input, config, stream_mode=modes):
+            if mode == "custom":
+                await adispatch_custom_event(PROGRESS_EVENT, chunk, config=config)
+            elif mode == "messages":
+                for message in _answer_chunk(chunk):
+                    yield message
+            elif isinstance(chunk, Mapping):
+                final = dict(chunk)
+        yield final
+
+
+def _modes(answer: bool) -> list[StreamMode]:
+    """Progress and state; with ``answer``, also the messages that carry the answer's chunks."""
+    return ["custom", "values", "messages"] if answer else ["custom", "values"]
+
+
+def _answer_chunk(item: Any) -> list[AIMessageChunk]:
+    """The ``messages``-mode item as an answer chunk, or nothing if it is another model's."""
+    message, metadata = item
+    if isinstance(message, AIMessageChunk) and is_answer_chunk(metadata):
+        return [message]
+    return []
+
+
+class _FinalMessage(Runnable[_Streamed, AIMessage]):
     """The graph's cited ``AIMessage``, with the ``[S#]`` rendering in its metadata.
 
-    Streamed, it is one ``AIMessageChunk`` equal to the message, so that ``sum``
-    over a stream (or an output parser after the chain) works as with a chat model.
+    Streamed, it passes the graph's answer chunks on and closes with a chunk
+    that adds what the chain adds (the ``[S#]`` rendering), so that ``sum``
+    over a stream (or an output parser after the chain) gives the message, as
+    with a chat model.
     """
 
     def invoke(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: _Streamed, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AIMessage:
         """The final message of the graph's state."""
+        if not isinstance(input, dict):
+            raise GenProgError("the chain's last step needs the graph's final state")
         messages = input.get("messages") or []
         message = messages[-1] if messages else None
         if not isinstance(message, AIMessage):
@@ -308,17 +377,70 @@ class _FinalMessage(Runnable[dict[str, Any], AIMessage]):
         metadata = {**message.response_metadata, MARKERS_KEY: marked}
         return message.model_copy(update={"response_metadata": metadata})
 
-    def stream(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    def transform(
+        self, input: Iterator[_Streamed], config: RunnableConfig | None = None, **kwargs: Any | None
     ) -> Iterator[AIMessage]:
-        """The message as one ``AIMessageChunk``."""
-        yield _to_chunk(self.invoke(input, config))
+        """The answer's chunks as they come, then the chunk that completes the message."""
+        passing = _PassOn()
+        for item in input:
+            yield from passing.take(item)
+        yield passing.completing(self.invoke(passing.state, config))
 
-    async def astream(
-        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any | None
+    async def atransform(
+        self,
+        input: AsyncIterator[_Streamed],
+        config: RunnableConfig | None = None,
+        **kwargs: Any | None,
     ) -> AsyncIterator[AIMessage]:
-        """Async :meth:`stream`."""
-        yield _to_chunk(self.invoke(input, config))
+        """Async :meth:`transform`."""
+        passing = _PassOn()
+        async for item in input:
+            for chunk in passing.take(item):
+                yield chunk
+        yield passing.completing(self.invoke(passing.state, config))
+
+
+class _PassOn:
+    """What :class:`_FinalMessage` streams on: sentence chunks pass, the rest is held.
+
+    The graph's closing chunk (the one with ``response_metadata``) and its
+    final state are held, so that the chain's stream ends with one closing
+    chunk that also carries what the chain adds, and is the only one with
+    ``chunk_position="last"`` (the graph marks the end of each of its emissions).
+    """
+
+    def __init__(self) -> None:
+        self.streamed: list[AIMessageChunk] = []
+        self.closing: list[AIMessageChunk] = []
+        self.state: _Streamed = {}
+
+    def take(self, item: _Streamed) -> list[AIMessageChunk]:
+        """The chunk to pass on now (none for the state or the closing chunk)."""
+        if not isinstance(item, AIMessageChunk):
+            self.state = item
+            return []
+        self.streamed.append(item)
+        if item.response_metadata:
+            self.closing.append(item)
+            return []
+        return [item.model_copy(update={"chunk_position": None})]
+
+    def completing(self, message: AIMessage) -> AIMessageChunk:
+        """The last chunk: the held ones, and what ``message`` has beyond the streamed chunks.
+
+        With the graph's answer stream that is the chain's own metadata (the
+        ``[S#]`` rendering); with nothing streamed (a graph that does not
+        stream its answer) it is the whole message, as one chunk.
+        """
+        if not self.streamed:
+            return _to_chunk(message)
+        total = self.streamed[0] + self.streamed[1:]
+        extra = {
+            k: v for k, v in message.response_metadata.items() if k not in total.response_metadata
+        }
+        last = AIMessageChunk(content=[], response_metadata=extra, id=message.id)
+        held = self.closing[0] + [*self.closing[1:], last] if self.closing else last
+        return held.model_copy(update={"chunk_position": "last"})
 
 
 # --------------------------------------------------------------------------- the chain
@@ -409,11 +531,15 @@ class GenProgChain(RunnableSerializable[ChainInput, AIMessage]):
     def stream(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any | None
     ) -> Iterator[AIMessage]:
-        """Yield the answer as one ``AIMessageChunk`` with its citations.
+        """Yield the answer sentence by sentence, each an ``AIMessageChunk`` with its citations.
 
-        The chunk's ``content`` and ``response_metadata`` equal :meth:`invoke`'s
-        message, so ``sum`` over the stream (or an output parser after the chain)
-        behaves as with a chat model. Progress goes to custom events.
+        A sentence is yielded once the grounding gate has passed it and every
+        sentence before it (a failing sentence holds the later ones back until
+        it is repaired, replaced or dropped); a closing chunk carries the
+        metadata. The chunks add up to :meth:`invoke`'s message — text,
+        ``Citation`` annotations with their offsets, metadata and id — so
+        ``sum`` over the stream (or an output parser after the chain) behaves
+        as with a chat model. Progress goes to custom events.
         """
         yield from self.pipeline.stream(input, config, **kwargs)
 

@@ -6,17 +6,33 @@ answer text, ``cited_text`` is the source sentence (or the phrase that
 mattered), and ``extras`` hold what a verifier needs — the sentence id, the
 document index, the method and score. Any LangChain UI or code that
 understands provider citations (Anthropic, OpenAI) understands these.
+
+The message is also its stream: :func:`sentence_chunks` cuts it into one
+``AIMessageChunk`` per answer sentence (its text, with the separator before
+it, and its citations) and :func:`closing_chunk` carries the rest (the
+metadata). Every chunk's text block has ``index`` 0 and the same block id, so
+``AIMessageChunk.__add__`` merges them into one block — texts concatenated,
+annotations appended — and :func:`build_message` *is* that sum. Block and
+citation ids derive from the message id, so a sentence streamed early and the
+final message built later agree to the last id.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.content import Citation, create_citation, create_text_block
 
-from langchain_genprog.attribute.base import AnswerSentence, AttributionResult, CitedSource
+from langchain_genprog.attribute.base import (
+    AnswerSentence,
+    AttributionResult,
+    CitedSource,
+    SentenceAttribution,
+)
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import LineResult
 from langchain_genprog.segment.sources import Sources
 
@@ -57,15 +73,40 @@ def to_citations(result: AttributionResult, sources: Sources) -> list[Citation]:
     """One ``Citation`` per (answer sentence, cited source) pair, in answer order."""
     citations: list[Citation] = []
     for item in result.sentences:
-        for cited in item.citations:
-            if not sources.has(cited.sentence_id):
-                continue
-            citations.append(_citation(item.sentence, cited, sources, item.supported))
+        citations.extend(_sentence_citations(item, sources))
     return citations
 
 
+def _sentence_citations(
+    item: SentenceAttribution, sources: Sources, *, message_id: str | None = None
+) -> list[Citation]:
+    """The citations of one answer sentence; ids derived from ``message_id`` when given."""
+    usable = [c for c in item.citations if sources.has(c.sentence_id)]
+    return [
+        _citation(
+            item.sentence,
+            cited,
+            sources,
+            item.supported,
+            id=None if message_id is None else _derived_id(message_id, item.sentence.index, n),
+        )
+        for n, cited in enumerate(usable)
+    ]
+
+
+def _derived_id(message_id: str, *parts: object) -> str:
+    """A block id that depends only on the message id and the block's place in it."""
+    name = "/".join(str(p) for p in (message_id, *parts))
+    return f"lc_{uuid.uuid5(uuid.NAMESPACE_URL, f'langchain-genprog:{name}')}"
+
+
 def _citation(
-    sentence: AnswerSentence, cited: CitedSource, sources: Sources, supported: bool | None
+    sentence: AnswerSentence,
+    cited: CitedSource,
+    sources: Sources,
+    supported: bool | None,
+    *,
+    id: str | None = None,
 ) -> Citation:
     source = sources.sentence(cited.sentence_id)
     document = sources.documents[source.doc_index]
@@ -92,6 +133,7 @@ def _citation(
     if supported is not None:
         extras["supported"] = supported
     return create_citation(
+        id=id,
         url=str(url) if url else None,
         title=document.title,
         start_index=sentence.start,
@@ -101,27 +143,107 @@ def _citation(
     )
 
 
+def new_message_id() -> str:
+    """A fresh id for an answer message (a UUID4, as ``add_messages`` would assign)."""
+    return str(uuid.uuid4())
+
+
+def sentence_chunks(
+    answer: str, result: AttributionResult, sources: Sources, *, message_id: str
+) -> list[AIMessageChunk]:
+    """One ``AIMessageChunk`` per attributed answer sentence, in answer order.
+
+    Each chunk's text is the answer from the end of the previous sentence to
+    the end of its own (so the separator travels with the sentence after it),
+    and its annotations are the sentence's ``Citation``s, offsets into the
+    whole answer. The chunks of a prefix of the sentences depend only on that
+    prefix, which is what lets the graph stream a sentence as soon as it is
+    final and still add up to :func:`build_message`.
+
+    Args:
+        answer: The answer text the citations index into.
+        result: Per-sentence citations (one item per answer sentence, in order).
+        sources: The numbered sources.
+        message_id: The id of the message the chunks make up.
+    """
+    chunks: list[AIMessageChunk] = []
+    cursor = 0
+    for item in result.sentences:
+        end = max(item.sentence.end, cursor)
+        citations = _sentence_citations(item, sources, message_id=message_id)
+        chunks.append(_chunk(answer[cursor:end], citations, message_id=message_id))
+        cursor = end
+    return chunks
+
+
+def closing_chunk(
+    answer: str,
+    result: AttributionResult,
+    *,
+    message_id: str,
+    metadata: dict[str, Any] | None = None,
+) -> AIMessageChunk:
+    """The chunk that ends the answer: text after the last sentence, and the metadata.
+
+    It always carries a text block (empty when every sentence was streamed),
+    so an answer with no sentence still adds up to its one, empty, text block;
+    and it is the only chunk with ``response_metadata``, which would otherwise
+    be concatenated key by key when chunks are added.
+    """
+    cursor = max((item.sentence.end for item in result.sentences), default=0)
+    chunk = _chunk(answer[cursor:], [], message_id=message_id)
+    return chunk.model_copy(
+        update={
+            "response_metadata": {"model_provider": "langchain-genprog", **(metadata or {})},
+            "chunk_position": "last",
+        }
+    )
+
+
+def _chunk(text: str, citations: list[Citation], *, message_id: str) -> AIMessageChunk:
+    block = create_text_block(
+        text, id=_derived_id(message_id, "text"), annotations=list(citations), index=0
+    )
+    return AIMessageChunk(content=[dict(block)], id=message_id)
+
+
 def build_message(
     answer: str,
     result: AttributionResult,
     sources: Sources,
     *,
     metadata: dict[str, Any] | None = None,
+    message_id: str | None = None,
 ) -> AIMessage:
     """The final ``AIMessage``: the answer text with ``Citation`` annotations.
+
+    It is the sum of :func:`sentence_chunks` and :func:`closing_chunk`, so a
+    client that added up the streamed chunks holds this very message.
 
     Args:
         answer: The answer text the citations index into.
         result: Per-sentence citations.
         sources: The numbered sources (for ``cited_text`` and titles).
         metadata: Extra ``response_metadata`` (program, failures ...).
+        message_id: The message's id (that of its streamed chunks); a new one
+            when ``None``.
     """
-    citations = to_citations(result, sources)
-    block = create_text_block(answer, annotations=list(citations))
-    return AIMessage(
-        content=[dict(block)],
-        response_metadata={"model_provider": "langchain-genprog", **(metadata or {})},
-    )
+    message_id = message_id or new_message_id()
+    chunks = sentence_chunks(answer, result, sources, message_id=message_id)
+    chunks.append(closing_chunk(answer, result, message_id=message_id, metadata=metadata))
+    return message_from_chunks(chunks)
+
+
+def message_from_chunks(chunks: Sequence[AIMessageChunk]) -> AIMessage:
+    """The message that streamed ``chunks`` add up to (``AIMessageChunk.__add__``).
+
+    Raises:
+        InvalidInputError: If there are no chunks.
+    """
+    if not chunks:
+        raise InvalidInputError("a message needs at least one chunk")
+    total = chunks[0] + list(chunks[1:])
+    return AIMessage(content=total.content, response_metadata=total.response_metadata, id=total.id)
 
 
 def citations_of(message: AIMessage) -> list[Citation]:

@@ -18,6 +18,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from pydantic import BaseModel
 
+from langchain_genprog.graph.answer_stream import ANSWER_TAG
 from langchain_genprog.models.scoring import LogProbScorer, TargetLogProbs
 
 
@@ -77,7 +78,10 @@ class CostTracker(BaseCallbackHandler):
     those the executor makes concurrently, so one tracker sees a whole run.
     Token counts come from each reply's ``usage_metadata`` (or, for older
     integrations, ``llm_output["token_usage"]``); models that report nothing
-    add calls but no tokens.
+    add calls but no tokens. The graph's answer stream (runs tagged
+    :data:`~langchain_genprog.graph.answer_stream.ANSWER_TAG`) replays
+    finished sentences through a chat-model run; those runs cost nothing and
+    are not counted.
     """
 
     def __init__(self) -> None:
@@ -96,7 +100,9 @@ class CostTracker(BaseCallbackHandler):
         run_id: UUID,
         **kwargs: Any,
     ) -> None:
-        """Count one call per prompt batch entry."""
+        """Count one call per prompt batch entry (not the answer stream's runs)."""
+        if ANSWER_TAG in (kwargs.get("tags") or []):
+            return
         with self._lock:
             self.llm_calls += max(len(messages), 1)
 

@@ -12,7 +12,10 @@ checkpointer. This module only wires: each step is a node of
 :mod:`~langchain_genprog.graph.nodes`, testable on its own, and progress goes
 to ``stream_mode="custom"`` as the typed events of
 :mod:`~langchain_genprog.graph.events` (one per planner attempt, per executed
-program node and, with a refiner, per node check, re-run and round).
+program node and, with a refiner, per node check, re-run and round). The
+answer itself streams to ``stream_mode="messages"`` sentence by sentence, each
+sentence once the gate has passed it and those before it
+(:mod:`~langchain_genprog.graph.answer_stream`).
 """
 
 from __future__ import annotations

@@ -28,15 +28,23 @@ from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.runtime import Runtime, get_runtime
 
-from langchain_genprog.attribute.base import Attributor
-from langchain_genprog.citations import build_message, compose_answer
-from langchain_genprog.errors import InvalidInputError, PlanningError
+from langchain_genprog.attribute.base import AttributionResult, Attributor
+from langchain_genprog.citations import (
+    closing_chunk,
+    compose_answer,
+    message_from_chunks,
+    new_message_id,
+    sentence_chunks,
+)
+from langchain_genprog.errors import GenProgError, InvalidInputError, PlanningError
 from langchain_genprog.execute.executor import ProgramExecutor
 from langchain_genprog.execute.trace import ExecutionResult
 from langchain_genprog.graph import events
+from langchain_genprog.graph.answer_stream import stream_answer
 from langchain_genprog.graph.configuration import GenProgContext
 from langchain_genprog.graph.durable import scheduler_for_run
 from langchain_genprog.graph.inputs import documents_of, question_of
@@ -102,6 +110,10 @@ class SegmentNode(GenProgNode):
     The planner's token budget is the run's ``source_token_budget``, else half
     the model's ``n_ctx`` (context window) when it declares one, else no limit.
 
+    As the run's first node it also starts the run's answer stream: a new
+    message id and nothing streamed, and a fresh grounding report when a
+    thread's earlier run left one (its rounds would count against this run).
+
     Args:
         llm: The graph's model; its ``n_ctx`` and ``count_tokens``, when it
             declares them, size the planner's budget.
@@ -146,7 +158,15 @@ class SegmentNode(GenProgNode):
             content_only=settings.content_only,
         )
         runtime.stream_writer(events.segment_event(selection))
-        return {"sources": sources, "selection": selection}
+        update: GenProgState = {
+            "sources": sources,
+            "selection": selection,
+            "answer_id": new_message_id(),
+            "streamed": 0,
+        }
+        if "grounding" in state:
+            update["grounding"] = GroundingReport()
+        return update
 
 
 class PlanNode(GenProgNode):
@@ -317,12 +337,29 @@ class AttributeNode(GenProgNode):
         self.attributor = attributor
 
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
-        """Attribute ``state["answer_sentences"]`` to ``state["sources"]``."""
+        """Attribute ``state["answer_sentences"]`` to ``state["sources"]``.
+
+        Sentences already streamed as final (``state["streamed"]``, after a
+        repair round) keep the citations they were streamed with; only the
+        others are attributed. An attributor that measures the whole answer
+        at once (MExGen) would otherwise cite them anew, and the final message
+        would not be the sum of its stream.
+        """
         runtime.stream_writer(events.attribute_event(self.attributor.name))
-        result = self.attributor.attribute(
-            state["answer_sentences"], state["sources"], question=question_of(state)
+        sentences = state["answer_sentences"]
+        kept = _streamed_attribution(state)
+        if kept is None:
+            result = self.attributor.attribute(
+                sentences, state["sources"], question=question_of(state)
+            )
+            return {"attribution": result}
+        rest = sentences[len(kept.sentences) :]
+        fresh = (
+            self.attributor.attribute(rest, state["sources"], question=question_of(state))
+            if rest
+            else AttributionResult(method=kept.method)
         )
-        return {"attribution": result}
+        return {"attribution": _joined(kept, fresh)}
 
 
 class GroundNode(GenProgNode):
@@ -333,6 +370,12 @@ class GroundNode(GenProgNode):
     them and were not measured before. The verdicts are ``state["grounding"]``;
     measured support is merged into ``state["attribution"]``. The run's
     ``min_coverage`` applies.
+
+    The sentences of the longest prefix of the answer that passed are final
+    (repairs touch only failing lines): those not streamed yet are streamed
+    now, each an ``AIMessageChunk`` with its citations
+    (:mod:`~langchain_genprog.graph.answer_stream`), and ``state["streamed"]``
+    counts them. A failing sentence holds back the ones after it.
 
     Args:
         gate: The grounding gate.
@@ -365,7 +408,19 @@ class GroundNode(GenProgNode):
             question_of(state),
         )
         runtime.stream_writer(events.ground_event(report))
-        return {"grounding": report, "attribution": attribution}
+        answer_id = state.get("answer_id") or new_message_id()
+        streamed = state.get("streamed", 0)
+        settled = max(report.settled(state["execution"].lines), streamed)
+        chunks = sentence_chunks(
+            state["answer"], attribution, state["sources"], message_id=answer_id
+        )
+        stream_answer(_between(chunks, attribution, streamed, settled))
+        return {
+            "grounding": report,
+            "attribution": attribution,
+            "answer_id": answer_id,
+            "streamed": settled,
+        }
 
 
 def after_ground(state: GenProgState) -> Literal["repair", "finalize"]:
@@ -427,22 +482,92 @@ class RepairNode(GenProgNode):
 
 
 class FinalizeNode(GenProgNode):
-    """Append the cited ``AIMessage``: the answer, its ``Citation`` annotations, the record."""
+    """Append the cited ``AIMessage``: the answer, its ``Citation`` annotations, the record.
+
+    The message is the sum of the answer's chunks: those of the sentences
+    the gate already streamed, then the rest, which this node streams (with
+    the closing chunk, which carries the metadata), all under the message's id.
+    """
 
     name = "finalize"
 
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:
-        """Build the message from the answer and its attribution."""
-        message = build_message(
-            state["answer"], state["attribution"], state["sources"], metadata=_metadata(state)
+        """Stream what was not streamed yet and write the message."""
+        answer_id = state.get("answer_id") or new_message_id()
+        answer, attribution = state["answer"], state["attribution"]
+        chunks = sentence_chunks(answer, attribution, state["sources"], message_id=answer_id)
+        closing = closing_chunk(
+            answer, attribution, message_id=answer_id, metadata=_metadata(state)
         )
-        return {"messages": [message]}
+        rest = _between(chunks, attribution, state.get("streamed", 0), len(chunks))
+        stream_answer([*rest, closing])
+        return {"messages": [message_from_chunks([*chunks, closing])]}
 
 
 def _answered(execution: ExecutionResult) -> GenProgState:
     """The state update of an execution: it and the answer composed from its lines."""
     answer, sentences = compose_answer(execution.lines)
     return {"execution": execution, "answer": answer, "answer_sentences": sentences}
+
+
+def _between(
+    chunks: list[AIMessageChunk], attribution: AttributionResult, start: int, stop: int
+) -> list[AIMessageChunk]:
+    """The chunks of the answer sentences ``start <= index < stop`` (one chunk per item)."""
+    return [
+        chunk
+        for chunk, item in zip(chunks, attribution.sentences, strict=True)
+        if start <= item.sentence.index < stop
+    ]
+
+
+def _streamed_attribution(state: GenProgState) -> AttributionResult | None:
+    """The attribution of the sentences already streamed, or ``None`` if none were.
+
+    Raises:
+        GenProgError: If a streamed sentence is no longer the same sentence
+            (the gate's guarantee broke; the stream would not add up).
+    """
+    streamed, previous = state.get("streamed", 0), state.get("attribution")
+    if not streamed or previous is None:
+        return None
+    kept = [item for item in previous.sentences if item.sentence.index < streamed]
+    if [item.sentence for item in kept] != state["answer_sentences"][: len(kept)]:
+        msg = "an answer sentence changed after it was streamed as final"
+        raise GenProgError(msg)
+    rows = previous.matrix
+    aligned = rows is not None and len(rows) == len(previous.sentences)
+    return previous.model_copy(
+        update={"sentences": kept, "matrix": rows[: len(kept)] if aligned and rows else None}
+    )
+
+
+def _joined(kept: AttributionResult, fresh: AttributionResult) -> AttributionResult:
+    """The streamed sentences' attribution followed by the fresh one of the rest.
+
+    Calls and seconds add up, as when the gate merges a measurement in: the
+    citations come from both runs. The score matrix is kept when both have
+    one over the same source sentences (its rows are then the answer's
+    sentences again); else it is left out rather than mislabelled.
+    """
+    matrix = None
+    if (
+        kept.matrix is not None
+        and fresh.matrix is not None
+        and kept.unit_ids == fresh.unit_ids
+        and len(fresh.matrix) == len(fresh.sentences)
+    ):
+        matrix = kept.matrix + fresh.matrix
+    return fresh.model_copy(
+        update={
+            "sentences": [*kept.sentences, *fresh.sentences],
+            "matrix": matrix,
+            "unit_ids": fresh.unit_ids if matrix is not None else None,
+            "model_calls": kept.model_calls + fresh.model_calls,
+            "seconds": kept.seconds + fresh.seconds,
+            "complete": kept.complete and fresh.complete,
+        }
+    )
 
 
 def _refine_callbacks(runtime: Runtime[GenProgContext]) -> dict[str, Any]:

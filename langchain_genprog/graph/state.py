@@ -56,6 +56,9 @@ class GenProgState(GenProgInput, total=False):
         attribution: Per-sentence citations and, for MExGen, the score matrix.
         grounding: The grounding gate's verdict on every answer sentence and
             every repair it made (re-executed, replaced, dropped).
+        answer_id: The id of this run's answer message (and of its streamed chunks).
+        streamed: How many answer sentences, from the first, were streamed as
+            final (``stream_mode="messages"``); later repairs never touch them.
     """
 
     sources: Sources
@@ -67,3 +70,5 @@ class GenProgState(GenProgInput, total=False):
     refinement: RefinementResult
     attribution: AttributionResult
     grounding: GroundingReport
+    answer_id: str
+    streamed: int

@@ -134,7 +134,7 @@ class GroundingGate:
             One verdict per sentence, and the attribution with the measured
             support (scores, ``supported``) of the newly measured sentences.
         """
-        produced = [line for line in lines if line.ok and line.text.strip()]
+        produced = _produced(lines)
         cited = {
             a.sentence.index: [c.sentence_id for c in a.citations] for a in attribution.sentences
         }
@@ -211,9 +211,14 @@ class GroundingGate:
         return verdicts, attribution
 
 
+def _produced(lines: Sequence[LineResult]) -> list[LineResult]:
+    """The lines that made an answer sentence, in answer order."""
+    return [line for line in lines if line.ok and line.text.strip()]
+
+
 def _with_measurement(verdict: SentenceVerdict, item: SentenceAttribution) -> SentenceVerdict:
-    if item.supported is None:
-        return verdict
+    if item.supported is None or verdict.measured == item.supported:
+        return verdict  # unmeasured, or a kept verdict meeting its own measurement again
     if item.supported:
         reason = f"{verdict.reason}; measured support"
     else:
@@ -316,6 +321,25 @@ class GroundingReport(BaseModel):
     def failing(self) -> list[SentenceVerdict]:
         """The sentences that do not pass, in line order."""
         return [v for _, v in sorted(self.verdicts.items()) if not v.passed]
+
+    def settled(self, lines: Sequence[LineResult]) -> int:
+        """How many answer sentences, from the first, passed: the answer's final prefix.
+
+        Repairs touch only failing lines and the answer is composed in line
+        order, so no later round changes a sentence before the first failing
+        one — its text, its offsets, or (the attribute node keeps them) its
+        citations. That is why the graph may stream them now.
+
+        Args:
+            lines: The execution's lines the verdicts were made on.
+        """
+        count = 0
+        for line in _produced(lines):
+            verdict = self.verdicts.get(line.line)
+            if verdict is None or not verdict.passed:
+                break
+            count += 1
+        return count
 
     def summary(self) -> dict[str, object]:
         """A JSON-friendly digest for message metadata and the CLI."""

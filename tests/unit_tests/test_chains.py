@@ -18,9 +18,11 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+from langchain_core.messages.utils import message_chunk_to_message
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import RunnablePassthrough
+from langchain_core.runnables import RunnableConfig, RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
+from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_genprog.chains import (
     MARKERS_KEY,
@@ -29,6 +31,7 @@ from langchain_genprog.chains import (
     GenProgChain,
     GenProgChainInput,
     GenProgRetrievalInput,
+    _FinalMessage,
     create_genprog_chain,
 )
 from langchain_genprog.citations import citations_of
@@ -165,15 +168,59 @@ def test_wraps_an_existing_graph() -> None:
 # --------------------------------------------------------------------------- stream
 
 
-def test_stream_yields_the_final_message_as_one_chunk() -> None:
+PARK_SENTENCES = [
+    "The council approved the park. It will cost two million dollars.",
+    " Work starts in May.",
+]
+
+
+def check_park_stream(chunks: list[AIMessageChunk]) -> AIMessageChunk:
+    """One chunk per answer sentence with its own citations, then the closing one; their sum."""
+    assert all(isinstance(c, AIMessageChunk) for c in chunks)
+    assert [c.text for c in chunks] == [*PARK_SENTENCES, ""]
+    cited = [[c["extras"]["sentence_id"] for c in citations_of(chunk)] for chunk in chunks]
+    assert cited == [["S1", "S2"], ["S3"], []]
+    assert [c.chunk_position for c in chunks] == [None, None, "last"]
+    assert not any(c.response_metadata for c in chunks[:-1])
+    assert len({c.id for c in chunks}) == 1
+    total = chunks[0] + chunks[1:]
+    check_park_message(message_chunk_to_message(total))  # type: ignore[arg-type]
+    return total
+
+
+def test_stream_yields_each_sentence_with_its_citations() -> None:
+    # Was: one chunk equal to the final message. Now one chunk per sentence as the
+    # gate passes it, adding up to the message.
     chain = create_genprog_chain(genprog_model())
     request = {"question": "What was decided?", "documents": PARK}
-    chunks = list(chain.stream(request))
+    total = check_park_stream(list(chain.stream(request)))
+    invoked = chain.invoke(request)
+    assert without_ids(citations_of(total)) == without_ids(citations_of(invoked))
+    assert total.response_metadata == invoked.response_metadata
+
+
+def test_streamed_chunks_add_up_to_the_message_of_their_run_exactly() -> None:
+    graph = create_genprog_graph(genprog_model(), checkpointer=InMemorySaver())
+    chain = GenProgChain(graph=graph)
+    config: RunnableConfig = {"configurable": {"thread_id": "stream"}}
+    chunks = list(chain.stream({"question": "q", "documents": PARK}, config))
+    message = graph.get_state(config).values["messages"][-1]
+    total = message_chunk_to_message(chunks[0] + chunks[1:])
+    marked = chunks[-1].response_metadata[MARKERS_KEY]
+    expected = message.model_copy(
+        update={"response_metadata": {**message.response_metadata, MARKERS_KEY: marked}}
+    )
+    assert total == expected  # text, Citation annotations with their ids and offsets, id
+
+
+def test_final_step_streams_one_chunk_when_nothing_was_streamed_before_it() -> None:
+    # A graph that does not stream its answer (e.g. a custom one) still streams
+    # its message, as one chunk.
+    state = create_genprog_graph(genprog_model()).invoke({"question": "q", "documents": PARK})
+    chunks = list(_FinalMessage().transform(iter([state])))
     assert len(chunks) == 1 and isinstance(chunks[0], AIMessageChunk)
     assert chunks[0].chunk_position == "last"
     check_park_message(chunks[0])
-    invoked = chain.invoke(request)
-    assert without_ids(citations_of(chunks[0])) == without_ids(citations_of(invoked))
 
 
 def test_stream_through_an_output_parser() -> None:
@@ -185,9 +232,7 @@ def test_stream_through_an_output_parser() -> None:
 async def test_astream_and_progress_events() -> None:
     chain = create_genprog_chain(genprog_model())
     request = {"question": "What was decided?", "documents": PARK}
-    chunks = [chunk async for chunk in chain.astream(request)]
-    assert len(chunks) == 1
-    check_park_message(chunks[0])
+    check_park_stream([chunk async for chunk in chain.astream(request)])
 
     progress: list[dict[str, Any]] = []
     ended: list[Any] = []
@@ -365,7 +410,8 @@ async def test_retriever_chain_async_stream_and_tool(mds_retriever: Any) -> None
     chain = create_genprog_chain(genprog_model(), retriever=mds_retriever)
     retrieved = await mds_retriever.ainvoke(QUESTION)
     chunks = [c async for c in chain.astream(QUESTION)]
-    check_grounded_in(chunks[-1], retrieved)
+    streamed = message_chunk_to_message(chunks[0] + chunks[1:])
+    check_grounded_in(streamed, retrieved)  # type: ignore[arg-type]
 
     tool = chain.as_tool()
     assert set(tool.tool_call_schema.model_json_schema()["properties"]) == {"question"}  # type: ignore[union-attr]
@@ -373,7 +419,7 @@ async def test_retriever_chain_async_stream_and_tool(mds_retriever: Any) -> None
         {"type": "tool_call", "id": "c", "name": tool.name, "args": {"question": QUESTION}}
     )
     assert isinstance(message.artifact, CitedAnswer)
-    assert message.artifact.answer == chunks[-1].text
+    assert message.artifact.answer == streamed.text
 
 
 def test_lcel_composition_with_a_retriever(mds_retriever: Any) -> None:
