@@ -55,6 +55,8 @@ _DANGLING = frozenset({"AUX", "ADP", "CCONJ", "SCONJ", "DET", "PART"})
 """Word classes a sentence cannot end on (what is left when a complement was cut)."""
 _CONTAINED = 0.8
 """Share of an input's content words found in another input at which it adds nothing."""
+_OPENER = re.compile(r"^(?:and yet|and|but|yet|so|also|however|still)\b,?\s+", re.IGNORECASE)
+"""A connective a joined part may open with; the join supplies its own."""
 _MAX_SPANS = 12
 _MAX_DELETIONS = 3
 
@@ -467,7 +469,13 @@ def _parts(text: str, nlp: Any, *, first: bool) -> list[_Part]:
     if first:
         return parts
     span = doc[:]
-    return [_Part(_lower_first(span, p.text), p.words, p.how) for p in parts]
+    return [_Part(_lower_first(span, _without_opener(p.text)), p.words, p.how) for p in parts]
+
+
+def _without_opener(text: str) -> str:
+    """A joined part without its own opening conjunction ("And yet, X" after ", and")."""
+    stripped = _OPENER.sub("", text, count=1)
+    return stripped[:1].upper() + stripped[1:] if stripped and word_count(stripped) >= 3 else text
 
 
 def _subject(doc: Any) -> tuple[str, int] | None:

@@ -2,7 +2,8 @@
 
 Web and news documents come with text that is not content: datelines
 (``SAN FRANCISCO (MarketWatch) --``), bylines, photo captions and page
-furniture (``Enlarge this image toggle caption``), sentences cut off by the
+furniture (``Enlarge this image toggle caption``), scraped markup (``<HR></BLOCKQUOTE>``),
+sentences cut off by the
 source (``... a proxy for a ...``), questions (a source's rhetorical
 question is not a fact to cite), one-word fragments left
 by the sentence splitter, and the same sentence repeated across documents.
@@ -34,6 +35,7 @@ _BOILERPLATE = re.compile(
     r"this material may not be published|image \d+ of \d+",
     re.IGNORECASE,
 )
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _BYLINE = re.compile(
     r"^\s*(?:[Bb]y|[Pp]osted by|[Ww]ritten by|[Rr]eporting by)\s+[A-Z][\w.'-]*(?:\s+\S+){0,5}$"
 )
@@ -49,6 +51,8 @@ def non_content_reason(text: str) -> str | None:
         return "byline"
     if _BOILERPLATE.search(stripped):
         return "boilerplate"
+    if _MARKUP.search(stripped):
+        return "markup"
     if stripped.endswith(("...", "…")):
         return "truncated"
     if stripped.rstrip("\"'”’)").endswith("?"):
@@ -68,7 +72,8 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
 
     Returns:
         The kept ids and, for each left-out id, why (``dateline``, ``byline``,
-        ``boilerplate``, ``truncated``, ``question``, ``fragment``, ``repeats S<k>``).
+        ``boilerplate``, ``markup``, ``truncated``, ``question``, ``fragment``,
+        ``repeats S<k>``).
     """
     kept: list[int] = []
     seen: list[tuple[int, set[str]]] = []

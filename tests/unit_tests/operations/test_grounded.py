@@ -197,3 +197,10 @@ def test_fusing_a_sentence_with_its_own_compression_says_it_once() -> None:
 def test_no_rewrite_ends_on_a_dangling_word() -> None:
     text = "One of the reasons I kept my old monitor is because I hate dead pixels."
     assert all(not r.text.endswith(" is.") for r in compressions(text, max_ratio=0.95))
+
+
+def test_a_joined_part_drops_its_own_opening_conjunction() -> None:
+    a = "The data collected about happiness can be used to understand it better."
+    b = "And yet, we can increase the happiness of people in our towns."
+    texts = [o.text for o in fusions([a, b])]
+    assert texts and not any(", and and" in t or "; and yet" in t.lower() for t in texts)

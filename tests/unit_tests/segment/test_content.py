@@ -19,6 +19,7 @@ from langchain_genprog.segment.selection import select_sentences
         ),
         ("Advertisement", "boilerplate"),
         ("Yes.", "fragment"),
+        ("Theres a first.<HR></BLOCKQUOTE><P>CRT monitors have no pixels.", "markup"),
         ("That moment has become a proxy for a ...", "truncated"),
         ("How can someone claim to actually measure happiness?", "question"),
         ("It was.", "fragment"),
