@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages.ai import UsageMetadata
@@ -42,7 +42,7 @@ from langchain_genprog.errors import ExecutionStoppedError, GenProgError, Invali
 from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
 from langchain_genprog.operations.grounded import OperationMode, resolve_mode
 from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
-from langchain_genprog.operations.tools import arun_operation, run_operation
+from langchain_genprog.operations.tools import OperationOutput, arun_operation, run_operation
 from langchain_genprog.program.model import (
     OPERATIONS,
     NodeRef,
@@ -475,26 +475,14 @@ class ProgramExecutor:
         for attempt in range(1, self.max_retries + 2):
             start = time.perf_counter()
             try:
-                out = run_operation(
-                    self.llm,
-                    _operation(pending.operation),
-                    pending.inputs,
-                    pending.instruction,
-                    mode=self.operation_mode,
-                    config=config,
-                )
+                out = run_operation(self.llm, *_call_args(pending), **self._call_kwargs(config))
             except Exception as err:
-                outcome.seconds += time.perf_counter() - start
-                if not self._record_failure(outcome, err, attempt):
+                if not self._failed(outcome, err, attempt, start):
                     break
                 if self.retry_backoff:
                     time.sleep(self.retry_backoff * 2 ** (attempt - 1))
                 continue
-            outcome.seconds += time.perf_counter() - start
-            outcome.attempts = attempt
-            outcome.add_usage(out.usage)
-            outcome.text = out.text
-            outcome.note = out.note
+            _succeeded(outcome, out, attempt, start)
             break
         return self._complete(pending, outcome)
 
@@ -505,27 +493,25 @@ class ProgramExecutor:
             start = time.perf_counter()
             try:
                 out = await arun_operation(
-                    self.llm,
-                    _operation(pending.operation),
-                    pending.inputs,
-                    pending.instruction,
-                    mode=self.operation_mode,
-                    config=config,
+                    self.llm, *_call_args(pending), **self._call_kwargs(config)
                 )
             except Exception as err:
-                outcome.seconds += time.perf_counter() - start
-                if not self._record_failure(outcome, err, attempt):
+                if not self._failed(outcome, err, attempt, start):
                     break
                 if self.retry_backoff:
                     await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
                 continue
-            outcome.seconds += time.perf_counter() - start
-            outcome.attempts = attempt
-            outcome.add_usage(out.usage)
-            outcome.text = out.text
-            outcome.note = out.note
+            _succeeded(outcome, out, attempt, start)
             break
         return self._complete(pending, outcome)
+
+    def _call_kwargs(self, config: RunnableConfig) -> dict[str, Any]:
+        return {"mode": self.operation_mode, "config": config}
+
+    def _failed(self, outcome: _Attempts, err: Exception, attempt: int, start: float) -> bool:
+        """Note a failed attempt and its time; return whether another may follow."""
+        outcome.seconds += time.perf_counter() - start
+        return self._record_failure(outcome, err, attempt)
 
     def _record_failure(self, outcome: _Attempts, err: Exception, attempt: int) -> bool:
         """Note a failed attempt; return whether another attempt may follow."""
@@ -666,3 +652,17 @@ def _operation(name: str) -> Operation:
         return _OPERATIONS[name]
     except KeyError:
         raise InvalidInputError(f"unknown operation {name!r}") from None
+
+
+def _call_args(pending: NodeTrace) -> tuple[Operation, list[str], str | None]:
+    """The positional arguments of a node's operation call."""
+    return _operation(pending.operation), pending.inputs, pending.instruction
+
+
+def _succeeded(outcome: _Attempts, out: OperationOutput, attempt: int, start: float) -> None:
+    """Record a successful attempt: its output, note, usage and time."""
+    outcome.seconds += time.perf_counter() - start
+    outcome.attempts = attempt
+    outcome.add_usage(out.usage)
+    outcome.text = out.text
+    outcome.note = out.note
