@@ -351,7 +351,29 @@ class _ModelOperationTool(BaseTool):
         )
 
 
-class ParaphraseTool(_ModelOperationTool):
+class _OneTextTool(_ModelOperationTool):
+    """An operation on one text (``paraphrase``, ``compression``)."""
+
+    def _run(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return self._perform([text], instruction, source_ids, run_manager)
+
+    async def _arun(
+        self,
+        text: str,
+        instruction: str | None = None,
+        source_ids: list[int] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, OperationResult]:
+        return await self._aperform([text], instruction, source_ids, run_manager)
+
+
+class ParaphraseTool(_OneTextTool):
     """Reword one sentence while keeping its meaning.
 
     Setup:
@@ -387,26 +409,8 @@ class ParaphraseTool(_ModelOperationTool):
     args_schema: ArgsSchema | None = ParaphraseInput
     operation: ClassVar[LLMOperation] = "paraphrase"
 
-    def _run(
-        self,
-        text: str,
-        instruction: str | None = None,
-        source_ids: list[int] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, OperationResult]:
-        return self._perform([text], instruction, source_ids, run_manager)
 
-    async def _arun(
-        self,
-        text: str,
-        instruction: str | None = None,
-        source_ids: list[int] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, OperationResult]:
-        return await self._aperform([text], instruction, source_ids, run_manager)
-
-
-class CompressionTool(_ModelOperationTool):
+class CompressionTool(_OneTextTool):
     """Shorten one sentence to its key fact.
 
     Setup:
@@ -426,24 +430,6 @@ class CompressionTool(_ModelOperationTool):
     )
     args_schema: ArgsSchema | None = CompressionInput
     operation: ClassVar[LLMOperation] = "compression"
-
-    def _run(
-        self,
-        text: str,
-        instruction: str | None = None,
-        source_ids: list[int] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, OperationResult]:
-        return self._perform([text], instruction, source_ids, run_manager)
-
-    async def _arun(
-        self,
-        text: str,
-        instruction: str | None = None,
-        source_ids: list[int] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, OperationResult]:
-        return await self._aperform([text], instruction, source_ids, run_manager)
 
 
 class FusionTool(_ModelOperationTool):
