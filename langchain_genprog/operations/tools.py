@@ -112,7 +112,7 @@ def run_operation(
     inputs: Sequence[str],
     instruction: str | None = None,
     *,
-    mode: OperationMode = "free",
+    mode: OperationMode = "auto",
     config: RunnableConfig | None = None,
 ) -> OperationOutput:
     """Perform one text operation with one model call (none for ``extract``).
@@ -122,10 +122,11 @@ def run_operation(
         operation: ``paraphrase``, ``compression``, ``fusion`` or ``extract``.
         inputs: The input texts (one, or two or more for ``fusion``).
         instruction: Optional guidance passed into the prompt.
-        mode: ``free`` (the model writes the output, bounded in length by the
-            inputs), ``grounded`` (the model picks one of the rewrites built
-            from the inputs, see :mod:`~langchain_genprog.operations.grounded`)
-            or ``auto`` (grounded for models with grammar support).
+        mode: ``auto`` (default: grounded for models with grammar support,
+            such as the embedded one, free for the others), ``free`` (the
+            model writes the output, bounded in length by the inputs) or
+            ``grounded`` (the model picks one of the rewrites built from the
+            inputs, see :mod:`~langchain_genprog.operations.grounded`).
         config: Runnable config (callbacks, tags) for the model call.
 
     Returns:
@@ -155,7 +156,7 @@ async def arun_operation(
     inputs: Sequence[str],
     instruction: str | None = None,
     *,
-    mode: OperationMode = "free",
+    mode: OperationMode = "auto",
     config: RunnableConfig | None = None,
 ) -> OperationOutput:
     """Async :func:`run_operation` (same arguments, results and errors)."""
@@ -314,6 +315,9 @@ class _ModelOperationTool(BaseTool):
     llm: BaseChatModel
     """The chat model that performs the operation."""
 
+    operation_mode: OperationMode = "auto"
+    """``auto``: grounded (no word outside the inputs) for grammar models, else free."""
+
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     operation: ClassVar[LLMOperation]
@@ -326,7 +330,9 @@ class _ModelOperationTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None,
     ) -> tuple[str, OperationResult]:
         config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
-        out = run_operation(self.llm, self.operation, inputs, instruction, config=config)
+        out = run_operation(
+            self.llm, self.operation, inputs, instruction, mode=self.operation_mode, config=config
+        )
         return out.text, self._result(out.text, instruction, source_ids)
 
     async def _aperform(
@@ -337,7 +343,9 @@ class _ModelOperationTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None,
     ) -> tuple[str, OperationResult]:
         config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
-        out = await arun_operation(self.llm, self.operation, inputs, instruction, config=config)
+        out = await arun_operation(
+            self.llm, self.operation, inputs, instruction, mode=self.operation_mode, config=config
+        )
         return out.text, self._result(out.text, instruction, source_ids)
 
     def _result(
