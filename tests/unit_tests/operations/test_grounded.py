@@ -204,3 +204,15 @@ def test_a_joined_part_drops_its_own_opening_conjunction() -> None:
     b = "And yet, we can increase the happiness of people in our towns."
     texts = [o.text for o in fusions([a, b])]
     assert texts and not any(", and and" in t or "; and yet" in t.lower() for t in texts)
+
+
+def test_parser_loads_once_across_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langchain_genprog.models.spacy_pipeline import load_spacy
+
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_spacy(), range(8)))
+        texts = list(pool.map(lambda t: [r.text for r in compressions(t)], SENTENCES * 2))
+    assert all(nlp is loaded[0] for nlp in loaded)
+    assert texts[: len(SENTENCES)] == texts[len(SENTENCES) :]
