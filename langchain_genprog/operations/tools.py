@@ -13,6 +13,7 @@ an agent with these tools stays cited to the source sentences it came from.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
@@ -162,7 +163,11 @@ async def arun_operation(
     """Async :func:`run_operation` (same arguments, results and errors)."""
     if operation == "extract":
         return OperationOutput(extract_text(inputs), None)
-    request = _Request.build(llm, operation, inputs, instruction, mode, config)
+    # Building a grounded request parses the inputs (and may load spaCy on first
+    # use): CPU work and imports that must not block the event loop.
+    request = await asyncio.to_thread(
+        _Request.build, llm, operation, inputs, instruction, mode, config
+    )
     if request.answer is not None:
         return request.answer
     reply = await llm.ainvoke(request.messages, config=request.config, **request.kwargs)
