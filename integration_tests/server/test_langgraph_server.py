@@ -245,4 +245,6 @@ async def test_per_run_context_through_the_sdk(server_url: str) -> None:
     )
     assert isinstance(one, dict)
     assert len(one["plan"]["program"]["lines"]) == 1
-    assert "max_sentences" in str(await client.assistants.get_schemas("genprog"))
+    (assistant, *_) = await client.assistants.search(graph_id="genprog")
+    schemas = await client.assistants.get_schemas(assistant["assistant_id"])
+    assert "max_sentences" in str(schemas)  # LangGraph Studio's form for the run context
