@@ -139,7 +139,8 @@ def _balanced(text: str, reference: str = "") -> bool:
 
 
 def _starts_name(first: Any) -> bool:
-    return bool(first.pos_ == "PROPN" or first.text == "I" or first.text.isupper())
+    acronym = len(first.text) > 1 and first.text.isupper()  # "NASA", not the article "A"
+    return bool(first.pos_ == "PROPN" or first.text == "I" or acronym)
 
 
 def _lower_first(span: Any, text: str | None = None) -> str:

@@ -216,3 +216,10 @@ def test_parser_loads_once_across_threads() -> None:
         texts = list(pool.map(lambda t: [r.text for r in compressions(t)], SENTENCES * 2))
     assert all(nlp is loaded[0] for nlp in loaded)
     assert texts[: len(SENTENCES)] == texts[len(SENTENCES) :]
+
+
+def test_a_joined_part_starting_with_an_article_is_lower_cased() -> None:
+    a = "Fishers in the town say they were not consulted about the turbines."
+    b = "A regional energy fund will pay 2.5 million euros for the turbines."
+    texts = [o.text for o in fusions([a, b])]
+    assert texts and not any(", and A regional" in t or "; A regional" in t for t in texts)
