@@ -41,7 +41,7 @@ from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_t
 from langchain_genprog.operations.rewrites import strip_dateline
 from langchain_genprog.segment.content import NEAR_DUPLICATE
 from langchain_genprog.segment.sources import Sources
-from langchain_genprog.segment.words import content_words, tokens
+from langchain_genprog.segment.words import content_words, near_duplicate, tokens
 
 
 class SentenceVerdict(BaseModel):
@@ -161,7 +161,7 @@ class GroundingGate:
     ) -> SentenceVerdict:
         texts = [sources.sentence(sid).text for sid in cited if sources.has(sid)]
         lexical = lexical_verdict(text, texts, min_coverage=self.min_coverage)
-        repeated = _repeated_line(set(content_words(text)), earlier, self.near_duplicate)
+        repeated = near_duplicate(set(content_words(text)), earlier, self.near_duplicate)
         copied = None if repeated else _copied_source(text, cited, sources)
         if repeated is not None:
             passed, reason = False, f"repeats line {repeated}"
@@ -263,16 +263,6 @@ def _copied_source(text: str, cited: list[int], sources: Sources) -> int | None:
 def _says_twice(text: str) -> bool:
     """Whether a run of five words comes back within the sentence ("X, and X")."""
     return has_repeated_ngram(tokens(text), n=5, repeats=2)
-
-
-def _repeated_line(
-    words: set[str], earlier: list[tuple[int, set[str]]], threshold: float
-) -> int | None:
-    for line, other in earlier:
-        union = words | other
-        if union and len(words & other) / len(union) >= threshold:
-            return line
-    return None
 
 
 class Repair(BaseModel):

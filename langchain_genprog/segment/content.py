@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from langchain_genprog.segment.sources import Sources
-from langchain_genprog.segment.words import content_words, tokens
+from langchain_genprog.segment.words import content_words, near_duplicate, tokens
 
 MIN_CONTENT_WORDS = 2
 """Fewer content words than this and a sentence is a fragment."""
@@ -83,18 +83,11 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
         reason = non_content_reason(text)
         words = set(content_words(text))
         if reason is None:
-            reason = _repeats(words, seen)
+            other = near_duplicate(words, seen, NEAR_DUPLICATE)
+            reason = None if other is None else f"repeats S{other}"
         if reason is not None:
             filtered[sid] = reason
             continue
         kept.append(sid)
         seen.append((sid, words))
     return kept, filtered
-
-
-def _repeats(words: set[str], seen: list[tuple[int, set[str]]]) -> str | None:
-    for other, other_words in seen:
-        union = words | other_words
-        if union and len(words & other_words) / len(union) >= NEAR_DUPLICATE:
-            return f"repeats S{other}"
-    return None

@@ -84,3 +84,18 @@ def new_words(output: str, inputs: Sequence[str]) -> list[str]:
     """
     seen = {t for text in inputs for t in tokens(text)}
     return [t for t in tokens(output) if t not in seen]
+
+
+def near_duplicate(
+    words: set[str], earlier: Sequence[tuple[int, set[str]]], threshold: float
+) -> int | None:
+    """The key of the first earlier word set as similar to ``words`` as ``threshold``.
+
+    Similarity is the Jaccard index of content words: a sentence that says the
+    same as one before it. ``None`` when there is none.
+    """
+    for key, other in earlier:
+        union = words | other
+        if union and len(words & other) / len(union) >= threshold:
+            return key
+    return None
