@@ -38,7 +38,7 @@ from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import LineResult
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE, LexicalVerdict, lexical_verdict
 from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_text
-from langchain_genprog.operations.rewrites import strip_dateline
+from langchain_genprog.operations.rewrites import strip_preamble
 from langchain_genprog.segment.content import NEAR_DUPLICATE
 from langchain_genprog.segment.sources import Sources
 from langchain_genprog.segment.words import content_words, near_duplicate, tokens
@@ -255,7 +255,7 @@ def _copied_source(text: str, cited: list[int], sources: Sources) -> int | None:
     for sid in cited:
         if sources.has(sid):
             source = normalize_text(sources.sentence(sid).text)
-            if said in (source, normalize_text(strip_dateline(source))):
+            if said in (source, normalize_text(strip_preamble(source))):
                 return sid
     return None
 

@@ -36,7 +36,7 @@ from langchain_genprog.operations.rewrites import (
     compressions,
     fusions,
     paraphrases,
-    strip_dateline,
+    strip_preamble,
     word_count,
 )
 
@@ -94,14 +94,14 @@ def rewrite_options(operation: LLMOperation, inputs: Sequence[str]) -> tuple[lis
         found = paraphrases(text)
         if found:
             return found, ""
-        kept = _as_rewrite(strip_dateline(text), "kept")
+        kept = _as_rewrite(strip_preamble(text), "kept")
         return [kept], "no meaning-preserving reordering applies; the input is kept verbatim"
     for k, ratio in enumerate(COMPRESSION_RATIOS):
         found = compressions(text, max_ratio=ratio)
         if found:
             note = f"no deletion fits {COMPRESSION_RATIOS[0]:.0%} of the input" if k else ""
             return found, note + (f"; kept {ratio:.0%} at most" if k else "")
-    kept = _as_rewrite(strip_dateline(text), "kept")
+    kept = _as_rewrite(strip_preamble(text), "kept")
     return [kept], "nothing in the input can be deleted; the input is kept verbatim"
 
 

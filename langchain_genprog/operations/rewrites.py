@@ -43,10 +43,26 @@ from langchain_genprog.segment.words import content_words, tokens
 JOINS: tuple[str, ...] = (", and ", "; ")
 """The closed set of joins a fusion may add between its parts."""
 
-ADDED_WORDS = frozenset({"and", "that", "according", "to"})
+ADDED_WORDS = frozenset({"and", "that", "according", "to", "was", "were", "by"})
 """Every word a rewrite may contain that is not in its inputs."""
 
-_REPORTING = frozenset({"say", "said", "says", "tell", "told", "add", "added", "note", "noted"})
+_REPORTING = frozenset(
+    {
+        *("say", "said", "says", "tell", "told", "add", "added", "note", "noted"),
+        *("argue", "argued", "argues", "report", "reported", "reports", "state", "stated"),
+        *("states", "write", "wrote", "writes", "explain", "explained", "explains"),
+        *("warn", "warned", "warns", "claim", "claimed", "claims"),
+    }
+)
+_PAST_EQUALS_PARTICIPLE = frozenset(
+    {
+        *("said", "made", "found", "held", "led", "built", "bought", "brought", "caught"),
+        *("kept", "left", "lost", "meant", "met", "paid", "sent", "sold", "spent", "taught"),
+        *("told", "thought", "won", "hit", "cut", "put", "set", "hurt", "read", "spread"),
+        *("struck", "heard", "fed", "felt", "dealt", "had", "got", "sought", "lent"),
+    }
+)
+"""Irregular verbs whose past tense is also their past participle."""
 _SAY = frozenset({"say", "said", "says"})
 _CONDITIONAL_MARKS = frozenset({"if", "unless", "whether", "provided", "lest"})
 _OBJECTS = frozenset({"dobj", "attr", "acomp", "xcomp", "ccomp", "dative", "oprd", "pobj"})
@@ -58,6 +74,11 @@ _CONTAINED = 0.8
 _OPENER = re.compile(r"^(?:and yet|and|but|yet|so|also|however|still)\b,?\s+", re.IGNORECASE)
 """A connective a joined part may open with; the join supplies its own."""
 _MAX_SPANS = 12
+_PARTS = 6
+_DEMONYM = ("can", "ian", "ese", "ish", "democratic")
+"""Most compressions of one input offered as its part of a fusion."""
+_HEADING_WORDS = 8
+"""Most words in a heading line (a headline or photo credit glued to a sentence)."""
 _MAX_DELETIONS = 3
 
 
@@ -81,10 +102,41 @@ def word_count(text: str) -> int:
     return len(tokens(text))
 
 
-def strip_dateline(text: str) -> str:
-    """``"SAN FRANCISCO (MarketWatch) -- Stocks fell."`` → ``"Stocks fell."``."""
-    stripped = _DATELINE.sub("", text, count=1)
-    return stripped if word_count(stripped) >= 3 else text
+def strip_preamble(text: str) -> str:
+    r"""The sentence without a heading line or dateline in front of it, whitespace normalized.
+
+    Scraped news pages glue a headline or a photo credit to the first
+    sentence after it (``"Sure Things\nRepublican governors ... are expected
+    to win."``); a dateline opens a wire story (``"SAN FRANCISCO (MarketWatch)
+    -- Stocks fell."``). Neither is part of the claim, and a parser reads the
+    heading as the sentence's subject. Removing them is a deletion, so it is
+    as grounded as the rest. A heading line is a leading line in title case
+    with no final punctuation, followed by a line that starts a sentence; a
+    hard-wrapped sentence ("The company said on\nTuesday ...") is not one.
+    """
+    lines = text.splitlines()
+    k = 0
+    while k < len(lines) - 1 and _is_heading(lines[k], lines[k + 1 :]):
+        k += 1
+    body = " ".join(" ".join(lines[k:]).split())
+    stripped = _DATELINE.sub("", body, count=1)
+    return stripped if word_count(stripped) >= 3 else body
+
+
+def _is_heading(line: str, rest: Sequence[str]) -> bool:
+    line, after = line.strip(), " ".join(" ".join(rest).split())
+    if not line:
+        return word_count(after) >= 3
+    words = [w for w in line.split() if any(c.isalpha() for c in w)]
+    capitalized = sum(1 for w in words if w[0].isupper() or w[0].isdigit())
+    return (
+        word_count(line) <= _HEADING_WORDS
+        and line[-1] not in ".!?:;,\"'”’)"
+        and bool(words)
+        and capitalized >= 0.6 * len(words)
+        and after[:1].isupper()
+        and word_count(after) >= 3
+    )
 
 
 # --------------------------------------------------------------------------- rendering
@@ -140,7 +192,10 @@ def _balanced(text: str, reference: str = "") -> bool:
 
 def _starts_name(first: Any) -> bool:
     acronym = len(first.text) > 1 and first.text.isupper()  # "NASA", not the article "A"
-    return bool(first.pos_ == "PROPN" or first.text == "I" or acronym)
+    # "Republican governors", "Chinese officials": an adjective made from a name
+    # keeps its capital (the embedded parser runs without NER, so by its ending)
+    named = first.pos_ == "ADJ" and first.text[:1].isupper() and first.lower_.endswith(_DEMONYM)
+    return bool(first.pos_ == "PROPN" or first.text == "I" or acronym or named)
 
 
 def _lower_first(span: Any, text: str | None = None) -> str:
@@ -331,11 +386,11 @@ def compressions(
     """
     source = " ".join(text.split())
     total = word_count(source)
-    doc = parse(strip_dateline(source), nlp)
+    doc = parse(strip_preamble(text), nlp)
     pool = _deletion_rewrites(doc)
     dateline_free = _tidy(doc.text)
     if word_count(dateline_free) < total:
-        pool.append(Rewrite(dateline_free, word_count(dateline_free), "drop dateline"))
+        pool.append(Rewrite(dateline_free, word_count(dateline_free), "drop heading or dateline"))
     fits = [r for r in pool if min_words <= r.words <= max_ratio * total]
     fits.sort(key=lambda r: (-r.words, r.text))
     return fits[:limit]
@@ -348,20 +403,25 @@ def _root_sentence(doc: Any) -> Any:
     return next(iter(doc.sents))
 
 
-def _single_clause(sent: Any) -> bool:
-    """Reordering is only safe within one clause (no ``;``/``:`` or coordinated clause)."""
-    if any(t.text in {";", ":", "--", "—"} for t in sent):
+def _single_clause(sent: Any, moved: Any = None) -> bool:
+    """Reordering is only safe within one clause (no ``;``/``:`` or coordinated clause).
+
+    A separator inside the phrase being moved (a book title's colon) does not
+    count: the phrase moves whole.
+    """
+    inside = range(moved.left_edge.i, moved.right_edge.i + 1) if moved is not None else range(0)
+    if any(t.text in {";", ":", "--", "—"} and t.i not in inside for t in sent):
         return False
     return not any(c.dep_ in {"conj", "parataxis"} for c in sent.root.children)
 
 
 def _front_to_back(sent: Any) -> list[Rewrite]:
     root = sent.root
-    if not _single_clause(sent):
-        return []
     out = []
     for child in root.children:
         if child.i > root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
+            continue
+        if not _single_clause(sent, child):
             continue
         start, end = child.left_edge.i, child.right_edge.i + 1
         doc = sent.doc
@@ -376,15 +436,13 @@ def _front_to_back(sent: Any) -> list[Rewrite]:
 
 def _back_to_front(sent: Any) -> list[Rewrite]:
     root, doc = sent.root, sent.doc
-    if not _single_clause(sent):
-        return []
     last = sent.end - 1 if doc[sent.end - 1].is_punct else sent.end
     out = []
     for child in root.children:
-        if child.i < root.i or child.dep_ not in {"prep", "advcl", "npadvmod"}:
+        if child.i < root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
             continue
         start, end = child.left_edge.i, child.right_edge.i + 1
-        if end != last or not _has_other_complement(root, child):
+        if end != last or not _single_clause(sent, child) or not _movable_to_front(child):
             continue
         start_rest_end = start - 1 if doc[start - 1].text == "," else start
         rest = doc[sent.start : start_rest_end]
@@ -394,6 +452,22 @@ def _back_to_front(sent: Any) -> list[Rewrite]:
         text = _tidy(f"{moved[:1].upper()}{moved[1:]}, {_lower_first(rest)}.")
         out.append(Rewrite(text, word_count(text), f"move {child.dep_} to the front"))
     return out
+
+
+def _movable_to_front(child: Any) -> bool:
+    """Whether a final phrase can open the sentence without leaving its verb hanging.
+
+    A clause with its own conjunction ("after the scandal broke") or a phrase
+    set off by a comma (", regardless of their earnings") stands alone in
+    front; a bare complement ("originated from Annapolis") does not, unless
+    the verb keeps another one.
+    """
+    doc = child.doc
+    set_off = bool(child.left_edge.i > 0 and doc[child.left_edge.i - 1].text == ",")
+    if child.dep_ == "advmod":
+        return set_off and child.right_edge.i > child.left_edge.i
+    marked = child.dep_ == "advcl" and any(c.dep_ == "mark" for c in child.children)
+    return marked or set_off or _has_other_complement(child.head, child)
 
 
 def _reported_speech(sent: Any) -> list[Rewrite]:
@@ -426,6 +500,93 @@ def _reported_speech(sent: Any) -> list[Rewrite]:
     return [r for r in out if _balanced(r.text, sent.text)]
 
 
+def _same_past_forms(verb: Any) -> bool:
+    """Whether the verb's past tense and past participle are one word ("passed", "held").
+
+    Voice changes are only made then, so the verb is written exactly as the
+    input has it (no inflection is generated: "wrote" from "written" would be
+    a word the input does not contain).
+    """
+    word = verb.lower_
+    return word.endswith("ed") or word in _PAST_EQUALS_PARTICIPLE
+
+
+def _span_text(doc: Any, tok: Any) -> str:
+    return str(doc[tok.left_edge.i : tok.right_edge.i + 1].text)
+
+
+def _rest_after(doc: Any, start: int, end: int, skip: Any = None) -> str:
+    """The text of tokens ``[start, end)`` without ``skip``'s subtree (and a comma before it)."""
+    gone = set(range(skip.left_edge.i, skip.right_edge.i + 1)) if skip is not None else set()
+    if gone and doc[min(gone) - 1].text == ",":
+        gone.add(min(gone) - 1)
+    return "".join(doc[k].text_with_ws for k in range(start, end) if k not in gone).strip()
+
+
+def _voice_parts(sent: Any, subject_dep: str) -> tuple[Any, Any] | None:
+    """The subject and the root of a one-clause sentence fit for a voice change."""
+    root = sent.root
+    if not _single_clause(sent) or not _same_past_forms(root):
+        return None
+    subjects = [c for c in root.children if c.dep_ == subject_dep]
+    blocked = {"aux", "neg", "dative", "ccomp", "xcomp", "prt", "expl", "advcl"}
+    if len(subjects) != 1 or any(c.dep_ in blocked for c in root.children):
+        return None
+    subject = subjects[0]
+    if subject.left_edge.i != sent.start or subject.pos_ == "PRON":
+        return None  # "he" would have to become "him"
+    return subject, root
+
+
+def _passive_to_active(sent: Any) -> list[Rewrite]:
+    """``"The bill was passed by the Senate."`` → ``"The Senate passed the bill."``."""
+    parts = _voice_parts(sent, "nsubjpass")
+    if parts is None:
+        return []
+    subject, root = parts
+    doc = sent.doc
+    auxes = [c for c in root.children if c.dep_ == "auxpass"]
+    agents = [c for c in root.children if c.dep_ == "agent"]
+    if root.tag_ != "VBN" or len(auxes) != 1 or auxes[0].lower_ not in {"was", "were"}:
+        return []
+    if len(agents) != 1 or auxes[0].i != subject.right_edge.i + 1 or auxes[0].i != root.i - 1:
+        return []
+    objects = [c for c in agents[0].children if c.dep_ == "pobj"]
+    if (
+        len(objects) != 1
+        or objects[0].pos_ == "PRON"
+        or objects[0].right_edge.i != agents[0].right_edge.i
+    ):
+        return []
+    agent = _span_text(doc, objects[0])
+    rest = _body(_rest_after(doc, root.i + 1, sent.end, skip=agents[0]))
+    patient = _lower_first(doc[sent.start : subject.right_edge.i + 1])
+    text = _tidy(f"{agent[:1].upper()}{agent[1:]} {root.text} {patient} {rest}.")
+    return [Rewrite(text, word_count(text), "passive to active")]
+
+
+def _active_to_passive(sent: Any) -> list[Rewrite]:
+    """``"The Senate passed the bill."`` → ``"The bill was passed by the Senate."``."""
+    parts = _voice_parts(sent, "nsubj")
+    if parts is None:
+        return []
+    subject, root = parts
+    doc = sent.doc
+    objects = [c for c in root.children if c.dep_ == "dobj"]
+    if root.tag_ != "VBD" or len(objects) != 1 or objects[0].pos_ == "PRON":
+        return []
+    obj = objects[0]
+    if obj.left_edge.i != root.i + 1 or subject.right_edge.i != root.i - 1:
+        return []
+    plural = obj.tag_ in {"NNS", "NNPS"} or any(c.dep_ == "conj" for c in obj.children)
+    be = "were" if plural else "was"
+    moved = _span_text(doc, obj)
+    rest = _body(_rest_after(doc, obj.right_edge.i + 1, sent.end))
+    who = _lower_first(doc[sent.start : subject.right_edge.i + 1])
+    text = _tidy(f"{moved[:1].upper()}{moved[1:]} {be} {root.text} by {who} {rest}.")
+    return [Rewrite(text, word_count(text), "active to passive")]
+
+
 def paraphrases(text: str, *, limit: int = 12, nlp: Any = None) -> list[Rewrite]:
     """Meaning-preserving reorderings of ``text`` (never the input itself).
 
@@ -437,9 +598,15 @@ def paraphrases(text: str, *, limit: int = 12, nlp: Any = None) -> list[Rewrite]
     Returns:
         The rewrites; empty when no reordering applies.
     """
-    source = " ".join(strip_dateline(" ".join(text.split())).split())
+    source = " ".join(strip_preamble(text).split())
     sent = _root_sentence(parse(source, nlp))
-    pool = [*_front_to_back(sent), *_back_to_front(sent), *_reported_speech(sent)]
+    pool = [
+        *_front_to_back(sent),
+        *_back_to_front(sent),
+        *_reported_speech(sent),
+        *_passive_to_active(sent),
+        *_active_to_passive(sent),
+    ]
     original = _tidy(source).lower()
     unique: dict[str, Rewrite] = {}
     for rewrite in pool:
@@ -459,18 +626,30 @@ class _Part:
 
 
 def _parts(text: str, nlp: Any, *, first: bool) -> list[_Part]:
-    source = strip_dateline(" ".join(text.split()))
+    source = strip_preamble(text)
     doc = parse(source, nlp)
     whole = _Part(_body(_tidy(source)), word_count(source), "whole")
     shorter = [
         _Part(_body(r.text), r.words, r.how)
-        for r in compressions(source, max_ratio=0.85, min_words=3, limit=6, nlp=nlp)
+        for r in _spread(compressions(source, max_ratio=0.85, min_words=3, nlp=nlp), _PARTS)
     ]
     parts = [whole, *shorter]
     if first:
         return parts
     span = doc[:]
     return [_Part(_lower_first(span, _without_opener(p.text)), p.words, p.how) for p in parts]
+
+
+def _spread(rewrites: Sequence[Rewrite], most: int) -> list[Rewrite]:
+    """At most ``most`` of ``rewrites`` (longest first), spread over their lengths.
+
+    The longest alone would all be too long to fuse with a second sentence
+    within the fusion's bound; the shortest alone would lose the most.
+    """
+    if len(rewrites) <= most:
+        return list(rewrites)
+    step = (len(rewrites) - 1) / (most - 1)
+    return [rewrites[round(k * step)] for k in range(most)]
 
 
 def _without_opener(text: str) -> str:
@@ -490,7 +669,7 @@ def _subject(doc: Any) -> tuple[str, int] | None:
 def _shared_subject(texts: Sequence[str], nlp: Any) -> list[Rewrite]:
     if len(texts) != 2:
         return []
-    docs = [parse(strip_dateline(" ".join(t.split())), nlp) for t in texts]
+    docs = [parse(strip_preamble(t), nlp) for t in texts]
     subjects = [_subject(doc) for doc in docs]
     if subjects[0] is None or subjects[1] is None:
         return []
@@ -519,7 +698,7 @@ def fusions(
     nlp = nlp or load_spacy()
     texts = _distinct(texts)
     if len(texts) == 1:  # fusion(S3, compression(S3)): one input says it all
-        whole = _tidy(strip_dateline(" ".join(texts[0].split())))
+        whole = _tidy(strip_preamble(texts[0]))
         return [Rewrite(whole, word_count(whole), "one input contains the others")]
     total = sum(word_count(t) for t in texts)
     options = [_parts(t, nlp, first=k == 0) for k, t in enumerate(texts)]

@@ -35,7 +35,13 @@ _BOILERPLATE = re.compile(
     r"this material may not be published|image \d+ of \d+",
     re.IGNORECASE,
 )
-_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\|\||(?:\|[^|]*){3,}")
+"""HTML tags, and table rows (``|17.||Elizabeth Anderson, ...|``) scraped as text."""
+_CONTINUATION = re.compile(
+    r"^\s*(?:\[[a-z]|(?:and|or|but|nor|so|because|which|who|whom|whose|that|of|to|for|with|as|if|"
+    r"when|while|than)\b)",
+)
+"""A lower-case connective, or an editor's bracket, opening a piece cut out of a sentence."""
 _BYLINE = re.compile(
     r"^\s*(?:[Bb]y|[Pp]osted by|[Ww]ritten by|[Rr]eporting by)\s+[A-Z][\w.'-]*(?:\s+\S+){0,5}$"
 )
@@ -57,6 +63,8 @@ def non_content_reason(text: str) -> str | None:
         return "truncated"
     if stripped.rstrip("\"'”’)").endswith("?"):
         return "question"
+    if _CONTINUATION.match(stripped):
+        return "fragment"
     if len(content_words(stripped)) < MIN_CONTENT_WORDS or len(tokens(stripped)) < MIN_WORDS:
         return "fragment"
     return None

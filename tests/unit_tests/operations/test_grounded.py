@@ -22,7 +22,7 @@ from langchain_genprog.operations.rewrites import (
     compressions,
     fusions,
     paraphrases,
-    strip_dateline,
+    strip_preamble,
     word_count,
 )
 from langchain_genprog.segment.words import new_words
@@ -47,6 +47,10 @@ SENTENCES = [
     "Carolina governorship.",
     "Calls like these not only put our crews at risk, but they put the lives of the public "
     "at risk.",
+    "The bill was passed by the Senate on Tuesday.",
+    "Police arrested two men in Ohio after the robbery.",
+    "The researchers reached the conclusion after the trial ended last year.",
+    "A basic income is a cash payment given to all residents, regardless of their earnings.",
 ]
 
 FABRICATED = "The COVID-19 pandemic has brought about a multitude of challenges for mental health."
@@ -69,10 +73,91 @@ def test_compressions_only_delete_and_stay_within_the_bound(text: str) -> None:
 def test_paraphrases_reorder_and_are_never_copies(text: str) -> None:
     for rewrite in paraphrases(text):
         assert _words_from(rewrite.text, [text]) == [], rewrite
-        assert rewrite.text != strip_dateline(text)
+        assert rewrite.text != strip_preamble(text)
         # reordering keeps every content word of the input (minus a dateline)
-        # "According to X, Y." stands for "X said Y."
-        assert set(new_words(strip_dateline(text), [rewrite.text])) <= {"that", "said", "says"}
+        # "According to X, Y." stands for "X said Y."; the active voice drops "was ... by"
+        dropped = set(new_words(strip_preamble(text), [rewrite.text]))
+        assert dropped <= {"that", "said", "says", "was", "were", "by"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The bill was passed by the Senate on Tuesday.", "The Senate passed the bill on Tuesday."),
+        ("Police arrested two men in Ohio.", "Two men were arrested by police in Ohio."),
+        ("The firm sold the plant.", "The plant was sold by the firm."),
+        (
+            "The researchers reached the conclusion after the trial ended last year.",
+            "After the trial ended last year, the researchers reached the conclusion.",
+        ),
+        (
+            "A basic income is a cash payment given to all residents, regardless of their "
+            "earnings.",
+            "Regardless of their earnings, a basic income is a cash payment given to all "
+            "residents.",
+        ),
+        (
+            "The researchers argued that the drug was safe.",
+            "The drug was safe, the researchers argued.",
+        ),
+    ],
+)
+def test_paraphrases_change_voice_and_move_clauses(text: str, expected: str) -> None:
+    assert expected in [r.text for r in paraphrases(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He wrote the letter.",  # "written" would be a new word form
+        "She did not sign the bill.",  # the negation would have to move with the auxiliary
+        "The letter was sent by him.",  # "him" would have to become "he"
+        "The calls originated from Annapolis.",  # a bare complement cannot open the sentence
+    ],
+)
+def test_no_reordering_where_it_would_need_a_new_word_or_strand_a_verb(text: str) -> None:
+    assert [r.how for r in paraphrases(text) if "voice" in r.how or "front" in r.how] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Sure Things\nRepublican governors in Utah are expected to win.",
+            "Republican governors in Utah are expected to win.",
+        ),
+        (
+            "In 11 States Pick Governors\nJim Cole / AP\nVoters in 11 states will pick governors.",
+            "Voters in 11 states will pick governors.",
+        ),
+        ("SAN FRANCISCO (MarketWatch) -- Stocks fell sharply.", "Stocks fell sharply."),
+        # a hard-wrapped sentence is not a heading
+        (
+            "The company said on\nTuesday that it would close.",
+            "The company said on Tuesday that it would close.",
+        ),
+    ],
+)
+def test_strip_preamble_removes_headings_and_datelines_only(text: str, expected: str) -> None:
+    assert strip_preamble(text) == expected
+
+
+def test_a_fusion_part_keeps_the_capital_of_a_name_adjective() -> None:
+    first = "Democrats hope to keep Missouri, where Jay Nixon is running."
+    second = "Republican governors in Utah and North Dakota are expected to win."
+    assert any(", and Republican governors" in r.text for r in fusions([first, second]))
+
+
+def test_a_long_input_offers_its_short_compressions_to_a_fusion() -> None:
+    long = (
+        "Democrats are also hoping to hold on to the governorship in Missouri, where Jay Nixon "
+        "is running for a second term against Republican Dave Spence; and in West Virginia, "
+        "where Gov. Earl Ray Tomblin, former state senate president, is running for his first "
+        "full term after winning a special election in 2011."
+    )
+    short = "Republican governors in Utah and North Dakota are expected to win the races."
+    total = word_count(long) + word_count(short)
+    assert fusions([long, short])[0].words <= 0.75 * total
 
 
 @pytest.mark.parametrize(("a", "b"), list(itertools.combinations(SENTENCES[:6], 2)))
