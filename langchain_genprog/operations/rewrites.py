@@ -15,8 +15,11 @@ cannot reach the output, whatever the model prefers:
   ("the *alleged* killer" keeps "alleged"); conditionals (``if``,
   ``unless``) are never dropped either.
 * **paraphrase** — reordering only: a fronted adverbial moves to the end (or
-  a final one to the front), and reported speech is restated
-  (``"Y, X said."`` ↔ ``"X said that Y."`` ↔ ``"According to X, Y."``).
+  a final one, or a subordinate clause, to the front), reported speech is
+  restated (``"Y, X said."`` ↔ ``"X said that Y."`` ↔ ``"According to X,
+  Y."``), and a past-tense clause changes voice (``"The Senate passed the
+  bill."`` ↔ ``"The bill was passed by the Senate."``) when the verb's past
+  tense and participle are one word, so no new word form is needed.
 * **fusion** — ordered parts of each input (the input, or one of its
   compressions) joined by ``", and"`` or ``";"``, or one subject shared by two
   predicates when both inputs start with the same subject; the result is at
