@@ -43,6 +43,7 @@ from langchain_genprog.attribute.base import (
     Attributor,
     CitedSource,
     SentenceAttribution,
+    join_sentences,
 )
 from langchain_genprog.attribute.mexgen.config import MExGenConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
@@ -456,30 +457,17 @@ def parse_cited_answer(text: str, sources: Sources | None = None) -> ParsedAnswe
             owner -= 1
         per_sentence[owner].extend(ids)
 
+    answer, sentences = join_sentences([" ".join(stripped[s:e].split()) for s, e in spans])
     invalid: list[int] = []
-    sentences: list[AnswerSentence] = []
     citations: list[list[int]] = []
-    cursor = 0
-    for (start, end), ids in zip(spans, per_sentence, strict=True):
-        sentence_text = " ".join(stripped[start:end].split())
-        if sentences:
-            cursor += 1
-        sentences.append(
-            AnswerSentence(
-                index=len(sentences),
-                text=sentence_text,
-                start=cursor,
-                end=cursor + len(sentence_text),
-            )
-        )
-        cursor += len(sentence_text)
+    for ids in per_sentence:
         unique = list(dict.fromkeys(ids))
         if sources is not None:
             invalid.extend(sid for sid in unique if not sources.has(sid))
             unique = [sid for sid in unique if sources.has(sid)]
         citations.append(unique)
     return ParsedAnswer(
-        answer=" ".join(s.text for s in sentences),
+        answer=answer,
         sentences=sentences,
         citations=citations,
         invalid=list(dict.fromkeys(invalid)),
