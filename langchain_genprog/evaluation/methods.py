@@ -36,6 +36,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict, Unpack
 
 from langchain_genprog.attribute.base import (
     AnswerSentence,
@@ -547,8 +548,31 @@ class ALCEMethod:
 # --------------------------------------------------------------------------- #
 
 
+class PlainAnswerOptions(TypedDict, total=False):
+    """How a post-hoc method gets the answer it attributes (keyword arguments of both).
+
+    Attributes:
+        answer_from: ``generate`` an answer (default), or attribute the ``reference``.
+        max_sentences: Most answer sentences requested (default 5); a longer
+            reply is cut there.
+        source_token_budget: As for :class:`ALCEMethod`.
+        prompt: The answer prompt (default :data:`ANSWER_PROMPT`).
+        name: Name in results (default: the method's own).
+    """
+
+    answer_from: AnswerFrom
+    max_sentences: int
+    source_token_budget: int | None
+    prompt: ChatPromptTemplate
+    name: str | None
+
+
 class _PlainAnswerMethod:
-    """Shared part of the post-hoc methods: a plain answer, or the reference."""
+    """Shared part of the post-hoc methods: a plain answer, or the reference.
+
+    It takes the :class:`PlainAnswerOptions`, so that each post-hoc method
+    declares only its own attribution options.
+    """
 
     name = "posthoc"
 
@@ -556,16 +580,19 @@ class _PlainAnswerMethod:
         self,
         llm: BaseChatModel | None,
         *,
-        answer_from: AnswerFrom,
-        max_sentences: int,
-        source_token_budget: int | None,
-        prompt: ChatPromptTemplate,
+        answer_from: AnswerFrom = "generate",
+        max_sentences: int = 5,
+        source_token_budget: int | None = None,
+        prompt: ChatPromptTemplate = ANSWER_PROMPT,
+        name: str | None = None,
     ) -> None:
         if answer_from not in ("generate", "reference"):
             msg = f"answer_from must be 'generate' or 'reference', got {answer_from!r}"
             raise InvalidInputError(msg)
         if answer_from == "generate" and llm is None:
             raise InvalidInputError("answer_from='generate' needs a chat model")
+        if name:
+            self.name = name
         self.answer_from = answer_from
         self.writer = (
             _AnswerWriter(
@@ -659,11 +686,8 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
             or its keyword arguments (``method``, ``levels``, ``top_k``,
             ``budget``, ``config`` ... and, for the text-only mode,
             ``chat_model`` and ``embeddings``).
-        answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested; a longer reply is cut there.
-        source_token_budget: As for :class:`ALCEMethod`.
-        prompt: The answer prompt.
-        name: Name in results (default ``posthoc-mexgen``).
+        **answer_options: How the answer is obtained (see
+            :class:`PlainAnswerOptions`); the default ``name`` is ``posthoc-mexgen``.
 
     Raises:
         InvalidInputError: If both ``attributor`` and ``attribute_fn`` are given.
@@ -680,21 +704,9 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         attributor: Attributor | None = None,
         attribute_fn: PosthocAttributeFn | None = None,
         attributor_options: MExGenConfig | dict[str, Any] | None = None,
-        answer_from: AnswerFrom = "generate",
-        max_sentences: int = 5,
-        source_token_budget: int | None = None,
-        prompt: ChatPromptTemplate = ANSWER_PROMPT,
-        name: str | None = None,
+        **answer_options: Unpack[PlainAnswerOptions],
     ) -> None:
-        super().__init__(
-            llm,
-            answer_from=answer_from,
-            max_sentences=max_sentences,
-            source_token_budget=source_token_budget,
-            prompt=prompt,
-        )
-        if name:
-            self.name = name
+        super().__init__(llm, **answer_options)
         if attributor is not None and attribute_fn is not None:
             raise InvalidInputError("give attributor or attribute_fn, not both")
         if attributor is None and attribute_fn is None:
@@ -738,11 +750,8 @@ class PosthocEmbeddingMethod(_PlainAnswerMethod):
         llm: The chat model (unused with ``answer_from="reference"``).
         embeddings: Any LangChain embeddings.
         top_k: Citations per answer sentence.
-        answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested; a longer reply is cut there.
-        source_token_budget: As for :class:`ALCEMethod`.
-        prompt: The answer prompt.
-        name: Name in results (default ``posthoc-embed``).
+        **answer_options: How the answer is obtained (see
+            :class:`PlainAnswerOptions`); the default ``name`` is ``posthoc-embed``.
     """
 
     name = "posthoc-embed"
@@ -753,23 +762,11 @@ class PosthocEmbeddingMethod(_PlainAnswerMethod):
         embeddings: Embeddings,
         *,
         top_k: int = 2,
-        answer_from: AnswerFrom = "generate",
-        max_sentences: int = 5,
-        source_token_budget: int | None = None,
-        prompt: ChatPromptTemplate = ANSWER_PROMPT,
-        name: str | None = None,
+        **answer_options: Unpack[PlainAnswerOptions],
     ) -> None:
-        super().__init__(
-            llm,
-            answer_from=answer_from,
-            max_sentences=max_sentences,
-            source_token_budget=source_token_budget,
-            prompt=prompt,
-        )
+        super().__init__(llm, **answer_options)
         if top_k < 1:
             raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
-        if name:
-            self.name = name
         self.embeddings = embeddings
         self.top_k = top_k
 
