@@ -149,7 +149,7 @@ def run_operation(
     if request.answer is not None:
         return request.answer
     reply = llm.invoke(request.messages, config=request.config, **request.kwargs)
-    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
+    return request.finish(reply)
 
 
 async def arun_operation(
@@ -172,7 +172,7 @@ async def arun_operation(
     if request.answer is not None:
         return request.answer
     reply = await llm.ainvoke(request.messages, config=request.config, **request.kwargs)
-    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
+    return request.finish(reply)
 
 
 class _Request(NamedTuple):
@@ -210,7 +210,9 @@ class _Request(NamedTuple):
         messages, kwargs = grounded_request(llm, op, inputs, options, instruction)
         return cls(messages, call_config(tagged), kwargs, options, note or None, max_words, None)
 
-    def finish(self, raw: str, usage: UsageMetadata | None) -> OperationOutput:
+    def finish(self, reply: BaseMessage) -> OperationOutput:
+        """The operation's output from the model's reply (its text and token usage)."""
+        raw, usage = reply.text, getattr(reply, "usage_metadata", None)
         if self.options:
             return OperationOutput(snap(raw, self.options).text, usage, self.note)
         try:
