@@ -43,7 +43,7 @@ stream modes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Annotated, Any, TypeAlias, cast
+from typing import Annotated, Any, NamedTuple, TypeAlias, cast
 
 from langchain_core.callbacks import (
     adispatch_custom_event,
@@ -220,6 +220,13 @@ def _input_error(err: ValidationError) -> GenProgError:
 # shows what a user knows: the chain, and under it the retriever and the graph.
 
 
+class _Retrieval(NamedTuple):
+    """A retriever and the query a request without documents needs it to answer."""
+
+    retriever: Runnable[str, list[Document]]
+    query: str
+
+
 class _Retrieve(Runnable[ChainInput, dict[str, Any]]):
     """Entrance: validate the request once; retrieve documents when none were given."""
 
@@ -229,34 +236,40 @@ class _Retrieve(Runnable[ChainInput, dict[str, Any]]):
         self.schema = schema
         self.retriever = retriever
 
-    def _retrieval(self, request: GenProgChainInput) -> tuple[Runnable[str, list[Document]], str]:
-        """The retriever and its query, for a request that left the documents out."""
+    def _read(self, input: ChainInput) -> tuple[dict[str, Any], _Retrieval | None]:
+        """The graph input, and the retrieval that still has to fill its documents.
+
+        The sans-I/O part of :meth:`invoke` and :meth:`ainvoke`, which differ
+        only in how they call the retriever. The retrieval is ``None`` when
+        the request gave its documents.
+        """
+        request = read_input(input, self.schema)
+        graph_input = {"question": request.question, "documents": request.documents}
+        if request.documents is not None:
+            return graph_input, None
         # Only GenProgRetrievalInput lets documents be left out, it demands a
         # question then, and it is the schema only of a chain with a retriever.
         assert self.retriever is not None and request.question is not None
-        return self.retriever, request.question
+        return graph_input, _Retrieval(self.retriever, request.question)
 
     def invoke(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         """The graph input; the retriever runs as a child of the chain's run."""
-        request = read_input(input, self.schema)
-        documents = request.documents
-        if documents is None:
-            retriever, query = self._retrieval(request)
-            documents = list(retriever.invoke(query, config))
-        return {"question": request.question, "documents": documents}
+        graph_input, retrieval = self._read(input)
+        if retrieval is not None:
+            graph_input["documents"] = list(retrieval.retriever.invoke(retrieval.query, config))
+        return graph_input
 
     async def ainvoke(
         self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         """Async :meth:`invoke`."""
-        request = read_input(input, self.schema)
-        documents = request.documents
-        if documents is None:
-            retriever, query = self._retrieval(request)
-            documents = list(await retriever.ainvoke(query, config))
-        return {"question": request.question, "documents": documents}
+        graph_input, retrieval = self._read(input)
+        if retrieval is not None:
+            found = await retrieval.retriever.ainvoke(retrieval.query, config)
+            graph_input["documents"] = list(found)
+        return graph_input
 
 
 _Streamed: TypeAlias = "dict[str, Any] | AIMessageChunk"

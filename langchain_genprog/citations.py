@@ -31,6 +31,7 @@ from langchain_genprog.attribute.base import (
     AttributionResult,
     CitedSource,
     SentenceAttribution,
+    join_sentences,
 )
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import LineResult
@@ -46,27 +47,12 @@ def compose_answer(lines: Sequence[LineResult]) -> tuple[str, list[AnswerSentenc
         The answer and one :class:`AnswerSentence` per successful line, with
         its offsets in the answer and its program leaves.
     """
-    parts: list[str] = []
-    sentences: list[AnswerSentence] = []
-    cursor = 0
-    for line in lines:
-        if not line.ok or not line.text.strip():
-            continue
-        text = line.text.strip()
-        if parts:
-            cursor += len(SEPARATOR)
-        sentences.append(
-            AnswerSentence(
-                index=len(sentences),
-                text=text,
-                start=cursor,
-                end=cursor + len(text),
-                leaf_ids=list(line.leaf_ids),
-            )
-        )
-        parts.append(text)
-        cursor += len(text)
-    return SEPARATOR.join(parts), sentences
+    kept = [line for line in lines if line.ok and line.text.strip()]
+    return join_sentences(
+        [line.text.strip() for line in kept],
+        [line.leaf_ids for line in kept],
+        separator=SEPARATOR,
+    )
 
 
 def to_citations(result: AttributionResult, sources: Sources) -> list[Citation]:

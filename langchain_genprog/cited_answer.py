@@ -114,9 +114,21 @@ class CitedAnswerTool(BaseTool):
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: bool = True
 
-    def _chain_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        # A bare string for a one-field schema arrives positionally.
-        return {"question": args[0]} if args else kwargs
+    def _request(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        config: RunnableConfig,
+        run_manager: CallbackManagerForToolRun | AsyncCallbackManagerForToolRun | None,
+    ) -> tuple[dict[str, Any], RunnableConfig]:
+        """The chain's input and config, the same for :meth:`_run` and :meth:`_arun`.
+
+        A bare string for a one-field schema arrives positionally; the chain
+        runs as a child of the tool's run.
+        """
+        chain_input = {"question": args[0]} if args else kwargs
+        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
+        return chain_input, child
 
     def _run(
         self,
@@ -125,11 +137,10 @@ class CitedAnswerTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
         **kwargs: Any,
     ) -> tuple[str, CitedAnswer]:
-        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
+        chain_input, child = self._request(args, kwargs, config, run_manager)
         with as_tool_errors():
-            message = self.chain.invoke(self._chain_input(args, kwargs), child)
-        answer = CitedAnswer.from_message(message)
-        return answer.to_text(), answer
+            message = self.chain.invoke(chain_input, child)
+        return _reply(message)
 
     async def _arun(
         self,
@@ -138,11 +149,16 @@ class CitedAnswerTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
         **kwargs: Any,
     ) -> tuple[str, CitedAnswer]:
-        child = patch_config(config, callbacks=run_manager.get_child() if run_manager else None)
+        chain_input, child = self._request(args, kwargs, config, run_manager)
         with as_tool_errors():
-            message = await self.chain.ainvoke(self._chain_input(args, kwargs), child)
-        answer = CitedAnswer.from_message(message)
-        return answer.to_text(), answer
+            message = await self.chain.ainvoke(chain_input, child)
+        return _reply(message)
+
+
+def _reply(message: AIMessage) -> tuple[str, CitedAnswer]:
+    """The tool's content (what a model reads back) and artifact for the chain's message."""
+    answer = CitedAnswer.from_message(message)
+    return answer.to_text(), answer
 
 
 @contextmanager

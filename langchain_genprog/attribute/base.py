@@ -35,6 +35,45 @@ class AnswerSentence(BaseModel):
     leaf_ids: list[int] = Field(default_factory=list)
 
 
+def join_sentences(
+    texts: Sequence[str],
+    leaf_ids: Sequence[Sequence[int]] | None = None,
+    *,
+    separator: str = " ",
+) -> tuple[str, list[AnswerSentence]]:
+    """Join sentence texts into an answer, with each sentence's offsets in it.
+
+    Every way of producing an answer (a program's lines, a parsed cited reply)
+    must agree on where its sentences stand in the text, since citations point
+    into it by offset; this is that one rule.
+
+    Args:
+        texts: The sentences, in answer order, as they are to appear.
+        leaf_ids: Per sentence, the program leaves it was built from (``None``:
+            none, as for a post-hoc answer).
+        separator: What stands between two sentences.
+
+    Returns:
+        The answer text and one :class:`AnswerSentence` per text.
+
+    Raises:
+        ValueError: If ``leaf_ids`` and ``texts`` differ in length.
+    """
+    leaves = [[] for _ in texts] if leaf_ids is None else [list(ids) for ids in leaf_ids]
+    sentences: list[AnswerSentence] = []
+    cursor = 0
+    for text, ids in zip(texts, leaves, strict=True):
+        if sentences:
+            cursor += len(separator)
+        sentences.append(
+            AnswerSentence(
+                index=len(sentences), text=text, start=cursor, end=cursor + len(text), leaf_ids=ids
+            )
+        )
+        cursor += len(text)
+    return separator.join(texts), sentences
+
+
 class CitedSource(BaseModel):
     """One source sentence cited by an answer sentence.
 

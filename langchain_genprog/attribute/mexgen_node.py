@@ -49,6 +49,7 @@ from langchain_genprog.attribute.base import (
     AttributionResult,
     CitedSource,
     SentenceAttribution,
+    join_sentences,
 )
 from langchain_genprog.attribute.mexgen.config import MExGenConfig
 from langchain_genprog.attribute.mexgen.explainer import MExGen
@@ -389,12 +390,8 @@ def answer_target(sentences: Sequence[AnswerSentence]) -> tuple[str, list[tuple[
             cursor = s.end
         text = "".join(parts)
         return text, [(s.start - base, s.end - base) for s in sentences]
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for s in sentences:
-        spans.append((cursor, cursor + len(s.text)))
-        cursor += len(s.text) + 1
-    return " ".join(s.text for s in sentences), spans
+    text, joined = join_sentences([s.text for s in sentences])
+    return text, [(s.start, s.end) for s in joined]
 
 
 def _flatten(text: str) -> tuple[str, list[int]]:

@@ -36,6 +36,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict, Unpack
 
 from langchain_genprog.attribute.base import (
     AnswerSentence,
@@ -43,6 +44,7 @@ from langchain_genprog.attribute.base import (
     Attributor,
     CitedSource,
     SentenceAttribution,
+    join_sentences,
 )
 from langchain_genprog.attribute.mexgen.config import MExGenConfig
 from langchain_genprog.attribute.mexgen_node import MExGenAttributor
@@ -456,30 +458,17 @@ def parse_cited_answer(text: str, sources: Sources | None = None) -> ParsedAnswe
             owner -= 1
         per_sentence[owner].extend(ids)
 
+    answer, sentences = join_sentences([" ".join(stripped[s:e].split()) for s, e in spans])
     invalid: list[int] = []
-    sentences: list[AnswerSentence] = []
     citations: list[list[int]] = []
-    cursor = 0
-    for (start, end), ids in zip(spans, per_sentence, strict=True):
-        sentence_text = " ".join(stripped[start:end].split())
-        if sentences:
-            cursor += 1
-        sentences.append(
-            AnswerSentence(
-                index=len(sentences),
-                text=sentence_text,
-                start=cursor,
-                end=cursor + len(sentence_text),
-            )
-        )
-        cursor += len(sentence_text)
+    for ids in per_sentence:
         unique = list(dict.fromkeys(ids))
         if sources is not None:
             invalid.extend(sid for sid in unique if not sources.has(sid))
             unique = [sid for sid in unique if sources.has(sid)]
         citations.append(unique)
     return ParsedAnswer(
-        answer=" ".join(s.text for s in sentences),
+        answer=answer,
         sentences=sentences,
         citations=citations,
         invalid=list(dict.fromkeys(invalid)),
@@ -559,8 +548,31 @@ class ALCEMethod:
 # --------------------------------------------------------------------------- #
 
 
+class PlainAnswerOptions(TypedDict, total=False):
+    """How a post-hoc method gets the answer it attributes (keyword arguments of both).
+
+    Attributes:
+        answer_from: ``generate`` an answer (default), or attribute the ``reference``.
+        max_sentences: Most answer sentences requested (default 5); a longer
+            reply is cut there.
+        source_token_budget: As for :class:`ALCEMethod`.
+        prompt: The answer prompt (default :data:`ANSWER_PROMPT`).
+        name: Name in results (default: the method's own).
+    """
+
+    answer_from: AnswerFrom
+    max_sentences: int
+    source_token_budget: int | None
+    prompt: ChatPromptTemplate
+    name: str | None
+
+
 class _PlainAnswerMethod:
-    """Shared part of the post-hoc methods: a plain answer, or the reference."""
+    """Shared part of the post-hoc methods: a plain answer, or the reference.
+
+    It takes the :class:`PlainAnswerOptions`, so that each post-hoc method
+    declares only its own attribution options.
+    """
 
     name = "posthoc"
 
@@ -568,16 +580,19 @@ class _PlainAnswerMethod:
         self,
         llm: BaseChatModel | None,
         *,
-        answer_from: AnswerFrom,
-        max_sentences: int,
-        source_token_budget: int | None,
-        prompt: ChatPromptTemplate,
+        answer_from: AnswerFrom = "generate",
+        max_sentences: int = 5,
+        source_token_budget: int | None = None,
+        prompt: ChatPromptTemplate = ANSWER_PROMPT,
+        name: str | None = None,
     ) -> None:
         if answer_from not in ("generate", "reference"):
             msg = f"answer_from must be 'generate' or 'reference', got {answer_from!r}"
             raise InvalidInputError(msg)
         if answer_from == "generate" and llm is None:
             raise InvalidInputError("answer_from='generate' needs a chat model")
+        if name:
+            self.name = name
         self.answer_from = answer_from
         self.writer = (
             _AnswerWriter(
@@ -671,11 +686,8 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
             or its keyword arguments (``method``, ``levels``, ``top_k``,
             ``budget``, ``config`` ... and, for the text-only mode,
             ``chat_model`` and ``embeddings``).
-        answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested; a longer reply is cut there.
-        source_token_budget: As for :class:`ALCEMethod`.
-        prompt: The answer prompt.
-        name: Name in results (default ``posthoc-mexgen``).
+        **answer_options: How the answer is obtained (see
+            :class:`PlainAnswerOptions`); the default ``name`` is ``posthoc-mexgen``.
 
     Raises:
         InvalidInputError: If both ``attributor`` and ``attribute_fn`` are given.
@@ -692,21 +704,9 @@ class PosthocMExGenMethod(_PlainAnswerMethod):
         attributor: Attributor | None = None,
         attribute_fn: PosthocAttributeFn | None = None,
         attributor_options: MExGenConfig | dict[str, Any] | None = None,
-        answer_from: AnswerFrom = "generate",
-        max_sentences: int = 5,
-        source_token_budget: int | None = None,
-        prompt: ChatPromptTemplate = ANSWER_PROMPT,
-        name: str | None = None,
+        **answer_options: Unpack[PlainAnswerOptions],
     ) -> None:
-        super().__init__(
-            llm,
-            answer_from=answer_from,
-            max_sentences=max_sentences,
-            source_token_budget=source_token_budget,
-            prompt=prompt,
-        )
-        if name:
-            self.name = name
+        super().__init__(llm, **answer_options)
         if attributor is not None and attribute_fn is not None:
             raise InvalidInputError("give attributor or attribute_fn, not both")
         if attributor is None and attribute_fn is None:
@@ -750,11 +750,8 @@ class PosthocEmbeddingMethod(_PlainAnswerMethod):
         llm: The chat model (unused with ``answer_from="reference"``).
         embeddings: Any LangChain embeddings.
         top_k: Citations per answer sentence.
-        answer_from: ``generate`` an answer, or attribute the ``reference``.
-        max_sentences: Most answer sentences requested; a longer reply is cut there.
-        source_token_budget: As for :class:`ALCEMethod`.
-        prompt: The answer prompt.
-        name: Name in results (default ``posthoc-embed``).
+        **answer_options: How the answer is obtained (see
+            :class:`PlainAnswerOptions`); the default ``name`` is ``posthoc-embed``.
     """
 
     name = "posthoc-embed"
@@ -765,23 +762,11 @@ class PosthocEmbeddingMethod(_PlainAnswerMethod):
         embeddings: Embeddings,
         *,
         top_k: int = 2,
-        answer_from: AnswerFrom = "generate",
-        max_sentences: int = 5,
-        source_token_budget: int | None = None,
-        prompt: ChatPromptTemplate = ANSWER_PROMPT,
-        name: str | None = None,
+        **answer_options: Unpack[PlainAnswerOptions],
     ) -> None:
-        super().__init__(
-            llm,
-            answer_from=answer_from,
-            max_sentences=max_sentences,
-            source_token_budget=source_token_budget,
-            prompt=prompt,
-        )
+        super().__init__(llm, **answer_options)
         if top_k < 1:
             raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
-        if name:
-            self.name = name
         self.embeddings = embeddings
         self.top_k = top_k
 

@@ -29,6 +29,7 @@ from langchain_core.runnables.config import merge_configs
 from langchain_core.tools import BaseTool
 from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.operations.grounded import (
@@ -148,7 +149,7 @@ def run_operation(
     if request.answer is not None:
         return request.answer
     reply = llm.invoke(request.messages, config=request.config, **request.kwargs)
-    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
+    return request.finish(reply)
 
 
 async def arun_operation(
@@ -171,7 +172,7 @@ async def arun_operation(
     if request.answer is not None:
         return request.answer
     reply = await llm.ainvoke(request.messages, config=request.config, **request.kwargs)
-    return request.finish(reply.text, getattr(reply, "usage_metadata", None))
+    return request.finish(reply)
 
 
 class _Request(NamedTuple):
@@ -209,7 +210,9 @@ class _Request(NamedTuple):
         messages, kwargs = grounded_request(llm, op, inputs, options, instruction)
         return cls(messages, call_config(tagged), kwargs, options, note or None, max_words, None)
 
-    def finish(self, raw: str, usage: UsageMetadata | None) -> OperationOutput:
+    def finish(self, reply: BaseMessage) -> OperationOutput:
+        """The operation's output from the model's reply (its text and token usage)."""
+        raw, usage = reply.text, getattr(reply, "usage_metadata", None)
         if self.options:
             return OperationOutput(snap(raw, self.options).text, usage, self.note)
         try:
@@ -314,6 +317,13 @@ class ExtractInput(BaseModel):
 # --------------------------------------------------------------------------- tools
 
 
+class _CallOptions(TypedDict):
+    """The keyword arguments a tool passes to :func:`run_operation`."""
+
+    mode: OperationMode
+    config: RunnableConfig
+
+
 class _ModelOperationTool(BaseTool):
     """Shared body of the tools that call a chat model."""
 
@@ -327,38 +337,20 @@ class _ModelOperationTool(BaseTool):
 
     operation: ClassVar[LLMOperation]
 
-    def _perform(
-        self,
-        inputs: list[str],
-        instruction: str | None,
-        source_ids: list[int] | None,
-        run_manager: CallbackManagerForToolRun | None,
-    ) -> tuple[str, OperationResult]:
+    def _options(
+        self, run_manager: CallbackManagerForToolRun | AsyncCallbackManagerForToolRun | None
+    ) -> _CallOptions:
+        """The keyword arguments of the operation call (the tool run's child callbacks)."""
         config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
-        out = run_operation(
-            self.llm, self.operation, inputs, instruction, mode=self.operation_mode, config=config
-        )
-        return out.text, self._result(out.text, instruction, source_ids)
-
-    async def _aperform(
-        self,
-        inputs: list[str],
-        instruction: str | None,
-        source_ids: list[int] | None,
-        run_manager: AsyncCallbackManagerForToolRun | None,
-    ) -> tuple[str, OperationResult]:
-        config: RunnableConfig = {"callbacks": run_manager.get_child()} if run_manager else {}
-        out = await arun_operation(
-            self.llm, self.operation, inputs, instruction, mode=self.operation_mode, config=config
-        )
-        return out.text, self._result(out.text, instruction, source_ids)
+        return {"mode": self.operation_mode, "config": config}
 
     def _result(
-        self, text: str, instruction: str | None, source_ids: list[int] | None
-    ) -> OperationResult:
-        return OperationResult(
+        self, out: OperationOutput, instruction: str | None, source_ids: list[int] | None
+    ) -> tuple[str, OperationResult]:
+        """The tool's content and artifact for what the call produced."""
+        return out.text, OperationResult(
             operation=self.operation,
-            text=text,
+            text=out.text,
             source_ids=list(dict.fromkeys(source_ids or [])),
             instruction=instruction or None,
         )
@@ -374,7 +366,9 @@ class _OneTextTool(_ModelOperationTool):
         source_ids: list[int] | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> tuple[str, OperationResult]:
-        return self._perform([text], instruction, source_ids, run_manager)
+        options = self._options(run_manager)
+        out = run_operation(self.llm, self.operation, [text], instruction, **options)
+        return self._result(out, instruction, source_ids)
 
     async def _arun(
         self,
@@ -383,7 +377,9 @@ class _OneTextTool(_ModelOperationTool):
         source_ids: list[int] | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> tuple[str, OperationResult]:
-        return await self._aperform([text], instruction, source_ids, run_manager)
+        options = self._options(run_manager)
+        out = await arun_operation(self.llm, self.operation, [text], instruction, **options)
+        return self._result(out, instruction, source_ids)
 
 
 class ParaphraseTool(_OneTextTool):
@@ -478,7 +474,9 @@ class FusionTool(_ModelOperationTool):
         source_ids: list[int] | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> tuple[str, OperationResult]:
-        return self._perform(list(texts), instruction, source_ids, run_manager)
+        options = self._options(run_manager)
+        out = run_operation(self.llm, self.operation, list(texts), instruction, **options)
+        return self._result(out, instruction, source_ids)
 
     async def _arun(
         self,
@@ -487,7 +485,9 @@ class FusionTool(_ModelOperationTool):
         source_ids: list[int] | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> tuple[str, OperationResult]:
-        return await self._aperform(list(texts), instruction, source_ids, run_manager)
+        options = self._options(run_manager)
+        out = await arun_operation(self.llm, self.operation, list(texts), instruction, **options)
+        return self._result(out, instruction, source_ids)
 
 
 class ExtractTool(BaseTool):

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
@@ -326,19 +326,10 @@ class ProgramRefiner:
         session = _Session(self, program, sources, execution, on_check, on_round)
         executor = self._executor(on_node)
         session.initial(self._check(session.initial_targets(), session.usage))
-        for number in range(1, self.max_rounds + 1):
-            if not session.begin_round(number):
-                break
-            for height in session.heights:
-                pending = session.prepare(height)
-                if not pending:
-                    continue
-                # A node whose input failed cannot run; it is recorded as it is.
-                runnable = [p for p in pending if p.error is None]
-                done = executor.run_nodes(runnable, config=config) if runnable else []
-                done += [p for p in pending if p.error is not None]
-                session.absorb(done, self._check(session.checkable(done), session.usage))
-            session.end_round()
+        for runnable, blocked in session.batches(self.max_rounds):
+            ran = executor.run_nodes(runnable, config=config) if runnable else []
+            done = ran + blocked
+            session.absorb(done, self._check(session.checkable(done), session.usage))
         return session.result()
 
     async def arefine(
@@ -356,19 +347,10 @@ class ProgramRefiner:
         session = _Session(self, program, sources, execution, on_check, on_round)
         executor = self._executor(on_node)
         session.initial(await self._acheck(session.initial_targets(), session.usage))
-        for number in range(1, self.max_rounds + 1):
-            if not session.begin_round(number):
-                break
-            for height in session.heights:
-                pending = session.prepare(height)
-                if not pending:
-                    continue
-                runnable = [p for p in pending if p.error is None]
-                done = await executor.arun_nodes(runnable, config=config) if runnable else []
-                done += [p for p in pending if p.error is not None]
-                checks = await self._acheck(session.checkable(done), session.usage)
-                session.absorb(done, checks)
-            session.end_round()
+        for runnable, blocked in session.batches(self.max_rounds):
+            ran = await executor.arun_nodes(runnable, config=config) if runnable else []
+            done = ran + blocked
+            session.absorb(done, await self._acheck(session.checkable(done), session.usage))
         return session.result()
 
     # ---------------------------------------------------------------- helpers
@@ -417,6 +399,13 @@ class ProgramRefiner:
 # --------------------------------------------------------------------------- #
 # One refinement run
 # --------------------------------------------------------------------------- #
+
+
+class _Batch(NamedTuple):
+    """The re-runs of one height: the nodes that can run, and those whose input failed."""
+
+    runnable: list[NodeTrace]
+    blocked: list[NodeTrace]
 
 
 @dataclass
@@ -524,6 +513,29 @@ class _Session:
         self._close_round()
 
     # ----------------------------------------------------------------- rounds
+
+    def batches(self, max_rounds: int) -> Iterator[_Batch]:
+        """The re-runs of up to ``max_rounds`` rounds, one height at a time.
+
+        This is the refinement's sans-I/O core, so that :meth:`ProgramRefiner.refine`
+        and :meth:`ProgramRefiner.arefine` differ only in how they call the
+        model and the checker: the caller runs each batch, checks it and hands
+        both to :meth:`absorb` before asking for the next batch, which is then
+        prepared from what was absorbed (a parent re-runs on its child's new
+        output within the round).
+        """
+        for number in range(1, max_rounds + 1):
+            if not self.begin_round(number):
+                return
+            for height in self.heights:
+                pending = self.prepare(height)
+                if pending:
+                    # A node whose input failed cannot run; it is recorded as it is.
+                    yield _Batch(
+                        runnable=[p for p in pending if p.error is None],
+                        blocked=[p for p in pending if p.error is not None],
+                    )
+            self.end_round()
 
     def begin_round(self, number: int) -> bool:
         """Start round ``number``; ``False`` when nothing fails (refinement is done)."""
