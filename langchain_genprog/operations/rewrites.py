@@ -152,6 +152,8 @@ def _render(doc: Any, drop: set[int]) -> str:
     around it ("in prison, a fine, the Guard said" never becomes "prisonthe").
     """
     kept = [tok for tok in doc if tok.i not in drop]
+    if not kept:  # "(I tried some.)": the parenthesis is the whole sentence
+        return ""
     parts: list[str] = []
     for tok, nxt in zip(kept, [*kept[1:], None], strict=True):
         parts.append(tok.text)

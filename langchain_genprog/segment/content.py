@@ -44,6 +44,7 @@ _CONTINUATION = re.compile(
 """A lower-case connective, or an editor's bracket, opening a piece cut out of a sentence."""
 _BYLINE = re.compile(
     r"^\s*(?:[Bb]y|[Pp]osted by|[Ww]ritten by|[Rr]eporting by)\s+[A-Z][\w.'-]*(?:\s+\S+){0,5}$"
+    r"|^\s*\(\s*(?:[Rr]eporting|[Ww]riting|[Ee]diting|[Aa]dditional reporting) by\b[^()]*\)\s*$"
 )
 _DATELINE_ONLY = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)?\s*$")
 

@@ -181,6 +181,12 @@ def test_dateline_and_hanging_verbs_are_never_produced() -> None:
     assert not any("prisonthe" in t or "prison the" in t for t in joined)
 
 
+def test_a_sentence_in_parentheses_is_not_deleted_whole() -> None:
+    text = "(I tried some of the new beer, and it was awesome.)"
+    assert all(r.text and r.words >= 4 for r in compressions(text, max_ratio=0.95))
+    assert rewrite_options("compression", [text])[0]
+
+
 def test_choice_grammar_escapes_quotes_and_backslashes() -> None:
     grammar = choice_grammar(['He said "no".', "A \\ B."])
     assert grammar == 'root ::= "He said \\"no\\"." | "A \\\\ B."\n'

@@ -13,6 +13,7 @@ from langchain_genprog.segment.selection import select_sentences
         ("SAN FRANCISCO (MarketWatch) --", "dateline"),
         ("WASHINGTON —", "dateline"),
         ("By Jane Smith", "byline"),
+        ("(Reporting by Elvina Nawaguna; Editing by Sandra Maler)", "byline"),
         (
             "In 11 States Pick Governors Enlarge this image toggle caption Jim Cole/AP",
             "boilerplate",
