@@ -35,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +44,7 @@ from langchain_genprog.errors import InvalidInputError
 
 __all__ = [
     "BatchJournal",
+    "BatchOptions",
     "BatchReport",
     "ItemError",
     "arun_batch",
@@ -256,18 +257,50 @@ class _Writer:
             self.bar.close()
 
 
+class BatchOptions(TypedDict, total=False):
+    """How :func:`run_batch` and :func:`arun_batch` run a batch (all optional).
+
+    Attributes:
+        failure: The record of an item whose work raised an ``Exception``
+            (default: :func:`failure_record` of its key). ``KeyboardInterrupt``
+            and other ``BaseException`` stop the batch; what finished is saved.
+        concurrency: Items in flight at once (default 1: in order, in the
+            calling thread).
+        retry_failed: Run items again whose earlier record is a failure.
+        progress: A progress bar on stderr: done/total, failed, skipped
+            (default ``True``).
+    """
+
+    failure: Callable[[Any, Exception], Record]
+    concurrency: int
+    retry_failed: bool
+    progress: bool
+
+
+def _start(
+    items: Sequence[T], journal: BatchJournal, key: Callable[[T], Hashable], options: BatchOptions
+) -> tuple[_Plan[T], RunnableConfig, Callable[[Any], _Writer]]:
+    """Check the options, read the journal, and say what is left: the part both loops share."""
+    concurrency = options.get("concurrency", 1)
+    config = _config(concurrency)
+    plan = _Plan(items, journal, key, options.get("retry_failed", False))
+    failure = options.get("failure") or _default_failure(key)
+
+    def writer(handle: Any) -> _Writer:
+        return _Writer(plan, handle, failure, options.get("progress", True))
+
+    return plan, config, writer
+
+
 def run_batch(
     items: Sequence[T],
     work: Callable[[T], Record] | Runnable[T, Record],
     journal: BatchJournal,
     *,
     key: Callable[[T], Hashable],
-    failure: Callable[[T, Exception], Record] | None = None,
-    concurrency: int = 1,
-    retry_failed: bool = False,
-    progress: bool = True,
+    **options: Unpack[BatchOptions],
 ) -> BatchReport:
-    """Run ``work`` on every item not yet in ``journal``, at most ``concurrency`` at once.
+    """Run ``work`` on every item not yet in ``journal``, at most ``concurrency`` at once (threads).
 
     Args:
         items: The batch; ``key(item)`` must be unique.
@@ -275,25 +308,20 @@ def run_batch(
             journal's ``key_of``, is ``key(item)``); a callable or a ``Runnable``.
         journal: The output file.
         key: The key of an item.
-        failure: The record of an item whose ``work`` raised an ``Exception``
-            (default: :func:`failure_record`). ``KeyboardInterrupt`` and other
-            ``BaseException`` stop the batch; what finished is already saved.
-        concurrency: Items in flight at once (threads).
-        retry_failed: Run items again whose earlier record is a failure.
-        progress: A progress bar on stderr: done/total, failed, skipped.
+        **options: :class:`BatchOptions`: ``failure``, ``concurrency``,
+            ``retry_failed``, ``progress``.
 
     Raises:
         InvalidInputError: On repeated keys or ``concurrency`` below 1.
     """
-    config = _config(concurrency)
-    plan = _Plan(items, journal, key, retry_failed)
+    plan, config, writer_for = _start(items, journal, key, options)
     with journal.path.open("a", encoding="utf-8") as handle:
-        writer = _Writer(plan, handle, failure or _default_failure(key), progress)
+        writer = writer_for(handle)
         try:
             runnable = _runnable(work)
             outcomes = (
                 _one_by_one(runnable, plan.todo, config)
-                if concurrency == 1
+                if config.get("max_concurrency") == 1
                 else runnable.batch_as_completed(plan.todo, config, return_exceptions=True)
             )
             for index, outcome in outcomes:
@@ -309,10 +337,7 @@ async def arun_batch(
     journal: BatchJournal,
     *,
     key: Callable[[T], Hashable],
-    failure: Callable[[T, Exception], Record] | None = None,
-    concurrency: int = 1,
-    retry_failed: bool = False,
-    progress: bool = True,
+    **options: Unpack[BatchOptions],
 ) -> BatchReport:
     """Async :func:`run_batch`: ``work`` may be a coroutine function or an async ``Runnable``.
 
@@ -320,10 +345,9 @@ async def arun_batch(
     coroutines are in flight at once on the running event loop; the file is
     written between them.
     """
-    config = _config(concurrency)
-    plan = _Plan(items, journal, key, retry_failed)
+    plan, config, writer_for = _start(items, journal, key, options)
     with journal.path.open("a", encoding="utf-8") as handle:
-        writer = _Writer(plan, handle, failure or _default_failure(key), progress)
+        writer = writer_for(handle)
         try:
             outcomes = _runnable(work).abatch_as_completed(
                 plan.todo, config, return_exceptions=True

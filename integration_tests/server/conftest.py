@@ -27,13 +27,15 @@ MODEL_ALIAS = "smollm2"
 """The name the server answers to (``--model smollm2``)."""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on loopback."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started by :func:`spawn_logged` (SIGTERM, then SIGKILL), and its children."""
     if process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)  # its own session: our child's group only
@@ -42,6 +44,47 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT)
+
+
+def spawn_logged(
+    command: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session (so :func:`stop` ends it and its children only),
+    its stdout and stderr both written to ``log``."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    name: str,
+    timeout: float = START_TIMEOUT,
+) -> None:
+    """Poll ``url`` until it answers 200; fail with the log's tail if the process dies or
+    ``timeout`` seconds pass (start-up is bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{name} did not answer {url} in {timeout:.0f}s:\n{log.read_text()[-4000:]}")
 
 
 @dataclass(frozen=True)
@@ -58,12 +101,13 @@ class LlamaServer:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """``python -m llama_cpp.server`` serving the embedded GGUF as ``smollm2`` on loopback."""
     pytest.importorskip("langchain_openai", reason="pip install langchain-openai")
     pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
     from langchain_genprog.models._resources import default_model_path
 
     gguf = default_model_path()
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
         sys.executable,
@@ -82,32 +126,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         "--seed",
         "0",
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn_logged(command, log)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited:\n{log.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not up in {START_TIMEOUT:.0f}s")
-            time.sleep(0.5)
+        wait_until_up(f"{url}/models", process, log, name="llama_cpp.server")
         yield LlamaServer(url=url, log=log)
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="module")

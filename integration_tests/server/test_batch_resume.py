@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from integration_tests.server.conftest import MODEL_ALIAS, LlamaServer
+from integration_tests.server.conftest import MODEL_ALIAS, LlamaServer, spawn_logged
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.timeout(240)]
 
@@ -72,15 +72,8 @@ def _spawn(batch_in: Path, out: Path, url: str, log: Path, *extra: str) -> subpr
         "--quiet",
         *extra,
     ]
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,  # the checkout's package, as `python -m` puts the cwd first on sys.path
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # cwd: the checkout's package, as `python -m` puts the cwd first on sys.path
+    return spawn_logged(command, log, cwd=ROOT)
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
