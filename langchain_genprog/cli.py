@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
     from langchain_genprog.evaluation.datasets import Example
     from langchain_genprog.models.scoring import LogProbScorer
+    from langchain_genprog.segment.sources import Sources
 
 
 def _echo_err(message: str) -> None:
@@ -413,8 +414,7 @@ concurrency_option = click.option(
 
 
 def _run_attribute_batch(
-    batch_in: str,
-    batch_out: str,
+    paths: tuple[str | None, str | None],
     scorer: Callable[[], LogProbScorer | None],
     mexgen: MExGenAttributorConfig,
     *,
@@ -422,8 +422,19 @@ def _run_attribute_batch(
     concurrency: int,
     retry_failed: bool,
     quiet: bool,
+    single: tuple[Any, ...],
 ) -> None:
-    """``genprog attribute --batch``: run, report on stderr, exit 1 if any item failed."""
+    """``genprog attribute --batch``: run, report on stderr, exit 1 if any item failed.
+
+    ``single`` holds the one-answer options (FILES, --answer, --json ...):
+    each batch line carries its own, so giving any is refused, not ignored.
+    """
+    batch_in, batch_out = paths
+    if not (batch_in and batch_out) or any(single):
+        raise click.UsageError(
+            "a batch takes --batch IN.jsonl --out OUT.jsonl, and no FILES, --answer, "
+            "--question, --json or --html (each line carries its own)"
+        )
     from langchain_genprog.attribute.batch import attribute_batch
 
     try:
@@ -508,21 +519,16 @@ def attribute_command(
     from langchain_genprog.segment.sources import Sources
 
     if batch_in or batch_out:
-        single = (files, jsonl, dataset, docs_dir, answer_text, answer_file, question, json_out)
-        if not (batch_in and batch_out) or any(single) or html_out:
-            raise click.UsageError(
-                "a batch takes --batch IN.jsonl --out OUT.jsonl, and no FILES, --answer, "
-                "--question, --json or --html (each line carries its own)"
-            )
+        single = (files, jsonl, dataset, docs_dir, answer_text, answer_file, question)
         _run_attribute_batch(
-            batch_in,
-            batch_out,
+            (batch_in, batch_out),
             scorer,
             mexgen,
             top_k=top_k,
             concurrency=concurrency,
             retry_failed=retry_failed,
             quiet=quiet,
+            single=(*single, json_out, html_out),
         )
         return
     try:
@@ -551,6 +557,19 @@ def attribute_command(
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
     _report_attribution(result, seconds)
+    _write_attribution(result, sources, answer_text, question, seconds, json_out, html_out)
+
+
+def _write_attribution(
+    result: AttributionResult,
+    sources: Sources,
+    answer_text: str,
+    question: str | None,
+    seconds: float,
+    json_out: str | None,
+    html_out: str | None,
+) -> None:
+    """Write the ``--json`` result and the ``--html`` view of one attribution, if asked."""
     if json_out:
         payload = {
             "answer": answer_text,

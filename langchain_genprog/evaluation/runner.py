@@ -26,7 +26,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from langchain_genprog.batch import BatchJournal, BatchReport, ItemError, run_batch
+from langchain_genprog.batch import (
+    BatchJournal,
+    BatchOptions,
+    BatchReport,
+    ItemError,
+    run_batch,
+)
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.cost import Cost
 from langchain_genprog.evaluation.datasets import Example
@@ -119,9 +125,7 @@ def run_evaluation(
             a ``top_ks`` entry below 1, or ``concurrency`` below 1.
     """
     named = _named_methods(methods)
-    bad_ks = [k for k in top_ks if k is not None and k < 1]
-    if bad_ks:
-        raise InvalidInputError(f"top_ks must be at least 1 (or None for all), got {bad_ks}")
+    _check_top_ks(top_ks)
     chosen = _unique(_take(examples, limit))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,24 +137,14 @@ def run_evaluation(
         "drop_hold_seed": drop_hold_seed,
         "drop_hold_context": drop_hold_context,
     }
-
-    def work(pair: tuple[Example, str]) -> dict[str, Any]:
-        example, name = pair
-        return evaluate_pair(example, named[name], name=name, **options)
-
     pairs = [(e, name) for e in chosen for name in named]
-    report = run_batch(
-        pairs,
-        work,
-        journal,
-        key=lambda pair: (pair[0].id, pair[1]),
-        failure=_pair_failure,
-        concurrency=concurrency,
-        retry_failed=retry_failed,
-        progress=progress,
-    )
-    records = journal.records
-    current = [records[(e.id, name)] for e, name in pairs if (e.id, name) in records]
+    batch: BatchOptions = {
+        "concurrency": concurrency,
+        "retry_failed": retry_failed,
+        "progress": progress,
+    }
+    report = _run_pairs(pairs, named, journal, options, batch)
+    current = [journal.records[k] for e, n in pairs if (k := (e.id, n)) in journal.records]
     summary = summarize(current, list(named))
     written = _write_outputs(out, summary, current, examples=len(chosen))
     return EvaluationSummary(
@@ -163,6 +157,30 @@ def run_evaluation(
         failed=report.failed_now,
         batch=report,
     )
+
+
+def _run_pairs(
+    pairs: Sequence[tuple[Example, str]],
+    named: Mapping[str, Method],
+    journal: BatchJournal,
+    options: Mapping[str, Any],
+    batch: BatchOptions,
+) -> BatchReport:
+    """Run and append each pair as it finishes (:func:`~langchain_genprog.batch.run_batch`)."""
+    with_failure: BatchOptions = {**batch, "failure": _pair_failure}
+    return run_batch(
+        pairs,
+        lambda pair: evaluate_pair(pair[0], named[pair[1]], name=pair[1], **options),
+        journal,
+        key=lambda pair: (pair[0].id, pair[1]),
+        **with_failure,
+    )
+
+
+def _check_top_ks(top_ks: Sequence[int | None]) -> None:
+    bad_ks = [k for k in top_ks if k is not None and k < 1]
+    if bad_ks:
+        raise InvalidInputError(f"top_ks must be at least 1 (or None for all), got {bad_ks}")
 
 
 def _pair_key(record: Mapping[str, Any]) -> Hashable:
