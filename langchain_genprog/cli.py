@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from langchain_genprog.attribute.base import AttributionResult
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
     from langchain_genprog.evaluation.datasets import Example
+    from langchain_genprog.models.scoring import LogProbScorer
+    from langchain_genprog.segment.sources import Sources
 
 
 def _echo_err(message: str) -> None:
@@ -348,6 +350,112 @@ def _mexgen_config(
     return MExGenAttributorConfig(**options)
 
 
+def _served_scorer(
+    model: str, base_url: str | None, template: str
+) -> Callable[[], LogProbScorer | None]:
+    """The scorer ``--model/--base-url/--scorer-template`` name, checked now, loaded on use.
+
+    ``embedded`` gives ``None``: the post hoc attribution loads its shared
+    embedded scorer itself, only once an answer is to be scored.
+    """
+    from langchain_genprog.models.loading import EMBEDDED, load_log_prob_scorer
+
+    if model.strip() == EMBEDDED and not base_url:
+        return lambda: None
+    try:
+        scorer = load_log_prob_scorer(model, base_url, template=template)
+    except GenProgError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    return lambda: scorer
+
+
+def scorer_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--model/--base-url/--scorer-template``, given to the command as one ``scorer`` factory."""
+
+    @functools.wraps(command)
+    def with_scorer(*args: Any, **kwargs: Any) -> Any:
+        kwargs["scorer"] = _served_scorer(
+            kwargs.pop("model"), kwargs.pop("base_url"), kwargs.pop("scorer_template")
+        )
+        return command(*args, **kwargs)
+
+    options = [
+        click.option(
+            "--model",
+            default="embedded",
+            show_default=True,
+            help="Log-prob scorer: embedded, or a NAME served at --base-url.",
+        ),
+        click.option(
+            "--base-url",
+            help="OpenAI-compatible server whose /v1/completions scores --model NAME "
+            "(vLLM, python -m llama_cpp.server), e.g. http://127.0.0.1:8000/v1.",
+        ),
+        click.option(
+            "--scorer-template",
+            type=click.Choice(["chatml", "none"]),
+            default="chatml",
+            show_default=True,
+            help="How a served scorer's prompt is wrapped: a ChatML user turn, or as is.",
+        ),
+    ]
+    for option in reversed(options):
+        with_scorer = option(with_scorer)
+    return with_scorer
+
+
+concurrency_option = click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Items in flight at once (raise it for a model server that serves requests in parallel).",
+)
+
+
+def _run_attribute_batch(
+    paths: tuple[str | None, str | None],
+    scorer: Callable[[], LogProbScorer | None],
+    mexgen: MExGenAttributorConfig,
+    *,
+    top_k: int,
+    concurrency: int,
+    retry_failed: bool,
+    quiet: bool,
+    single: tuple[Any, ...],
+) -> None:
+    """``genprog attribute --batch``: run, report on stderr, exit 1 if any item failed.
+
+    ``single`` holds the one-answer options (FILES, --answer, --json ...):
+    each batch line carries its own, so giving any is refused, not ignored.
+    """
+    batch_in, batch_out = paths
+    if not (batch_in and batch_out) or any(single):
+        raise click.UsageError(
+            "a batch takes --batch IN.jsonl --out OUT.jsonl, and no FILES, --answer, "
+            "--question, --json or --html (each line carries its own)"
+        )
+    from langchain_genprog.attribute.batch import attribute_batch
+
+    try:
+        report = attribute_batch(
+            batch_in,
+            batch_out,
+            scorer,
+            config=mexgen,
+            top_k=top_k,
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            progress=not quiet,
+        )
+    except GenProgError as err:
+        raise click.ClickException(f"{type(err).__name__}: {err}") from err
+    _echo_err(f"batch: {report.describe()}")
+    if report.failed:
+        _echo_err(f"batch: {report.failed} item(s) failed; see their error in {batch_out}")
+        sys.exit(1)
+
+
 @main.command(name="attribute")
 @input_options
 @click.option("-a", "--answer", "answer_text", help="The answer text to attribute.")
@@ -357,6 +465,24 @@ def _mexgen_config(
 @click.option("-q", "--question", help="The question the answer responds to.")
 @mexgen_options()
 @click.option("--top-k", default=3, show_default=True, type=click.IntRange(1, 20))
+@scorer_options
+@click.option(
+    "--batch",
+    "batch_in",
+    type=click.Path(exists=True, dir_okay=False),
+    help=(
+        "Attribute every line of this JSONL: "
+        '{"id", "answer", "documents": [text or {"page_content", "metadata"}], "question"?}.'
+    ),
+)
+@click.option(
+    "--out",
+    "batch_out",
+    type=click.Path(dir_okay=False),
+    help="With --batch: the JSONL of citations, one line per item; rerun to resume.",
+)
+@concurrency_option
+@click.option("--retry-failed", is_flag=True, help="With --batch: rerun items that failed before.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the full result.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML view.")
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
@@ -371,18 +497,40 @@ def attribute_command(
     question: str | None,
     mexgen: MExGenAttributorConfig,
     top_k: int,
+    scorer: Callable[[], LogProbScorer | None],
+    batch_in: str | None,
+    batch_out: str | None,
+    concurrency: int,
+    retry_failed: bool,
     json_out: str | None,
     html_out: str | None,
     quiet: bool,
 ) -> None:
     """Cite each sentence of an ANSWER written by anything to the sentences of FILES.
 
-    Scores come from MExGen with the embedded local log-prob scorer. With
-    --dataset, the example's reference answer is attributed unless --answer is given.
+    Scores come from MExGen with the embedded local log-prob scorer, or with
+    --model NAME --base-url URL from an OpenAI-compatible completions server.
+    With --dataset, the example's reference answer is attributed unless
+    --answer is given. With --batch IN.jsonl --out OUT.jsonl, every line of IN
+    is attributed (--concurrency at once) and its citations appended to OUT as
+    it finishes; rerunning the command resumes, skipping the items OUT holds.
     """
     from langchain_genprog.attribute.posthoc import attribute
     from langchain_genprog.segment.sources import Sources
 
+    if batch_in or batch_out:
+        single = (files, jsonl, dataset, docs_dir, answer_text, answer_file, question)
+        _run_attribute_batch(
+            (batch_in, batch_out),
+            scorer,
+            mexgen,
+            top_k=top_k,
+            concurrency=concurrency,
+            retry_failed=retry_failed,
+            quiet=quiet,
+            single=(*single, json_out, html_out),
+        )
+        return
     try:
         documents, dataset_question = load_documents(
             files, jsonl, dataset, example, docs_dir=docs_dir
@@ -400,6 +548,7 @@ def attribute_command(
             answer_text,
             sources,
             question,
+            scorer=scorer(),
             config=mexgen,
             top_k=top_k,
             progress_bar=not quiet,
@@ -408,6 +557,19 @@ def attribute_command(
     except GenProgError as err:
         raise click.ClickException(f"{type(err).__name__}: {err}") from err
     _report_attribution(result, seconds)
+    _write_attribution(result, sources, answer_text, question, seconds, json_out, html_out)
+
+
+def _write_attribution(
+    result: AttributionResult,
+    sources: Sources,
+    answer_text: str,
+    question: str | None,
+    seconds: float,
+    json_out: str | None,
+    html_out: str | None,
+) -> None:
+    """Write the ``--json`` result and the ``--html`` view of one attribution, if asked."""
     if json_out:
         payload = {
             "answer": answer_text,
@@ -457,6 +619,8 @@ def attribute_command(
 )
 @click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
 @click.option("--retry-failed", is_flag=True, help="Rerun pairs that failed before.")
+@concurrency_option
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr.")
 @mexgen_options("mexgen-")
 def eval_command(
     data: str,
@@ -472,9 +636,16 @@ def eval_command(
     posthoc_answer: str,
     max_sentences: int,
     retry_failed: bool,
+    concurrency: int,
+    quiet: bool,
     mexgen: MExGenAttributorConfig,
 ) -> None:
-    """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report."""
+    """Compare citation methods on a dataset; resumable; writes JSON, CSV and an HTML report.
+
+    Each (example, method) pair is appended to OUT/results.jsonl as it
+    finishes (--concurrency pairs at once); rerunning the command resumes,
+    skipping finished pairs (and failed ones unless --retry-failed).
+    """
     from langchain_genprog.evaluation.cli_support import eval_command_impl, mexgen_attributors
 
     try:
@@ -492,6 +663,8 @@ def eval_command(
             posthoc_answer=posthoc_answer,  # type: ignore[arg-type]
             max_sentences=max_sentences,
             retry_failed=retry_failed,
+            concurrency=concurrency,
+            progress=not quiet,
             attributor_factory=mexgen_attributors(mexgen),
         )
     except GenProgError as err:
@@ -502,6 +675,8 @@ def eval_command(
         )
         click.echo(f"{method}: {shown}")
     click.echo(f"ran {summary.ran} pairs, skipped {summary.skipped} finished ones")
+    if summary.batch is not None:
+        _echo_err(f"batch: {summary.batch.describe()}")
     click.echo(f"wrote {summary.summary_csv}, {summary.summary_json}, {summary.report}")
 
 

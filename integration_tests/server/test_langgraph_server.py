@@ -12,24 +12,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from integration_tests.server.conftest import free_port, spawn_logged, stop, wait_until_up
+
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 """Seconds the server may take to answer ``/ok`` (imports and graph load included)."""
-STOP_TIMEOUT = 30.0
 
 DOCUMENTS: list[Any] = [
     {
@@ -50,50 +45,13 @@ SENTENCES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_ok(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"langgraph dev exited with {process.returncode}:\n{log.read_text()[-4000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(
-        f"langgraph dev did not answer /ok in {START_TIMEOUT:.0f}s:\n{log.read_text()[-4000:]}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    # The server runs in its own session: signal its process group (our child's id).
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("langgraph_api", reason="pip install 'langgraph-cli[inmem]'")
     executable = shutil.which("langgraph")
     if executable is None:
         pytest.skip("the langgraph CLI is not installed: pip install 'langgraph-cli[inmem]'")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("langgraph-dev") / "server.log"
     env = {
         **os.environ,
@@ -117,22 +75,13 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--config",
         str(ROOT / "langgraph.json"),
     ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn_logged(command, log, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ok(url, process, log)
+        wait_until_up(f"{url}/ok", process, log, name="langgraph dev", timeout=START_TIMEOUT)
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _final_message(values: dict[str, Any]) -> dict[str, Any]:

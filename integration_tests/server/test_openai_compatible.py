@@ -16,19 +16,11 @@ the served graph is (:mod:`langchain_genprog.server`).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from integration_tests.server.conftest import MODEL_ALIAS
 from langchain_genprog.citations import citations_of
 from langchain_genprog.errors import PlanningError
 from langchain_genprog.execute.executor import ProgramExecutor
@@ -38,87 +30,12 @@ from langchain_genprog.segment.sources import Sources
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 30.0
-MODEL_ALIAS = "smollm2"
-
 DOCUMENTS = [
     "The council approved the riverside park on Monday. It will cost two million dollars. "
     "Work starts in May.",
     "Residents had asked for more green space. The mayor praised the vote.",
 ]
 QUESTION = "What did the council decide?"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)  # its own session: our child's group only
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("langchain_openai", reason="pip install langchain-openai")
-    pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
-    from langchain_genprog.models._resources import default_model_path
-
-    gguf = default_model_path()
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(gguf),
-        "--model_alias",
-        MODEL_ALIAS,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        "--seed",
-        "0",
-    ]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited:\n{log.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not up in {START_TIMEOUT:.0f}s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        _stop(process)
 
 
 def _check_cited(state: dict[str, Any]) -> None:

@@ -178,6 +178,7 @@ def eval_command_impl(
     posthoc_answer: AnswerFrom = "generate",
     retry_failed: bool = False,
     progress: bool = True,
+    concurrency: int = 1,
 ) -> EvaluationSummary:
     """The body of ``genprog eval``: load data, build methods, run, write the report.
 
@@ -206,6 +207,8 @@ def eval_command_impl(
         posthoc_answer: ``generate`` or ``reference`` for the post-hoc methods.
         retry_failed: Rerun pairs that failed in an earlier run.
         progress: Show progress on stderr.
+        concurrency: Pairs run at once (for a model server that serves
+            requests in parallel; the embedded models take one call at a time).
 
     Returns:
         Where everything was written and the per-method means.
@@ -236,6 +239,7 @@ def eval_command_impl(
         progress=progress,
         retry_failed=retry_failed,
         drop_hold_context=drop_hold_context,
+        concurrency=concurrency,
     )
 
 

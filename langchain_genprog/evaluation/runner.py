@@ -2,8 +2,9 @@
 
 Each (example, method) pair is run once and written as one JSON line to
 ``results.jsonl`` as soon as it finishes, so a long run that is interrupted
-(or crashes) loses at most the pair in progress: a rerun with the same
-``out_dir`` reads the file and skips every finished pair. After the loop the
+(or crashes) loses at most the pairs in progress: a rerun with the same
+``out_dir`` reads the file and skips every finished pair. The loop, its
+concurrency limit and the file are :mod:`langchain_genprog.batch`'s. After the loop the
 summary (mean of every metric per method) is written as ``summary.csv`` and
 ``summary.json``, and ``report.html`` shows it with plots embedded as PNG.
 
@@ -18,15 +19,20 @@ only the loop and its files.
 from __future__ import annotations
 
 import json
-import math
-import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from langchain_genprog.batch import (
+    BatchJournal,
+    BatchOptions,
+    BatchReport,
+    ItemError,
+    run_batch,
+)
 from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.evaluation.cost import Cost
 from langchain_genprog.evaluation.datasets import Example
@@ -57,6 +63,7 @@ class EvaluationSummary(BaseModel):
         ran: Pairs run in this call.
         skipped: Pairs already finished by an earlier run.
         failed: Pairs that ended in an error in this call.
+        batch: The batch's own counts (ok and failed over the whole file, seconds).
     """
 
     out_dir: str
@@ -68,6 +75,7 @@ class EvaluationSummary(BaseModel):
     ran: int = 0
     skipped: int = 0
     failed: int = 0
+    batch: BatchReport | None = None
 
 
 def run_evaluation(
@@ -83,6 +91,7 @@ def run_evaluation(
     retry_failed: bool = False,
     drop_hold_seed: int = 0,
     drop_hold_context: int | None = 40,
+    concurrency: int = 1,
 ) -> EvaluationSummary:
     """Run every method on every example, score the outputs, and write the report.
 
@@ -108,25 +117,19 @@ def run_evaluation(
             relevant source sentences (BM25 against the question) plus every
             cited one; ``None`` uses all sources. Every condition re-scores the
             answer under this context, so it bounds the scorer's cost.
+        concurrency: Pairs run at once (threads; the methods' models must be
+            thread-safe, as the embedded ones and LangChain's clients are).
 
     Raises:
         InvalidInputError: On duplicate example ids or method names, no methods,
-            or a ``top_ks`` entry below 1.
+            a ``top_ks`` entry below 1, or ``concurrency`` below 1.
     """
     named = _named_methods(methods)
-    bad_ks = [k for k in top_ks if k is not None and k < 1]
-    if bad_ks:
-        raise InvalidInputError(f"top_ks must be at least 1 (or None for all), got {bad_ks}")
+    _check_top_ks(top_ks)
     chosen = _unique(_take(examples, limit))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results_path = out / RESULTS_FILE
-    records = load_results(results_path)
-    finished = {
-        key for key, record in records.items() if record["status"] == "ok" or not retry_failed
-    }
-    pairs = [(e, name) for e in chosen for name in named]
-    todo = [(e, name) for e, name in pairs if (e.id, name) not in finished]
+    journal = BatchJournal(out / RESULTS_FILE, key_of=_pair_key)
     options: dict[str, Any] = {
         "judge": judge,
         "scorer": scorer,
@@ -134,44 +137,65 @@ def run_evaluation(
         "drop_hold_seed": drop_hold_seed,
         "drop_hold_context": drop_hold_context,
     }
-    ran, failed = _run_pairs(todo, named, records, results_path, progress, options)
-    current = [records[(e.id, name)] for e, name in pairs if (e.id, name) in records]
+    pairs = [(e, name) for e in chosen for name in named]
+    batch: BatchOptions = {
+        "concurrency": concurrency,
+        "retry_failed": retry_failed,
+        "progress": progress,
+    }
+    report = _run_pairs(pairs, named, journal, options, batch)
+    current = [journal.records[k] for e, n in pairs if (k := (e.id, n)) in journal.records]
     summary = summarize(current, list(named))
     written = _write_outputs(out, summary, current, examples=len(chosen))
     return EvaluationSummary(
         out_dir=str(out),
-        results=str(results_path),
+        results=str(journal.path),
         **written,
         methods=summary,
-        ran=ran,
-        skipped=len(pairs) - len(todo),
-        failed=failed,
+        ran=report.ran,
+        skipped=report.skipped,
+        failed=report.failed_now,
+        batch=report,
     )
 
 
 def _run_pairs(
-    todo: Sequence[tuple[Example, str]],
+    pairs: Sequence[tuple[Example, str]],
     named: Mapping[str, Method],
-    records: dict[tuple[str, str], dict[str, Any]],
-    results_path: Path,
-    progress: bool,
+    journal: BatchJournal,
     options: Mapping[str, Any],
-) -> tuple[int, int]:
-    """Run and append each pair (flushing each line); return how many ran and failed."""
-    ran = failed = 0
-    bar = _progress(len(todo), enabled=progress)
-    with results_path.open("a", encoding="utf-8") as handle:
-        for example, name in todo:
-            bar.set_description(f"{name} {example.id}")
-            record = evaluate_pair(example, named[name], name=name, **options)
-            handle.write(json.dumps(_finite_json(record), ensure_ascii=False) + "\n")
-            handle.flush()
-            records[(example.id, name)] = record
-            ran += 1
-            failed += record["status"] != "ok"
-            bar.update(1)
-    bar.close()
-    return ran, failed
+    batch: BatchOptions,
+) -> BatchReport:
+    """Run and append each pair as it finishes (:func:`~langchain_genprog.batch.run_batch`)."""
+    with_failure: BatchOptions = {**batch, "failure": _pair_failure}
+    return run_batch(
+        pairs,
+        lambda pair: evaluate_pair(pair[0], named[pair[1]], name=pair[1], **options),
+        journal,
+        key=lambda pair: (pair[0].id, pair[1]),
+        **with_failure,
+    )
+
+
+def _check_top_ks(top_ks: Sequence[int | None]) -> None:
+    bad_ks = [k for k in top_ks if k is not None and k < 1]
+    if bad_ks:
+        raise InvalidInputError(f"top_ks must be at least 1 (or None for all), got {bad_ks}")
+
+
+def _pair_key(record: Mapping[str, Any]) -> Hashable:
+    return (str(record["example_id"]), str(record["method"]))
+
+
+def _pair_failure(pair: tuple[Example, str], err: Exception) -> dict[str, Any]:
+    """The record of a pair whose run raised past :func:`evaluate_pair` (it catches its own)."""
+    return {
+        "example_id": pair[0].id,
+        "method": pair[1],
+        "status": "error",
+        "error": f"{type(err).__name__}: {err}",
+        "error_type": ItemError.from_exception(err).type,
+    }
 
 
 def _write_outputs(
@@ -273,38 +297,8 @@ def load_results(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     A line cut short by a crash is dropped and the file is rewritten without
     it, so that new records are never appended onto a broken line.
     """
-    records: dict[tuple[str, str], dict[str, Any]] = {}
-    if not path.exists():
-        return records
-    good: list[str] = []
-    broken = False
-    text = path.read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            key = (str(record["example_id"]), str(record["method"]))
-            record["status"] = str(record["status"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            broken = True
-            continue
-        records[key] = record
-        good.append(line)
-    if broken or (text and not text.endswith("\n")):
-        path.write_text("".join(f"{line}\n" for line in good), encoding="utf-8")
-    return records
-
-
-def _finite_json(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) with ``None``, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_json(v) for v in value]
-    return value
+    records = BatchJournal(path, key_of=_pair_key).load()
+    return {(str(k[0]), str(k[1])): r for k, r in records.items() if isinstance(k, tuple)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -342,22 +336,3 @@ def _unique(examples: list[Example]) -> list[Example]:
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         raise InvalidInputError(f"example ids must be unique; repeated: {duplicates[:5]}")
     return examples
-
-
-class _NoBar:
-    def set_description(self, text: str) -> None:
-        """Do nothing."""
-
-    def update(self, n: int) -> None:
-        """Do nothing."""
-
-    def close(self) -> None:
-        """Do nothing."""
-
-
-def _progress(total: int, *, enabled: bool) -> Any:
-    if not enabled or total == 0:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, file=sys.stderr, unit="run")

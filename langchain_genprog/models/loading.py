@@ -28,18 +28,21 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
 from langchain_genprog.errors import InvalidInputError, ModelNotAvailableError
+
+if TYPE_CHECKING:
+    from langchain_genprog.models.scoring import LogProbScorer
 
 EMBEDDED = "embedded"
 """The name of the embedded default chat model."""
 
 _OPENAI_EXTRA = "pip install 'langchain-genprog[openai]'"
 
-__all__ = ["EMBEDDED", "load_chat_model"]
+__all__ = ["EMBEDDED", "chatml_prompt", "load_chat_model", "load_log_prob_scorer"]
 
 
 def load_chat_model(
@@ -163,6 +166,72 @@ def _init_chat_model(
         hint = " (on an OpenAI-compatible server, write openai:NAME)" if base_url else ""
         raise InvalidInputError(f"model {name!r}: {err}{hint}") from err
     return chat
+
+
+def chatml_prompt(prompt: str) -> str:
+    """``prompt`` as a ChatML user turn awaiting the reply (SmolLM2, Qwen, ...).
+
+    A server's ``/v1/completions`` scores raw text, so the chat template the
+    embedded scorer applies must be applied before sending; ChatML also
+    starts with these models' BOS text, which the llama.cpp server needs to
+    align its echoed log-probs (see :mod:`~langchain_genprog.models.openai_scorer`).
+    """
+    return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def load_log_prob_scorer(
+    spec: str = EMBEDDED,
+    base_url: str | None = None,
+    *,
+    api_key: str | None = None,
+    template: str = "chatml",
+    max_concurrency: int = 4,
+) -> LogProbScorer:
+    """The log-prob scorer a name stands for: ``embedded``, or NAME on a completions server.
+
+    MExGen needs prompt log-probabilities, which chat endpoints do not return,
+    so a served scorer goes through ``/v1/completions`` with ``echo=True``
+    (vLLM, the llama.cpp server) and the chat template is applied here.
+
+    Args:
+        spec: ``embedded`` (the in-process SmolLM2 scorer) or the model NAME on
+            the server (``openai:NAME`` is accepted too).
+        base_url: The server's API root, e.g. ``http://127.0.0.1:8000/v1``.
+        api_key: Bearer token for the server (local servers ignore it).
+        template: ``chatml`` (wrap each prompt as a ChatML user turn) or
+            ``none`` (send the prompt as is).
+        max_concurrency: Requests in flight at once per scoring call.
+
+    Raises:
+        InvalidInputError: On ``base_url`` with ``embedded``, a name without
+            ``base_url``, or an unknown template.
+        ModelNotAvailableError: If the embedded scorer is not installed.
+    """
+    name = spec.strip()
+    if name == EMBEDDED:
+        if base_url:
+            msg = "the embedded scorer runs in-process; give the served model's NAME with base_url"
+            raise InvalidInputError(msg)
+        from langchain_genprog.models import get_default_scorer
+
+        return get_default_scorer()
+    if not base_url:
+        msg = (
+            f"scorer {spec!r}: log-probs come from the embedded model or an OpenAI-compatible "
+            "completions server; give --base-url (e.g. http://127.0.0.1:8000/v1) or 'embedded'"
+        )
+        raise InvalidInputError(msg)
+    if template not in ("chatml", "none"):
+        raise InvalidInputError(f"unknown scorer template {template!r}; expected chatml or none")
+    from langchain_genprog.models.openai_scorer import OpenAICompletionsLogProbScorer
+
+    return OpenAICompletionsLogProbScorer(
+        base_url,
+        name.removeprefix("openai:"),
+        api_key=api_key,
+        chat_template=chatml_prompt if template == "chatml" else None,
+        max_concurrency=max_concurrency,
+    )
 
 
 @functools.cache

@@ -161,6 +161,26 @@ def test_eval_passes_the_mexgen_options_to_the_attributor(
     assert seen["levels"] == ("sentence", "phrase") and seen["budget"] is None
 
 
+def test_eval_passes_concurrency_and_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_genprog.evaluation import cli_support
+
+    seen: dict[str, object] = {}
+
+    def fake_impl(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise cli_support.InvalidInputError("stop here")
+
+    monkeypatch.setattr(cli_support, "eval_command_impl", fake_impl)
+    data = tmp_path / "d.jsonl"
+    data.write_text("{}\n")
+    args = ["eval", "--data", str(data), "--concurrency", "4", "--quiet"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert seen["concurrency"] == 4 and seen["progress"] is False
+    result = CliRunner().invoke(cli.main, ["eval", "--data", str(data), "--concurrency", "0"])
+    assert result.exit_code == 2 and "--concurrency" in result.output
+
+
 def test_mexgen_options_are_validated_once_into_one_config(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     data.write_text("{}\n")

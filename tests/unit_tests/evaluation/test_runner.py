@@ -161,6 +161,30 @@ def test_resumes_after_an_interrupted_run(tmp_path: Path) -> None:
     assert [r["example_id"] for r in _lines(tmp_path)] == ["e0", "e1", "e2"]
 
 
+def test_pairs_run_concurrently_and_resume(tmp_path: Path) -> None:
+    def flaky(example: Example) -> BaseException | None:
+        return ValueError("server said 503") if example.id == "e1" else None
+
+    first = FakeMethod("m", [[1], [2]], fail_on=flaky)
+    other = FakeMethod("n", [[1], []])
+    summary = run_evaluation(
+        EXAMPLES, [first, other], out_dir=tmp_path, progress=False, concurrency=3
+    )
+    assert (summary.ran, summary.failed) == (6, 1)
+    assert summary.batch is not None and (summary.batch.ok, summary.batch.failed) == (5, 1)
+    assert sorted(first.runs) == ["e0", "e1", "e2"]
+    failed = [r for r in _lines(tmp_path) if r["status"] != "ok"]
+    assert [(r["example_id"], r["method"]) for r in failed] == [("e1", "m")]
+    assert "ValueError: server said 503" in str(failed[0]["error"])
+
+    again = FakeMethod("m", [[1], [2]])
+    summary = run_evaluation(
+        EXAMPLES, [again, other], out_dir=tmp_path, progress=False, retry_failed=True, concurrency=2
+    )
+    assert again.runs == ["e1"] and (summary.ran, summary.skipped) == (1, 5)
+    assert summary.methods["m"]["examples"] == 3 and summary.methods["m"]["failed"] == 0
+
+
 def test_failed_pairs_are_kept_unless_retried(tmp_path: Path) -> None:
     flaky = FakeMethod("m", [[1], [2]], fail_on=lambda e: ValueError("oops"))
     run_evaluation(EXAMPLES[:1], [flaky], out_dir=tmp_path, progress=False)
