@@ -157,6 +157,13 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--base-url", help="Base URL of an OpenAI-compatible server serving --model NAME.")
 @click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
 @click.option(
+    "--max-concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Model requests in flight at once (independent operations, scored perturbations).",
+)
+@click.option(
     "--attributor",
     type=click.Choice(["program", "mexgen"]),
     default="program",
@@ -177,6 +184,7 @@ def answer(
     model: str,
     base_url: str | None,
     max_sentences: int,
+    max_concurrency: int,
     attributor: str,
     json_out: str | None,
     html_out: str | None,
@@ -197,6 +205,7 @@ def answer(
             question,
             llm=load_chat_model(model, base_url),
             max_sentences=max_sentences,
+            max_concurrency=max_concurrency,
             measure=attributor == "mexgen",
             quiet=quiet,
         )
@@ -228,6 +237,7 @@ def _run_graph(
     *,
     llm: BaseChatModel,
     max_sentences: int,
+    max_concurrency: int,
     measure: bool,
     quiet: bool,
 ) -> dict[str, Any]:
@@ -240,7 +250,9 @@ def _run_graph(
         from langchain_genprog.models import get_default_scorer
 
         attribute_with = MExGenAttributor(get_default_scorer())
-    graph = create_genprog_graph(llm, max_sentences=max_sentences, attributor=attribute_with)
+    graph = create_genprog_graph(
+        llm, max_sentences=max_sentences, max_concurrency=max_concurrency, attributor=attribute_with
+    )
     state: dict[str, Any] = {}
     inputs: GenProgInput = {"question": question, "documents": list(documents)}
     for mode, chunk in graph.stream(inputs, stream_mode=["custom", "values"]):

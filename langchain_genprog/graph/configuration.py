@@ -12,10 +12,12 @@ read of ``settings.<field>`` in the node that needs it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from langchain_genprog.errors import InvalidInputError
@@ -67,7 +69,15 @@ class GenProgContext(BaseModel):
         ),
     )
     # -- execution -----------------------------------------------------------
-    max_concurrency: int = Field(default=4, ge=1, description="Operation calls in flight at once.")
+    max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Model requests in flight at once: the independent operation calls of the "
+            "program, and the perturbations an attribution or measurement scores (with a "
+            "scorer that sends them concurrently, such as an OpenAI-compatible server's)."
+        ),
+    )
     max_node_retries: int = Field(
         default=2, ge=0, description="Retries of an operation call that fails."
     )
@@ -139,6 +149,28 @@ class GenProgContext(BaseModel):
             field.default = getattr(defaults, name)
             fields[name] = (info.annotation, field)
         return create_model(cls.__name__, __base__=cls, __doc__=cls.__doc__, **fields)
+
+
+@contextlib.contextmanager
+def bounded_requests(limit: int) -> Iterator[None]:
+    """Run the body under a LangChain config whose ``max_concurrency`` is at most ``limit``.
+
+    Nodes that hand work to components which take no config of their own
+    (an attributor, the gate's measurer) use this so that the run's
+    ``max_concurrency`` reaches the model requests those make: LangChain's
+    ``batch`` and :class:`~langchain_genprog.models.openai_scorer.OpenAICompletionsLogProbScorer`
+    read the ambient config, as a child runnable would. A lower bound already
+    in the caller's config (``graph.invoke(..., config={"max_concurrency": 2})``)
+    is kept.
+    """
+    config = ensure_config()
+    current = config.get("max_concurrency")
+    config["max_concurrency"] = limit if current is None else min(limit, current)
+    token = var_child_runnable_config.set(config)
+    try:
+        yield
+    finally:
+        var_child_runnable_config.reset(token)
 
 
 def _describe(err: ValidationError) -> str:

@@ -45,7 +45,7 @@ from langchain_genprog.execute.executor import ProgramExecutor
 from langchain_genprog.execute.trace import ExecutionResult
 from langchain_genprog.graph import events
 from langchain_genprog.graph.answer_stream import stream_answer
-from langchain_genprog.graph.configuration import GenProgContext
+from langchain_genprog.graph.configuration import GenProgContext, bounded_requests
 from langchain_genprog.graph.durable import scheduler_for_run
 from langchain_genprog.graph.inputs import documents_of, question_of
 from langchain_genprog.graph.state import GenProgState
@@ -348,18 +348,15 @@ class AttributeNode(GenProgNode):
         runtime.stream_writer(events.attribute_event(self.attributor.name))
         sentences = state["answer_sentences"]
         kept = _streamed_attribution(state)
-        if kept is None:
-            result = self.attributor.attribute(
-                sentences, state["sources"], question=question_of(state)
+        rest = sentences if kept is None else sentences[len(kept.sentences) :]
+        # The run's bound reaches the requests a scorer sends concurrently.
+        with bounded_requests(self.settings(runtime).max_concurrency):
+            fresh = (
+                self.attributor.attribute(rest, state["sources"], question=question_of(state))
+                if rest or kept is None
+                else AttributionResult(method=kept.method)
             )
-            return {"attribution": result}
-        rest = sentences[len(kept.sentences) :]
-        fresh = (
-            self.attributor.attribute(rest, state["sources"], question=question_of(state))
-            if rest
-            else AttributionResult(method=kept.method)
-        )
-        return {"attribution": _joined(kept, fresh)}
+        return {"attribution": fresh if kept is None else _joined(kept, fresh)}
 
 
 class GroundNode(GenProgNode):
@@ -398,15 +395,16 @@ class GroundNode(GenProgNode):
                 min_coverage=settings.min_coverage,
                 near_duplicate=gate.near_duplicate,
             )
-        report, attribution = timed_judge(
-            gate,
-            state.get("grounding") or GroundingReport(),
-            state["execution"].lines,
-            state["answer_sentences"],
-            state["sources"],
-            state["attribution"],
-            question_of(state),
-        )
+        with bounded_requests(settings.max_concurrency):
+            report, attribution = timed_judge(
+                gate,
+                state.get("grounding") or GroundingReport(),
+                state["execution"].lines,
+                state["answer_sentences"],
+                state["sources"],
+                state["attribution"],
+                question_of(state),
+            )
         runtime.stream_writer(events.ground_event(report))
         answer_id = state.get("answer_id") or new_message_id()
         streamed = state.get("streamed", 0)

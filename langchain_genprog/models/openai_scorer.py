@@ -26,11 +26,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+from langchain_core.runnables.config import ensure_config
 
 from langchain_genprog.errors import GenProgError, InvalidInputError
 from langchain_genprog.models.scoring import LogProbScorer, TargetLogProbs
 
-__all__ = ["LogProbResponseError", "OpenAICompletionsLogProbScorer", "target_logprobs_from_echo"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "LogProbResponseError",
+    "OpenAICompletionsLogProbScorer",
+    "target_logprobs_from_echo",
+]
+
+DEFAULT_MAX_CONCURRENCY = 4
+"""Requests in flight when neither the scorer nor the caller's config sets a bound."""
 
 
 class LogProbResponseError(GenProgError, RuntimeError):
@@ -51,7 +60,13 @@ class OpenAICompletionsLogProbScorer:
             prompt as is, directly followed by the target.
         token_shift: Index offset of each token's log-prob in the response
             (see the module docs); 0 for servers following the OpenAI format.
-        max_concurrency: Requests in flight at once.
+        max_concurrency: Most requests in flight at once. A server that
+            batches (vLLM, llama.cpp's ``llama-server --parallel N``) scores
+            concurrent prompts together, so an attribution's perturbations are
+            sent concurrently. The caller's LangChain ``RunnableConfig``
+            ``max_concurrency`` (the graph sets its run's) lowers the bound
+            further; ``None`` (default): that bound, else
+            :data:`DEFAULT_MAX_CONCURRENCY`.
         timeout: Seconds per request.
         transport: A custom httpx transport (e.g. ``httpx.MockTransport`` in tests).
     """
@@ -64,11 +79,11 @@ class OpenAICompletionsLogProbScorer:
         api_key: str | None = None,
         chat_template: Callable[[str], str] | None = None,
         token_shift: int = 0,
-        max_concurrency: int = 4,
+        max_concurrency: int | None = None,
         timeout: float = 120.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise InvalidInputError("max_concurrency must be >= 1")
         self.model = model
         self.chat_template = chat_template
@@ -85,6 +100,17 @@ class OpenAICompletionsLogProbScorer:
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+    def concurrency(self) -> int:
+        """The bound on requests in flight for a :meth:`score` call made now.
+
+        The smaller of the scorer's own ``max_concurrency`` and the
+        ``max_concurrency`` of the caller's LangChain config (the ambient one,
+        as in ``Runnable.batch``), whichever are set.
+        """
+        ambient = ensure_config().get("max_concurrency")
+        bounds = [b for b in (self.max_concurrency, ambient) if b is not None]
+        return max(1, min(bounds)) if bounds else DEFAULT_MAX_CONCURRENCY
 
     def render(self, prompt: str) -> str:
         """The text sent before the target for ``prompt``."""
@@ -122,6 +148,11 @@ class OpenAICompletionsLogProbScorer:
     def score(self, prompts: Sequence[str], target: str) -> list[TargetLogProbs]:
         """Log-probabilities of ``target``'s tokens after each prompt.
 
+        The prompts are sent concurrently, at most :meth:`concurrency` at once;
+        each result is put back at its prompt's index, so the list does not
+        depend on the order in which the server answers (the values are those
+        of a sequential run, up to the server's own batching numerics).
+
         Raises:
             LogProbResponseError: If a request fails or its log-probs cannot
                 be aligned with the target.
@@ -136,9 +167,11 @@ class OpenAICompletionsLogProbScorer:
                 token_shift=self.token_shift,
             )
 
-        if self.max_concurrency == 1 or len(prompts) <= 1:
+        limit = min(self.concurrency(), len(prompts))
+        if limit <= 1:
             return [one(p) for p in prompts]
-        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+        # The sync client is thread-safe; map keeps the prompts' order.
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="genprog-score") as pool:
             return list(pool.map(one, prompts))
 
     def best_token_shift(
