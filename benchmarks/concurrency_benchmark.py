@@ -67,7 +67,7 @@ from langchain_genprog.models.openai_scorer import OpenAICompletionsLogProbScore
 
 MODEL = "smollm2"
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-BASE_PORT = 18300
+BASE_PORT = 18500
 START_TIMEOUT = 180.0
 
 
@@ -159,8 +159,9 @@ class ServerKind:
     def commands(self, slots: int, threads: int, gguf: Path) -> list[tuple[int, list[str]]]:
         """One ``(port, argv)`` per process to start."""
         if self.binary is None:
+            first = BASE_PORT + 10  # not llama-server's port, which may linger a moment
             return [
-                (BASE_PORT + k, self._python_server(BASE_PORT + k, str(threads), gguf))
+                (first + k, self._python_server(first + k, str(threads), gguf))
                 for k in range(slots)
             ]
         argv = [self.binary, "-m", str(gguf), "--alias", MODEL, "--host", "127.0.0.1"]
@@ -189,7 +190,8 @@ def serving(kind: ServerKind, slots: int, threads: int, log_dir: Path) -> Iterat
             processes.append(
                 subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             )
-            _wait_ready(port, processes[-1])
+            # llama-server answers /v1/models while it is still loading; /health waits.
+            _wait_ready(port, processes[-1], "/health" if kind.binary else "/v1/models")
         yield [port for port, _ in kind.commands(slots, threads, gguf)]
     finally:
         for process in processes:
@@ -198,13 +200,13 @@ def serving(kind: ServerKind, slots: int, threads: int, log_dir: Path) -> Iterat
                 process.wait(timeout=30)
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_ready(port: int, process: subprocess.Popen[bytes], path: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
@@ -372,11 +374,13 @@ def measure_kind(
     """Every (slots, concurrency) cell of one server kind, the sequential path first."""
     cells: list[Cell] = []
     references: dict[str, Sample] = {}
-    for slots in args.slots:
+    grid = args.python_cells if kind.binary is None and args.python_cells else None
+    grid = grid or [(s, c) for s in args.slots for c in args.concurrency]
+    for slots in dict.fromkeys(s for s, _ in grid):
         with serving(kind, slots, args.threads, args.log_dir) as ports:
             meter = Meter()
             run_answer(ports, 1, meter, args)  # warm-up: load pages, fill caches
-            for concurrency in args.concurrency:
+            for concurrency in [c for s, c in grid if s == slots]:
                 runs = [run_answer(ports, concurrency, meter, args) for _ in range(args.runs)]
                 answer_state = answer_state or runs[0].result[2]
                 ref = references.setdefault("answer", runs[0])
@@ -415,45 +419,78 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def render(cells: list[Cell], args: argparse.Namespace, load: tuple[str, str]) -> str:
-    """The markdown table, ratios against each server kind's 1 slot / concurrency 1."""
-    base = {
-        (c.server, c.workload): c.median_seconds
-        for c in cells
-        if c.slots == 1 and c.concurrency == 1
+def render(rows: list[dict[str, Any]], header: list[str]) -> str:
+    """The markdown table of cell summaries, with two speed-ups per cell.
+
+    ``vs 1/1``: against the same server kind's 1 slot / concurrency 1 (what a
+    user gains from slots and concurrency together); ``vs c=1``: against the
+    same slots at concurrency 1 (what the client's concurrency alone gains).
+    """
+    seconds = {
+        (r["server"], r["workload"], r["slots"], r["concurrency"]): r["median_seconds"]
+        for r in rows
     }
     lines = [
-        "# Concurrency benchmark (issue 13, item 2)",
+        *header,
         "",
+        "| server | slots | concurrency | workload | wall s (median) | vs 1/1 | vs c=1 "
+        "| requests | in flight max / mean | req/s | tok/s | same as sequential |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        kind = (r["server"], r["workload"])
+        base = seconds.get((*kind, 1, 1))
+        same_slots = seconds.get((*kind, r["slots"], 1))
+        lines.append(
+            f"| {r['server']} | {r['slots']} | {r['concurrency']} | {r['workload']} "
+            f"| {r['median_seconds']:.2f} | {_ratio(base, r)} | {_ratio(same_slots, r)} "
+            f"| {r['requests']:g} | {r['max_in_flight']} / {r['mean_in_flight']:.2f} "
+            f"| {r['requests_per_s']:.2f} | {r['tokens_per_s']:.0f} "
+            f"| {'yes' if r['same_as_sequential'] else 'NO'}: {r['detail']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _ratio(base: float | None, row: dict[str, Any]) -> str:
+    return f"{base / row['median_seconds']:.2f}x" if base else "-"
+
+
+def _header(args: argparse.Namespace, load: tuple[str, str]) -> list[str]:
+    return [
         f"Command: `python -m benchmarks.concurrency_benchmark {' '.join(sys.argv[1:])}`",
         f"Load before: `{load[0]}`; after: `{load[1]}`; cores: {os.cpu_count()}.",
         f"Workload: the bundled example's question over its first {args.docs} document(s), "
         f"max_sentences={args.max_sentences}; attribution: MExGen {args.method}, sentence "
-        "level, of the first answer.",
-        f"Median of {args.runs} runs per cell; ratios are against the same server kind's "
-        "1 slot / concurrency 1, measured in the same run.",
-        "",
-        "| server | slots | concurrency | workload | wall s (median) | speed-up | requests "
-        "| in flight max / mean | req/s | tok/s | same as sequential |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "level, of the first answer measured (the first server kind's 1 slot / concurrency 1). "
+        f"Threads per server process: {args.threads}. Median of {args.runs} run(s) per cell.",
     ]
-    for cell in cells:
-        s = cell.summary()
-        speedup = base[(cell.server, cell.workload)] / cell.median_seconds
-        lines.append(
-            f"| {s['server']} | {s['slots']} | {s['concurrency']} | {s['workload']} "
-            f"| {s['median_seconds']:.2f} | {speedup:.2f}x | {s['requests']:g} "
-            f"| {s['max_in_flight']} / {s['mean_in_flight']:.2f} | {s['requests_per_s']:.2f} "
-            f"| {s['tokens_per_s']:.0f} | {'yes' if s['same_as_sequential'] else 'NO'}: "
-            f"{s['detail']} |"
-        )
-    return "\n".join(lines) + "\n"
+
+
+def _load_rows(paths: list[Path]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        text = path.read_text()
+        if path.suffix == ".json":
+            rows += json.loads(text)
+        else:
+            rows += [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return rows
+
+
+def _cells(text: str) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in (cell.split("x") for cell in text.split(","))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slots", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument(
+        "--python-cells",
+        type=_cells,
+        help="llama_cpp.server's (slots, concurrency) cells, e.g. 1x1,1x4,2x2,4x4 "
+        "(default: every --slots x --concurrency).",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--docs", type=int, default=1, help="Sample documents used (of 3).")
     parser.add_argument("--max-sentences", type=int, default=2)
@@ -467,23 +504,32 @@ def main() -> None:
     parser.add_argument("--atol", type=float, default=1e-3, help="Score tolerance (nats/token).")
     parser.add_argument("--llama-server", help="Path of llama.cpp's llama-server binary.")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/concurrency.md"))
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        help="Only print the table of saved summaries (.json/.jsonl).",
+    )
     args = parser.parse_args()
     # A stopped run stops its servers too (the context managers' finally blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.log_dir = args.out.parent / "concurrency_logs"
     args.log_dir.mkdir(parents=True, exist_ok=True)
     kinds = [ServerKind("llama_cpp.server")]
-    if args.llama_server:
-        kinds.append(ServerKind("llama-server", binary=args.llama_server))
+    if args.llama_server:  # first: the fast one; its first answer is the one attributed
+        kinds.insert(0, ServerKind("llama-server", binary=args.llama_server))
+    if args.render:
+        print(render(_load_rows(args.render), []))
+        return
     before = _uptime()
     cells: list[Cell] = []
     state: dict[str, Any] | None = None
     for kind in kinds:
         found, state = measure_kind(kind, args, state)
         cells += found
-    args.out.write_text(render(cells, args, (before, _uptime())))
-    summaries = [cell.summary() for cell in cells]
-    args.out.with_suffix(".json").write_text(json.dumps(summaries, indent=1))
+    rows = [cell.summary() for cell in cells]
+    args.out.write_text(render(rows, _header(args, (before, _uptime()))))
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     print(args.out.read_text())
 
 

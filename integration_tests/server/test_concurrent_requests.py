@@ -25,7 +25,7 @@ from langchain_genprog.models.openai_scorer import OpenAICompletionsLogProbScore
 from langchain_genprog.program.parser import parse_program
 from langchain_genprog.segment.sources import Sources
 
-pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.timeout(180)]
 
 DOCUMENTS = [
     "The council approved the park. It will cost two million dollars. Work starts in May.",
