@@ -528,10 +528,10 @@ def _rest_after(doc: Any, start: int, end: int, skip: Any = None) -> str:
     return "".join(doc[k].text_with_ws for k in range(start, end) if k not in gone).strip()
 
 
-def _voice_parts(sent: Any, subject_dep: str) -> tuple[Any, Any] | None:
-    """The subject and the root of a one-clause sentence fit for a voice change."""
+def _voice_parts(sent: Any, subject_dep: str, tag: str) -> tuple[Any, Any, Any] | None:
+    """The subject, root and doc of a one-clause sentence fit for a voice change."""
     root = sent.root
-    if not _single_clause(sent) or not _same_past_forms(root):
+    if root.tag_ != tag or not _single_clause(sent) or not _same_past_forms(root):
         return None
     subjects = [c for c in root.children if c.dep_ == subject_dep]
     blocked = {"aux", "neg", "dative", "ccomp", "xcomp", "prt", "expl", "advcl"}
@@ -540,19 +540,18 @@ def _voice_parts(sent: Any, subject_dep: str) -> tuple[Any, Any] | None:
     subject = subjects[0]
     if subject.left_edge.i != sent.start or subject.pos_ == "PRON":
         return None  # "he" would have to become "him"
-    return subject, root
+    return subject, root, sent.doc
 
 
 def _passive_to_active(sent: Any) -> list[Rewrite]:
     """``"The bill was passed by the Senate."`` → ``"The Senate passed the bill."``."""
-    parts = _voice_parts(sent, "nsubjpass")
+    parts = _voice_parts(sent, "nsubjpass", "VBN")
     if parts is None:
         return []
-    subject, root = parts
-    doc = sent.doc
+    subject, root, doc = parts
     auxes = [c for c in root.children if c.dep_ == "auxpass"]
     agents = [c for c in root.children if c.dep_ == "agent"]
-    if root.tag_ != "VBN" or len(auxes) != 1 or auxes[0].lower_ not in {"was", "were"}:
+    if len(auxes) != 1 or auxes[0].lower_ not in {"was", "were"}:
         return []
     if len(agents) != 1 or auxes[0].i != subject.right_edge.i + 1 or auxes[0].i != root.i - 1:
         return []
@@ -572,13 +571,12 @@ def _passive_to_active(sent: Any) -> list[Rewrite]:
 
 def _active_to_passive(sent: Any) -> list[Rewrite]:
     """``"The Senate passed the bill."`` → ``"The bill was passed by the Senate."``."""
-    parts = _voice_parts(sent, "nsubj")
+    parts = _voice_parts(sent, "nsubj", "VBD")
     if parts is None:
         return []
-    subject, root = parts
-    doc = sent.doc
+    subject, root, doc = parts
     objects = [c for c in root.children if c.dep_ == "dobj"]
-    if root.tag_ != "VBD" or len(objects) != 1 or objects[0].pos_ == "PRON":
+    if len(objects) != 1 or objects[0].pos_ == "PRON":
         return []
     obj = objects[0]
     if obj.left_edge.i != root.i + 1 or subject.right_edge.i != root.i - 1:
