@@ -426,7 +426,7 @@ def _front_to_back(sent: Any) -> list[Rewrite]:
     for child in root.children:
         if child.i > root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
             continue
-        if not _single_clause(sent, child):
+        if not _single_clause(sent, child) or _describes_subject(child):
             continue
         start, end = child.left_edge.i, child.right_edge.i + 1
         doc = sent.doc
@@ -437,6 +437,18 @@ def _front_to_back(sent: Any) -> list[Rewrite]:
         text = _tidy(f"{rest} {moved}.")
         out.append(Rewrite(text, word_count(text), f"move {child.dep_} to the end"))
     return out
+
+
+def _describes_subject(child: Any) -> bool:
+    """Whether a fronted clause is a participle that describes the subject.
+
+    "Known today as the Cyrus Cylinder, this record ..." says what the
+    record is known as; moved to the end it would attach to the last noun
+    ("... the first charter of human rights known today as the Cyrus
+    Cylinder"). A clause with its own conjunction ("After the vote, ...")
+    describes the event and may move.
+    """
+    return child.dep_ == "advcl" and not any(c.dep_ == "mark" for c in child.children)
 
 
 def _back_to_front(sent: Any) -> list[Rewrite]:

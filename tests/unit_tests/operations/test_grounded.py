@@ -113,10 +113,14 @@ def test_paraphrases_change_voice_and_move_clauses(text: str, expected: str) -> 
         "She did not sign the bill.",  # the negation would have to move with the auxiliary
         "The letter was sent by him.",  # "him" would have to become "he"
         "The calls originated from Annapolis.",  # a bare complement cannot open the sentence
+        # a participle describing the subject would attach to the last noun at the end
+        "Known today as the Cyrus Cylinder, this ancient record has been recognized as the "
+        "first charter of human rights.",
     ],
 )
 def test_no_reordering_where_it_would_need_a_new_word_or_strand_a_verb(text: str) -> None:
-    assert [r.how for r in paraphrases(text) if "voice" in r.how or "front" in r.how] == []
+    moved = [r.how for r in paraphrases(text) if "voice" in r.how or "front" in r.how]
+    assert moved == [] and not any("advcl to the end" in r.how for r in paraphrases(text))
 
 
 @pytest.mark.parametrize(
