@@ -192,11 +192,10 @@ def eval_command_impl(
         limit: Evaluate only the first ``limit`` examples.
         out_dir: Output directory (reused to resume).
         base_url: Base URL of an OpenAI-compatible server (with a string model).
-        judge: ``none``, ``llm`` (``judge_model`` or the main model as judge),
-            ``lexical`` (word-overlap proxy, for smoke runs), or a judge object.
+        judge: ``none``, ``llm`` (``judge_model`` or the main model), ``lexical``
+            (word-overlap proxy, for smoke runs), or a judge object.
         judge_model: The judge's chat model or model string.
-        scorer: Log-prob scorer for the MExGen methods and drop-and-hold
-            (default: the embedded scorer, loaded only when needed).
+        scorer: Log-prob scorer of MExGen and drop-and-hold (default: embedded, lazily).
         drop_hold: Also compute drop-and-hold metrics with the scorer.
         drop_hold_context: Most relevant source sentences (plus the cited ones)
             in drop-and-hold's context; ``None``: all (slow on long sources).
@@ -207,8 +206,7 @@ def eval_command_impl(
         posthoc_answer: ``generate`` or ``reference`` for the post-hoc methods.
         retry_failed: Rerun pairs that failed in an earlier run.
         progress: Show progress on stderr.
-        concurrency: Pairs run at once (for a model server that serves
-            requests in parallel; the embedded models take one call at a time).
+        concurrency: Pairs run at once (for a server that serves in parallel).
 
     Returns:
         Where everything was written and the per-method means.
