@@ -186,8 +186,7 @@ def eval_command_impl(
         data: Path of the dataset file.
         fmt: ``aftg`` (Attribute-First-then-Generate JSON Lines) or ``jsonl``.
         methods: Method names (see :data:`METHOD_NAMES`).
-        model: A chat model, or a model name for
-            :func:`~langchain_genprog.models.loading.load_chat_model`
+        model: A chat model, or a name for ``models.loading.load_chat_model``
             (``embedded``, ``provider:name``; a bare name with ``base_url``).
         limit: Evaluate only the first ``limit`` examples.
         out_dir: Output directory (reused to resume).
@@ -197,8 +196,7 @@ def eval_command_impl(
         judge_model: The judge's chat model or model string.
         scorer: Log-prob scorer of MExGen and drop-and-hold (default: embedded, lazily).
         drop_hold: Also compute drop-and-hold metrics with the scorer.
-        drop_hold_context: Most relevant source sentences (plus the cited ones)
-            in drop-and-hold's context; ``None``: all (slow on long sources).
+        drop_hold_context: Source sentences in drop-and-hold's context (``None``: all).
         embeddings: Embeddings for ``posthoc-embed`` and ``genprog+refine``.
         attributor_factory: Builds the MExGen attributor from the scorer.
         top_k: Citations per sentence for ``posthoc-embed``.
