@@ -58,8 +58,8 @@ METHODS = (
     "c2f",
     "default-shipped",
     "context-cite-32",
-    "context-cite-64",
     "attribot-hier",
+    "context-cite-64",
 )
 DERIVED = ("c2f-measured", "c2f-logit")
 NEEDS_WINDOW = ("context-cite-32", "context-cite-64", "attribot-hier")
@@ -234,7 +234,12 @@ def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
             append(out, {"unique_id": uid, "method": m, "skipped": f"prompt {n_tokens} > {WINDOW}"})
             print(f"  {m}: skipped, prompt {n_tokens} tokens > window", flush=True)
             continue
-        res = run_method(m, ex, model, tokenizer, scorer)
+        try:
+            res = run_method(m, ex, model, tokenizer, scorer)
+        except Exception as err:  # a peer failing must not stop the others
+            append(out, {"unique_id": uid, "method": m, "skipped": f"error: {err!r}"[:500]})
+            print(f"  {m}: FAILED {err!r}"[:300], flush=True)
+            continue
         counts = ab.citation_counts(ex, res["scores"])
         res["counts"] = {str(k): v for k, v in counts.items()}
         if fid is not None:

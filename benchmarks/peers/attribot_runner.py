@@ -52,6 +52,8 @@ def _compatible_cache(kvcache):
     from transformers.cache_utils import DynamicCache
 
     class CompatKVCache(kvcache.KVCache):
+        compat_shim = True
+
         def insert(self, input_ids, past_key_values):
             if hasattr(past_key_values, "layers"):
                 past_key_values = tuple(
@@ -100,7 +102,8 @@ def run(
     import numpy as np
 
     attributor_mod, kvcache = _import_attribot()
-    attributor_mod.kvcache.KVCache = _compatible_cache(kvcache)
+    if not getattr(kvcache.KVCache, "compat_shim", False):  # patch once per process
+        kvcache.KVCache = _compatible_cache(kvcache)
     query = question or common.DEFAULT_QUERY
     template = common.PROMPT_TEMPLATE.replace("{query}", "{question}")
     tree = context_tree(example_sources, blocks)
