@@ -245,7 +245,7 @@ def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
         if fid is not None:
             fid.random_baseline()
             res["fidelity"] = fid.score(res["scores"])
-        res.update(unique_id=uid, method=m, load=os.getloadavg()[0])
+        res.update(unique_id=uid, method=m, load=os.getloadavg()[0], pid=os.getpid())
         append(out, res)
         print(
             f"  {m:<16} wall {res['wall_time_s']:7.1f}s fwd {res['forward_calls']:5d} "

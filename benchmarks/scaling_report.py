@@ -137,9 +137,9 @@ def table(examples, runs, data: str) -> list[str]:
         f"(N = {sorted(e['n_sources'] for e in examples.values())})",
         "",
         "| method | ex | F1@1 | F1@2 | F1@3 | fidelity@2 | scorer calls (median) | fwd tokens "
-        "(median) | wall s (median) | wall / context-cite-32 (median) | attribution / generation "
-        "(median) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(median) | fwd tokens / context-cite-32 (median) | wall s (median) "
+        "| wall / context-cite-32 (median) | attribution / generation (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in ORDER:
         per = [(uid, r[m]) for uid, r in runs.items() if m in r]
@@ -157,6 +157,11 @@ def table(examples, runs, data: str) -> list[str]:
             for uid, r in per
             if "context-cite-32" in runs[uid]
         ]
+        token_ratios = [
+            r["forward_tokens"] / runs[uid]["context-cite-32"]["forward_tokens"]
+            for uid, r in per
+            if "context-cite-32" in runs[uid] and runs[uid]["context-cite-32"]["forward_tokens"]
+        ]
         gen = [
             r["wall_time_s"] / examples[uid]["generation_s"]
             for uid, r in per
@@ -169,6 +174,7 @@ def table(examples, runs, data: str) -> list[str]:
             f"| {np.mean(fid) if fid and not derived else float('nan'):.3f} "
             f"| {statistics.median(calls_of(r) for _, r in per):g} "
             f"| {statistics.median(r['forward_tokens'] for _, r in per):,.0f} "
+            f"| {statistics.median(token_ratios) if token_ratios else float('nan'):.2f} "
             f"| {statistics.median(r['wall_time_s'] for _, r in per):.1f} "
             f"| {statistics.median(ratios) if ratios else float('nan'):.2f} "
             f"| {statistics.median(gen) if gen else float('nan'):.2f} |"
