@@ -16,7 +16,8 @@ Two compatibility shims, both outside its code: transformers 5 has no
 ``cache_utils.HybridCache`` (imported for Gemma-2 only; aliased to
 ``DynamicCache``), and its ``KVCache`` slices legacy ``(key, value)`` tuples while
 transformers 5 returns a ``DynamicCache``: the runner's ``KVCache`` subclass
-converts on ``insert`` and rebuilds a ``DynamicCache`` on ``get``.
+converts on ``insert`` and rebuilds a ``DynamicCache`` on ``get``. Checked: on a
+4-sentence example its scores equal those of ``use_cache=False`` to 4 decimals.
 
 AttriBoT attributes one response per run (the log-likelihood of the whole
 response), so each answer sentence is its own run with the sentence as the

@@ -48,7 +48,9 @@ of a pass, only the number of groups a deeper coarse level keeps):
 The budget's ``max_calls`` must cover the coarse pass (``B + 1`` calls):
 a budget that cannot raises :class:`~langchain_genprog.errors.BudgetExhaustedError`
 before any call, naming the calls needed, rather than silently dropping
-blocks; a budget that ends in the fine pass returns ``complete=False``.
+blocks; a budget that ends in the fine pass returns ``complete=False``. The
+budget's ``max_seconds`` bounds the fine pass (the coarse pass is one read of
+the input and is not cut).
 """
 
 from __future__ import annotations
