@@ -266,6 +266,22 @@ def _plot(series, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+NOTES = """
+## Caveats
+
+* PARTIAL: the `ex` column says how many examples each method finished; rerun
+  `scaling_benchmark` without `--examples` to complete all 28 MDS / 44 LFQA (done lines
+  are skipped).
+* The box had a load average of 8-11 on 2 cores; wall times drift with it, forward tokens do not.
+  Medians of per-example ratios use only examples where both methods ran. MDS test10's `c2f`,
+  `default-shipped` and baseline lines come from a first smoke process, its peers from another.
+* The exponent fits pool MDS and LFQA (different answer lengths) and very few points; read them as
+  a sketch. Calls of AttriBoT scale with the number of answer sentences (one run per sentence).
+* `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and
+  AttriBoT (their prompts hold the whole input).
+"""
+
+
 def write_summary(out_dir: Path, summary: Path) -> str:
     md = [
         "# Attribution at full size (issue 10) — PARTIAL",
@@ -286,6 +302,6 @@ def write_summary(out_dir: Path, summary: Path) -> str:
         all_runs.append(runs)
         md += [*table(examples, runs, data), "", *recall_lines(examples, runs)]
     md += ["## Scaling", "", *scaling_lines(all_examples, all_runs, out_dir / "scaling.png")]
-    text = "\n".join(md) + "\n"
+    text = "\n".join(md) + "\n" + NOTES
     summary.write_text(text)
     return text
