@@ -35,7 +35,9 @@ ATTRIBUTION_END = "<!-- attribution-results:end -->"
 ATTRIBUTION_NAMES = {
     "ours-clime-c2": "ours-clime-c2 (c=2)",
     "ours-clime-bern": "ours-clime-bern (Bernoulli, c=2.5, 4 nonzeros)",
-    "ours-clime-ortho": "**ours-clime-ortho** (the default: orthogonal design, c=2.5)",
+    "ours-clime-ortho": (
+        "**ours-clime-ortho** (orthogonal, c=2.5, sentences only; the shipped default adds phrases)"
+    ),
     "ours-clime-multi": "ours-clime-multi (+ phrases by LOO)",
     "emb-cosine": "embedding cosine",
     "lexical-overlap": "lexical overlap",

@@ -21,6 +21,7 @@ from langchain_genprog.attribute.mexgen.config import MethodName, MExGenConfig
 from langchain_genprog.attribute.mexgen.method import AttributionMethod
 from langchain_genprog.attribute.mexgen.template import ContextTemplate
 from langchain_genprog.attribute.mexgen.units import Level
+from langchain_genprog.attribute.priors import PriorName
 from langchain_genprog.errors import InvalidInputError
 
 DEFAULT_INSTRUCTION = (
@@ -120,6 +121,64 @@ class MExGenAttributorConfig(MExGenConfig):
         default=True,
         description="Write a '# title' header (fixed) before each document.",
     )
+    scheme: Literal["flat", "coarse-to-fine"] = Field(
+        default="flat",
+        description=(
+            "'flat': one design over the candidate sentences (about 2.5·N calls over the "
+            "whole prompt; `max_candidates` prunes long inputs). 'coarse-to-fine' "
+            "(attribute.mexgen.coarse_to_fine): every sentence is covered; blocks of "
+            "ceil(sqrt(N)) sentences are scored alone (B + 1 ≈ sqrt(N) + 1 short calls), "
+            "the `max_fine_units` best sentences by block gain and `priors` get a fixed "
+            "orthogonal design of `fine_rows` rows on a prompt holding only them: calls = "
+            "sqrt(N) + 1 + fine_rows (+ one per phrase if levels ask for phrases), "
+            "whatever the answer length; no prompt longer than a block or the candidates."
+        ),
+    )
+    block_size: int | None = Field(
+        default=None,
+        description="Coarse-to-fine: sentences per block (None: ceil(sqrt(N)), at least 4).",
+    )
+    max_block_chars: int | None = Field(
+        default=6000,
+        description=(
+            "Coarse-to-fine: characters per block at most, so a block of long sentences "
+            "still fits the scorer's window (None: no cap)."
+        ),
+    )
+    max_fine_units: int = Field(
+        default=16, description="Coarse-to-fine: sentences measured by the fine design."
+    )
+    fine_rows: int = Field(
+        default=32,
+        description=(
+            "Coarse-to-fine: rows of the fine orthogonal design (rounded to whole Hadamard "
+            "blocks; 32 = a fold-over pair for up to 15 sentences)."
+        ),
+    )
+    keep_blocks: int = Field(
+        default=3,
+        description="Coarse-to-fine: per answer sentence, blocks kept at a deeper coarse level.",
+    )
+    priors: tuple[PriorName, ...] = Field(
+        default=("lexical", "embedding", "leaves"),
+        description=(
+            "Coarse-to-fine: cheap signals that pick candidates and enter the fused "
+            "ranking (attribute.priors); 'embedding' uses `embeddings` or the embedded "
+            "MiniLM. Empty: the coarse pass recurses into blocks instead."
+        ),
+    )
+    fusion: Literal["rank", "none"] = Field(
+        default="rank",
+        description=(
+            "Coarse-to-fine ranking: 'rank' = mean of per-answer-sentence percentile ranks "
+            "of the measured score and each prior (weights `measured_weight` and 1; no "
+            "fitted parameter); 'none' = measured scores alone. Citations still need a "
+            "measured score above `support_threshold`."
+        ),
+    )
+    measured_weight: float = Field(
+        default=1.0, description="Coarse-to-fine: weight of the measured score in the fusion."
+    )
 
     @property
     def context_template(self) -> ContextTemplate:
@@ -148,4 +207,12 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_candidates must be at least 1 (or None)")
         if self.neighbours < 0 or self.lexical_top_m < 0:
             raise InvalidInputError("neighbours and lexical_top_m must be non-negative")
+        if self.block_size is not None and self.block_size < 1:
+            raise InvalidInputError("block_size must be at least 1 (or None)")
+        if self.max_block_chars is not None and self.max_block_chars < 1:
+            raise InvalidInputError("max_block_chars must be at least 1 (or None)")
+        if self.max_fine_units < 1 or self.keep_blocks < 1 or self.fine_rows < 2:
+            raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
+        if self.measured_weight < 0:
+            raise InvalidInputError("measured_weight must be non-negative")
         return self

@@ -155,6 +155,10 @@ class MExGenAttributor:
                 seconds=time.perf_counter() - started,
             )
         target, spans = answer_target(scored)
+        if self.config.scheme == "coarse-to-fine":
+            from langchain_genprog.attribute.coarse_to_fine_node import attribute_coarse_to_fine
+
+            return attribute_coarse_to_fine(self, sentences, scored, sources, question, started)
         candidates = self.candidates(scored, sources)
         segments, seg_ids, maps = self._segments(sources, candidates)
         template = self.config.context_template.model_copy(update={"question": question})
@@ -237,7 +241,14 @@ class MExGenAttributor:
         seg_ids: Sequence[int | None],
         maps: Sequence[Sequence[int]],
         seconds: float,
+        ranking: np.ndarray | None = None,
     ) -> AttributionResult:
+        """The attribution result of a measured explanation.
+
+        ``ranking`` (answer sentences x sorted source ids), if given, orders the
+        citations and fills the matrix in place of the measured scores, which
+        still decide what may be cited and what is supported.
+        """
         coarse = explanation.levels[0].units
         unit_ids = sorted(sid for u in coarse if (sid := seg_ids[u.segment]) is not None)
         column = {sid: j for j, sid in enumerate(unit_ids)}
@@ -264,9 +275,17 @@ class MExGenAttributor:
                 attributions.append(SentenceAttribution(sentence=sentence))
                 continue
             row = sentence_scores[k]
-            matrix.append(np.nan_to_num(row, nan=0.0).tolist())
+            shown = row if ranking is None else ranking[k]
+            matrix.append(np.nan_to_num(shown, nan=0.0).tolist())
             scores = {sid: float(row[j]) for sid, j in column.items()}
-            attributions.append(self._cite(sentence, k, scores, fine, seg_ids, maps, sources))
+            order = (
+                None
+                if ranking is None
+                else {sid: float(ranking[k][j]) for sid, j in column.items()}
+            )
+            attributions.append(
+                self._cite(sentence, k, scores, fine, seg_ids, maps, sources, order=order)
+            )
         return AttributionResult(
             sentences=attributions,
             method=self.name,
@@ -286,12 +305,15 @@ class MExGenAttributor:
         seg_ids: Sequence[int | None],
         maps: Sequence[Sequence[int]],
         sources: Sources,
+        *,
+        order: dict[int, float] | None = None,
     ) -> SentenceAttribution:
         leaves = [sid for sid in dict.fromkeys(sentence.leaf_ids) if sources.has(sid)]
         known = {sid: s for sid, s in scores.items() if not math.isnan(s)}
+        rank = order if order is not None else known
         ranked = sorted(
             (sid for sid, s in known.items() if s > self.config.support_threshold),
-            key=lambda sid: -known[sid],
+            key=lambda sid: -rank[sid],
         )
         top = ranked[: self.config.top_k]
         citations: list[CitedSource] = []

@@ -291,3 +291,45 @@ def test_neighbourhood_never_empty() -> None:
     sentences = [AnswerSentence(index=0, text="Zebras gallop.", start=0, end=14)]
     attributor = MExGenAttributor(KeywordScorer([{}], [(0, 14)]), max_candidates=5)
     assert len(attributor.candidates(sentences, many)) == 5
+
+
+def test_coarse_to_fine_scheme_cites_measured_support(sources, scorer) -> None:
+    attributor = MExGenAttributor(
+        scorer, scheme="coarse-to-fine", levels=("sentence",), priors=("lexical", "leaves")
+    )
+    result = attributor.attribute(answer_sentences(), sources, question="Monuments?")
+    assert result.complete and result.unit_ids == [1, 2, 3, 4, 5, 6]
+    assert result.model_calls == scorer.calls
+    # two documents of three sentences: two blocks scored alone plus the empty prompt,
+    # then a design over the six sentences
+    assert result.model_calls <= 3 + 32
+    first, second, third = result.sentences
+    assert first.citations[0].sentence_id == 2 and first.supported is True
+    assert second.citations[0].sentence_id == 4 and second.supported is True
+    # measured support is S6; the program leaf S5 measures nothing and is flagged
+    assert third.citations[0].sentence_id == 6
+    assert third.supported is False and "S5" in third.note
+    # the matrix is the fused ranking: the supporting sentence ranks first, except that
+    # the leaves prior lifts a program leaf (S5) too; citing still needs measured support
+    assert [int(np.argmax(row)) for row in result.matrix[:2]] == [1, 3]
+    third_row = result.matrix[2]
+    assert third_row[5] > max(third_row[i] for i in (0, 1, 2, 3))
+
+
+def test_coarse_to_fine_budget_too_small_for_the_coarse_pass(sources, scorer) -> None:
+    from langchain_genprog.errors import BudgetExhaustedError
+
+    attributor = MExGenAttributor(
+        scorer, scheme="coarse-to-fine", priors=("lexical",), budget=Budget(max_calls=2)
+    )
+    with pytest.raises(BudgetExhaustedError, match="coarse pass"):
+        attributor.attribute(answer_sentences(), sources)
+    assert scorer.calls == 0
+
+
+def test_coarse_to_fine_options_are_checked() -> None:
+    from langchain_genprog.attribute import MExGenAttributorConfig
+
+    for bad in ({"max_fine_units": 0}, {"fine_rows": 1}, {"priors": ("bm25",)}, {"block_size": 0}):
+        with pytest.raises(InvalidInputError):
+            MExGenAttributorConfig(scheme="coarse-to-fine", **bad)

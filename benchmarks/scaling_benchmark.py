@@ -1,0 +1,299 @@
+"""Issue 10 benchmark: attribution at full size (every source and answer sentence).
+
+One process, one SmolLM2-135M-Instruct model object, the common prompt of
+``benchmarks/peers`` for every LM method, whole MDS topics and LFQA questions
+(no truncation of sources or answer). Methods:
+
+* ``c2f`` - ``MExGenAttributor(scheme="coarse-to-fine", levels=("sentence",))``
+  (blocks scored alone, 16 candidates, a 32-row orthogonal design, rank
+  fusion with lexical + embedding priors). ``c2f-measured`` and
+  ``c2f-logit`` are *the same run* ranked differently: by the measured scores
+  alone, and by a logistic fusion fitted on the examples of the other fold
+  (cross-fitted by example index parity; never on the example it ranks).
+* ``default-shipped`` - ``MExGenAttributor()`` as it ships (C-LIME orthogonal
+  c=2.5, sentence + phrase levels with phrase LOO, ``max_candidates=40``
+  neighbourhood), with the common prompt.
+* ``context-cite-32`` / ``-64`` - ``peers/contextcite_runner.py``.
+* ``attribot-hier`` - ``peers/attribot_runner.py`` (AttriBoT's hierarchical LOO
+  with its KV cache, ``keep_paragraphs=3``, paragraphs = our blocks).
+* ``lexical-overlap`` / ``emb-cosine`` - the cheap signals alone.
+
+Methods whose prompt must hold the whole input (context-cite, AttriBoT,
+fidelity) are skipped, and say so, when it exceeds the model's window.
+
+Results append to ``OUT/<data>.jsonl``, one line per (example, method) and one
+``example`` line; a rerun skips what is there (resumable). ``--summarize``
+writes ``benchmarks/results/attribution_scaling.md`` and the plot::
+
+    python -m benchmarks.scaling_benchmark --data mds --examples 2,1,10,13
+    python -m benchmarks.scaling_benchmark --summarize
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import numpy as np
+
+from benchmarks import attribution_benchmark as ab
+from benchmarks.peers import common
+
+DATA = common.MDS_DEV.parent.parent
+OUT = Path(__file__).resolve().parent / "results" / "attribution_scaling"
+SUMMARY = Path(__file__).resolve().parent / "results" / "attribution_scaling.md"
+WINDOW = 8192
+"""SmolLM2-135M's context window (max_position_embeddings), in tokens."""
+METHODS = (
+    "lexical-overlap",
+    "emb-cosine",
+    "c2f",
+    "default-shipped",
+    "context-cite-32",
+    "attribot-hier",
+    "context-cite-64",
+)
+DERIVED = ("c2f-measured", "c2f-logit")
+NEEDS_WINDOW = ("context-cite-32", "context-cite-64", "attribot-hier")
+
+
+def load(data: str, indices: list[int]) -> list[dict[str, Any]]:
+    path = DATA / ("MDS" if data == "mds" else "LFQA") / "dev.json"
+    rows = common.load_mds(path)
+    return [dict(rows[i], index=i) for i in indices]
+
+
+def done_keys(path: Path) -> set[tuple[str, str]]:
+    if not path.exists():
+        return set()
+    out = set()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            out.add((rec["unique_id"], rec["method"]))
+    return out
+
+
+def append(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=float) + "\n")
+
+
+def blocks_of(example: dict[str, Any]) -> list[list[int]]:
+    """The coarse-to-fine blocks (documents cut at ceil(sqrt(N)) sentences) as index lists."""
+    from langchain_genprog.attribute.mexgen.blocks import default_block_size
+
+    size = default_block_size(len(example["sources"]))
+    out: list[list[int]] = []
+    prev = None
+    for i, (doc, _) in enumerate(example["source_ids"]):
+        if not out or doc != prev or len(out[-1]) >= size:
+            out.append([])
+        out[-1].append(i)
+        prev = doc
+    return out
+
+
+def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any]:
+    """``c2f`` or ``default-shipped`` through ``MExGenAttributor``, as a user calls it."""
+    import langchain_genprog.attribute.coarse_to_fine_node as node
+    from langchain_genprog.attribute import MExGenAttributor
+
+    query = example["question"] or common.DEFAULT_QUERY
+    common_prompt = {"with_documents": False, "template": ab.peer_template(query)}
+    options: dict[str, Any] = {}
+    if name == "c2f":
+        options = {"scheme": "coarse-to-fine", "levels": ("sentence",)}
+    captured: dict[str, Any] = {}
+    original = node.as_explanation
+
+    def spy(result, segments):
+        captured["run"] = result
+        return original(result, segments)
+
+    node.as_explanation = spy
+    try:
+        with common.ForwardCounter(model) as counter, common.Stopwatch() as sw:
+            sources = ab.build_sources(example)
+            attributor = MExGenAttributor(scorer, **common_prompt, **options)
+            result = attributor.attribute(ab.answer_sentences(example), sources)
+    finally:
+        node.as_explanation = original
+    n = len(example["sources"])
+    scores = []
+    for row in result.matrix or []:
+        vec = [float("-inf")] * n
+        for sid, value in zip(result.unit_ids or [], row, strict=True):
+            vec[sid - 1] = float(value)
+        scores.append(vec)
+    out = {
+        "scores": scores,
+        "wall_time_s": sw.seconds,
+        **counter.snapshot(),
+        "model_calls": result.model_calls,
+        "complete": result.complete,
+        "config": {k: str(v) for k, v in attributor.config if k in {"scheme", "levels"}},
+    }
+    run = captured.get("run")
+    if run is not None:
+        seg = [u.spans[0][0] for u in run.units]
+        out["c2f"] = {
+            "unit_source": seg,
+            "measured": np.where(np.isnan(run.measured), None, run.measured).T.tolist(),
+            "screen": run.screen.T.tolist(),
+            "candidates": [seg[i] for i in run.candidates],
+            "coarse_calls": run.coarse_calls,
+            "levels": run.levels,
+        }
+    return out
+
+
+def run_method(name: str, example, model, tokenizer, scorer) -> dict[str, Any]:
+    args = (example["sources"], example["question"], example["answer_sentences"], model, tokenizer)
+    if name in ("c2f", "default-shipped"):
+        return run_ours(name, example, model, scorer)
+    if name.startswith("context-cite-"):
+        from benchmarks.peers import contextcite_runner
+
+        return contextcite_runner.run(*args, num_ablations=int(name.rsplit("-", 1)[1]))
+    if name == "attribot-hier":
+        from benchmarks.peers import attribot_runner
+
+        return attribot_runner.run(*args, blocks=blocks_of(example))
+    return ab.run_baseline(name, example)
+
+
+def prompt_tokens(example, tokenizer) -> int:
+    before, after = common.template_affixes(example["question"] or common.DEFAULT_QUERY)
+    text = before + " ".join(common.clean(s) for s in example["sources"]) + after
+    answer = " ".join(example["answer_sentences"])
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}, {"role": "assistant", "content": answer}],
+        tokenize=True,
+    )
+    if isinstance(ids, dict) or hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    return len(ids)
+
+
+def generation_seconds(example, model, tokenizer) -> float:
+    """Time to generate as many tokens as the reference answer has, greedy, full prompt."""
+    import torch
+
+    before, after = common.template_affixes(example["question"] or common.DEFAULT_QUERY)
+    text = before + " ".join(common.clean(s) for s in example["sources"]) + after
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+    )
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    n_new = len(tokenizer(" ".join(example["answer_sentences"]))["input_ids"])
+    with torch.no_grad(), common.Stopwatch() as sw:
+        model.generate(
+            **ids, max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False, use_cache=True
+        )
+    return sw.seconds
+
+
+def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
+    done = done_keys(out)
+    uid = ex["unique_id"]
+    n_tokens = prompt_tokens(ex, tokenizer)
+    fits = n_tokens <= WINDOW
+    if (uid, "example") not in done:
+        gen = generation_seconds(ex, model, tokenizer) if fits else None
+        append(
+            out,
+            {
+                "unique_id": uid,
+                "method": "example",
+                "index": ex["index"],
+                "n_sources": len(ex["sources"]),
+                "n_answer": len(ex["answer_sentences"]),
+                "prompt_tokens": n_tokens,
+                "fits_window": fits,
+                "generation_s": gen,
+                "gold": ex["gold"],
+            },
+        )
+    fid = None
+    if fits:
+        fid = ab.Fidelity(ex, scorer, k=2, n_random=args.fidelity_random)
+    for m in methods:
+        if (uid, m) in done:
+            continue
+        if m in NEEDS_WINDOW and not fits:
+            append(out, {"unique_id": uid, "method": m, "skipped": f"prompt {n_tokens} > {WINDOW}"})
+            print(f"  {m}: skipped, prompt {n_tokens} tokens > window", flush=True)
+            continue
+        try:
+            res = run_method(m, ex, model, tokenizer, scorer)
+        except Exception as err:  # a peer failing must not stop the others
+            append(out, {"unique_id": uid, "method": m, "skipped": f"error: {err!r}"[:500]})
+            print(f"  {m}: FAILED {err!r}"[:300], flush=True)
+            continue
+        counts = ab.citation_counts(ex, res["scores"])
+        res["counts"] = {str(k): v for k, v in counts.items()}
+        if fid is not None:
+            fid.random_baseline()
+            res["fidelity"] = fid.score(res["scores"])
+        res.update(unique_id=uid, method=m, load=os.getloadavg()[0], pid=os.getpid())
+        append(out, res)
+        print(
+            f"  {m:<16} wall {res['wall_time_s']:7.1f}s fwd {res['forward_calls']:5d} "
+            f"tokens {res['forward_tokens']:8d} F1@2 {ab.prf(counts[2])[2]:.3f} "
+            f"fid@2 {np.mean(res.get('fidelity') or [float('nan')]):+.3f}",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=("mds", "lfqa"), default="mds")
+    parser.add_argument("--examples", default="", help="comma-separated dev indices")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--fidelity-random", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out-dir", default=str(OUT))
+    parser.add_argument("--summarize", action="store_true")
+    args = parser.parse_args(argv)
+    if args.summarize:
+        from benchmarks.scaling_report import write_summary
+
+        print(write_summary(Path(args.out_dir), SUMMARY))
+        return 0
+    common.set_threads(args.threads)
+    from langchain_genprog.models import TransformersLogProbScorer
+
+    model, tokenizer = common.load_smollm2()
+    scorer = TransformersLogProbScorer(model, tokenizer, batch_size=1)
+    n_rows = sum(
+        1
+        for line in (DATA / ("MDS" if args.data == "mds" else "LFQA") / "dev.json").open()
+        if line.strip()
+    )
+    indices = [int(x) for x in args.examples.split(",") if x] or list(range(n_rows))
+    methods = [m for m in args.methods.split(",") if m]
+    out = Path(args.out_dir) / f"{args.data}.jsonl"
+    for ex in load(args.data, indices):
+        t0 = time.perf_counter()
+        print(
+            f"=== {args.data} {ex['index']} {ex['unique_id']}: {len(ex['sources'])} sources, "
+            f"{len(ex['answer_sentences'])} answer sentences",
+            flush=True,
+        )
+        run_example(ex, methods, out, model, tokenizer, scorer, args)
+        print(f"  example done in {time.perf_counter() - t0:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

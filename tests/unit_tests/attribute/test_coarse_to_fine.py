@@ -1,0 +1,223 @@
+"""The coarse-to-fine scheme on games with known values, calls counted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from langchain_genprog.attribute.mexgen import Budget, MExGenConfig, Segment
+from langchain_genprog.attribute.mexgen.blocks import default_block_size, make_blocks
+from langchain_genprog.attribute.mexgen.coarse_to_fine import CoarseToFine, sentence_units
+from langchain_genprog.attribute.mexgen.fusion import (
+    fit_logistic_weights,
+    logistic_fusion,
+    percentile_ranks,
+    rank_fusion,
+)
+from langchain_genprog.errors import BudgetExhaustedError, InvalidInputError
+
+SENTENCE = re.compile(r"\bu(\d+)x\b")
+
+
+class UnitGame:
+    """``v(present)`` per output from which ``u<i>x`` tokens are in the prompt.
+
+    ``weights[i, j]``: additive value of unit ``i`` for output ``j``;
+    ``pairs``: ``(i, k, j, value)`` added when both ``i`` and ``k`` are present.
+    Counts every prompt (one model call each) and remembers the longest one.
+    """
+
+    def __init__(
+        self, weights: np.ndarray, pairs: Sequence[tuple[int, int, int, float]] = ()
+    ) -> None:
+        self.weights = weights
+        self.pairs = list(pairs)
+        self.calls = 0
+        self.longest = 0
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.weights.shape[1])
+
+    def scalarize(self, prompts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(prompts), self.n_outputs))
+        for row, prompt in enumerate(prompts):
+            self.calls += 1
+            present = {int(m) for m in SENTENCE.findall(prompt)}
+            self.longest = max(self.longest, len(present))
+            if present:
+                out[row] = self.weights[sorted(present)].sum(axis=0)
+            for i, k, j, value in self.pairs:
+                if i in present and k in present:
+                    out[row, j] += value
+        return out
+
+
+def segments(n: int, per_document: int = 40) -> list[Segment]:
+    return [Segment(text=f"u{i}x says something", group=i // per_document) for i in range(n)]
+
+
+def hidden_game(n: int, seed: int, n_outputs: int = 2) -> tuple[np.ndarray, dict[int, set[int]]]:
+    """Three important units per output, at random places, in a sea of small noise."""
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0.0, 0.01, size=(n, n_outputs))
+    important: dict[int, set[int]] = {}
+    for j in range(n_outputs):
+        chosen = rng.choice(n, size=3, replace=False)
+        weights[chosen, j] += [3.0, 2.0, 1.5]
+        important[j] = {int(i) for i in chosen}
+    return weights, important
+
+
+def top(matrix: np.ndarray, j: int, k: int) -> set[int]:
+    column = np.nan_to_num(matrix[:, j], nan=-np.inf)
+    return {int(i) for i in np.argsort(-column, kind="stable")[:k]}
+
+
+def engine(game: UnitGame, **options) -> CoarseToFine:
+    return CoarseToFine(game, MExGenConfig(levels=("sentence",), batch_size=8), **options)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_finds_important_units_hidden_in_256_without_priors(seed: int) -> None:
+    weights, important = hidden_game(256, seed)
+    game = UnitGame(weights)
+    result = engine(game).explain(segments(256))
+    for j, units in important.items():
+        assert top(result.measured, j, 3) == units
+        assert set(result.candidates) >= units
+    # the measured scores are the additive values (the design is exact for additive games)
+    for j, units in important.items():
+        for i in units:
+            assert result.measured[i, j] == pytest.approx(weights[i, j], abs=0.05)
+    assert game.calls == result.model_calls < 256 / 2
+
+
+def test_calls_grow_sublinearly_in_n() -> None:
+    sizes = [64, 256, 1024]
+    calls = []
+    for n in sizes:
+        weights, important = hidden_game(n, seed=3)
+        game = UnitGame(weights)
+        result = engine(game).explain(segments(n))
+        for j, units in important.items():
+            assert top(result.measured, j, 3) == units
+        calls.append(game.calls)
+    slope = np.polyfit(np.log(sizes), np.log(calls), 1)[0]
+    assert slope < 0.5, (sizes, calls)  # linear would be 1.0; sqrt(N) blocks alone 0.5
+    assert calls[-1] < 1024 / 4
+
+
+def test_with_priors_one_coarse_level_and_sqrt_n_plus_fixed_calls() -> None:
+    n = 400
+    weights, important = hidden_game(n, seed=4)
+    rng = np.random.default_rng(9)
+    prior = rng.random(weights.shape) * 0.5
+    for j, units in important.items():
+        prior[sorted(units), j] += 0.6  # a noisy prior that still ranks them high
+    game = UnitGame(weights)
+    result = engine(game).explain(segments(n), priors={"lexical": prior})
+    assert len(result.levels) == 1
+    blocks = result.levels[0]
+    assert blocks <= default_block_size(n) + n // 40  # sqrt(N), plus one per document at most
+    assert game.calls <= blocks + 1 + 32
+    for j, units in important.items():
+        assert top(result.measured, j, 3) == units
+
+
+def test_pairwise_interaction_game_credits_both_redundant_units() -> None:
+    """Two units that say the same thing: either alone carries the output (OR game)."""
+    n = 240
+    weights = np.random.default_rng(5).normal(0.0, 0.01, size=(n, 1))
+    a, b = 37, 181
+    weights[[a, b], 0] += 2.0
+    game = UnitGame(weights, pairs=[(a, b, 0, -2.0)])  # v = 2 if a or b, not 4
+    result = engine(game).explain(segments(n))
+    assert top(result.measured, 0, 2) == {a, b}
+    assert result.measured[a, 0] > 0.5 and result.measured[b, 0] > 0.5
+
+
+def test_prompts_never_hold_the_whole_long_input() -> None:
+    n = 1500
+    weights, _ = hidden_game(n, seed=6)
+    game = UnitGame(weights)
+    engine(game).explain(segments(n, per_document=500))
+    assert game.longest <= max(default_block_size(n), 16)
+
+
+def test_budget_that_cannot_cover_the_coarse_pass_raises() -> None:
+    weights, _ = hidden_game(100, seed=7)
+    game = UnitGame(weights)
+    config = MExGenConfig(levels=("sentence",), budget=Budget(max_calls=5))
+    with pytest.raises(BudgetExhaustedError, match="coarse pass"):
+        CoarseToFine(game, config).explain(segments(100))
+    assert game.calls == 0
+
+
+def test_budget_ending_in_the_fine_pass_reports_partial() -> None:
+    weights, _ = hidden_game(100, seed=7)
+    game = UnitGame(weights)
+    config = MExGenConfig(levels=("sentence",), budget=Budget(max_calls=30))
+    result = CoarseToFine(game, config, screen_levels=1).explain(segments(100))
+    assert not result.complete
+    assert game.calls <= 30
+
+
+def test_must_include_is_measured() -> None:
+    weights, _ = hidden_game(200, seed=8)
+    result = engine(UnitGame(weights)).explain(segments(200), must_include=[5, 150])
+    assert {5, 150} <= set(result.candidates)
+    assert not np.isnan(result.measured[[5, 150]]).any()
+
+
+def test_bad_priors_and_options_raise() -> None:
+    weights, _ = hidden_game(50, seed=0)
+    with pytest.raises(InvalidInputError, match="shape"):
+        engine(UnitGame(weights)).explain(segments(50), priors={"x": np.zeros((3, 2))})
+    with pytest.raises(InvalidInputError):
+        CoarseToFine(UnitGame(weights), max_fine_units=0)
+
+
+def test_blocks_cover_every_unit_once_and_respect_documents() -> None:
+    segs = segments(103, per_document=30)
+    units = sentence_units(segs)
+    blocks = make_blocks(units, segs, max_block_chars=200)
+    members = [i for b in blocks for i in b.members]
+    assert members == list(range(103))
+    for block in blocks:
+        assert len({segs[units[i].spans[0][0]].group for i in block.members}) == 1
+        assert len(block.members) <= default_block_size(103)
+        assert sum(len(segs[units[i].spans[0][0]].text) for i in block.members) <= 200
+
+
+def test_rank_fusion_and_percentile_ranks() -> None:
+    assert percentile_ranks(np.array([0.1, np.nan, 0.5, 0.3])).tolist() == [
+        pytest.approx(1 / 3),
+        0.0,
+        1.0,
+        pytest.approx(2 / 3),
+    ]
+    measured = np.array([[np.nan], [1.0], [0.2]])
+    prior = np.array([[0.9], [0.1], [0.5]])
+    fused = rank_fusion({"measured": measured, "prior": prior})
+    assert int(np.argmax(fused[:, 0])) == 1
+    only_prior = rank_fusion({"measured": measured, "prior": prior}, {"measured": 0.0})
+    assert int(np.argmax(only_prior[:, 0])) == 0
+
+
+def test_logistic_fusion_learns_which_signal_predicts_the_label() -> None:
+    rng = np.random.default_rng(0)
+    feats, labels = [], []
+    for _ in range(20):
+        good = rng.random((30, 2))
+        noise = rng.random((30, 2))
+        feats.append({"good": good, "noise": noise})
+        labels.append((good > 0.8).astype(float))
+    weights = fit_logistic_weights(feats, labels)
+    assert weights["good"] > 3 * abs(weights["noise"])
+    prob = logistic_fusion(feats[0], weights)
+    assert prob.shape == (30, 2)
+    assert prob[feats[0]["good"] > 0.9].min() > prob[feats[0]["good"] < 0.3].max()
