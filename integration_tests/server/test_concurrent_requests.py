@@ -1,7 +1,7 @@
 """Concurrent requests to a real OpenAI-compatible server give the sequential results.
 
-A real ``python -m llama_cpp.server`` on loopback (the fixture of
-``test_openai_compatible``) serves the embedded SmolLM2 GGUF. The client side
+A real ``python -m llama_cpp.server`` on loopback (the ``base_url`` fixture of
+this folder's conftest) serves the embedded SmolLM2 GGUF. The client side
 counts the requests in flight in an httpx transport: with a bound above 1 the
 executor's independent operations and the scorer's perturbations are really
 sent at once (llama-cpp-python's server then queues them: it has no parallel
@@ -16,10 +16,7 @@ import threading
 import httpx
 import pytest
 
-from integration_tests.server.test_openai_compatible import (  # noqa: F401 (a fixture)
-    MODEL_ALIAS,
-    base_url,
-)
+from integration_tests.server.conftest import MODEL_ALIAS
 from langchain_genprog.execute.executor import ProgramExecutor
 from langchain_genprog.models.openai_scorer import OpenAICompletionsLogProbScorer
 from langchain_genprog.program.parser import parse_program
@@ -72,7 +69,7 @@ def _execute(url: str, limit: int, counter: InFlight) -> list[str]:
     return [t.output or f"error: {t.error}" for t in result.trace]
 
 
-def test_independent_operations_are_sent_concurrently(base_url: str) -> None:  # noqa: F811
+def test_independent_operations_are_sent_concurrently(base_url: str) -> None:
     sequential, concurrent = InFlight(), InFlight()
     expected = _execute(base_url, 1, sequential)
     assert _execute(base_url, 3, concurrent) == expected
@@ -80,7 +77,7 @@ def test_independent_operations_are_sent_concurrently(base_url: str) -> None:  #
     assert concurrent.most > 1
 
 
-def test_perturbations_are_scored_concurrently(base_url: str) -> None:  # noqa: F811
+def test_perturbations_are_scored_concurrently(base_url: str) -> None:
     def template(prompt: str) -> str:
         return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
 
