@@ -41,8 +41,8 @@ from langchain_core.runnables.config import merge_configs
 from langchain_genprog.errors import ExecutionStoppedError, GenProgError, InvalidInputError
 from langchain_genprog.execute.trace import ExecutionResult, LineResult, NodeTrace
 from langchain_genprog.operations.grounded import OperationMode, resolve_mode
-from langchain_genprog.operations.prompts import InvalidOutputError, normalize_text
-from langchain_genprog.operations.rewrites import strip_preamble
+from langchain_genprog.operations.prompts import InvalidOutputError
+from langchain_genprog.operations.rewrites import leaf_text
 from langchain_genprog.operations.tools import OperationOutput, arun_operation, run_operation
 from langchain_genprog.program.model import (
     OPERATIONS,
@@ -615,12 +615,11 @@ def _sentence_text(sources: Sources, sentence_id: int) -> tuple[str, str | None]
     """A leaf's text, or ``("", reason)`` if it cannot be used.
 
     A headline, photo credit or dateline glued to the sentence is left out
-    (:func:`~langchain_genprog.operations.rewrites.strip_preamble`): it is
-    told apart by its own line, which is gone once the text is normalized.
+    (:func:`~langchain_genprog.operations.rewrites.leaf_text`).
     """
     if not sources.has(sentence_id):
         return "", f"S{sentence_id} does not exist; valid ids are S1..S{len(sources)}"
-    text = normalize_text(strip_preamble(sources.sentence(sentence_id).text))
+    text = leaf_text(sources.sentence(sentence_id).text)
     if not text:
         return "", f"S{sentence_id} has no text"
     return text, None

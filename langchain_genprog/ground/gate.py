@@ -38,7 +38,7 @@ from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.execute.trace import LineResult
 from langchain_genprog.ground.lexical import DEFAULT_MIN_COVERAGE, LexicalVerdict, lexical_verdict
 from langchain_genprog.operations.prompts import has_repeated_ngram, normalize_text
-from langchain_genprog.operations.rewrites import strip_preamble
+from langchain_genprog.operations.rewrites import leaf_text
 from langchain_genprog.segment.content import NEAR_DUPLICATE
 from langchain_genprog.segment.sources import Sources
 from langchain_genprog.segment.words import content_words, near_duplicate, tokens
@@ -254,8 +254,8 @@ def _copied_source(text: str, cited: list[int], sources: Sources) -> int | None:
     said = normalize_text(text)
     for sid in cited:
         if sources.has(sid):
-            source = normalize_text(sources.sentence(sid).text)
-            if said in (source, normalize_text(strip_preamble(source))):
+            raw = sources.sentence(sid).text
+            if said in (normalize_text(raw), leaf_text(raw)):
                 return sid
     return None
 

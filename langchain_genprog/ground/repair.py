@@ -24,7 +24,7 @@ from langchain_genprog.execute.trace import ExecutionResult, LineResult
 from langchain_genprog.ground.gate import Repair, SentenceVerdict
 from langchain_genprog.ground.lexical import lexical_verdict
 from langchain_genprog.operations.prompts import normalize_text
-from langchain_genprog.operations.rewrites import strip_preamble
+from langchain_genprog.operations.rewrites import leaf_text
 from langchain_genprog.program.model import Program
 from langchain_genprog.segment.content import non_content_reason
 from langchain_genprog.segment.sources import Sources
@@ -122,7 +122,7 @@ def replace_or_drop(
 
 
 def _copy(sources: Sources, sid: int) -> str:
-    return normalize_text(strip_preamble(sources.sentence(sid).text))
+    return leaf_text(sources.sentence(sid).text)
 
 
 def best_source(

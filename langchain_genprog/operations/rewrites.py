@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_genprog._text import display_text
 from langchain_genprog.models.spacy_pipeline import load_spacy, parse
 from langchain_genprog.segment.words import content_words, tokens
 
@@ -78,8 +79,9 @@ _OPENER = re.compile(r"^(?:and yet|and|but|yet|so|also|however|still)\b,?\s+", r
 """A connective a joined part may open with; the join supplies its own."""
 _MAX_SPANS = 12
 _PARTS = 6
-_DEMONYM = ("can", "ian", "ese", "ish", "democratic")
 """Most compressions of one input offered as its part of a fusion."""
+_DEMONYM = ("can", "ian", "ese", "ish", "democratic")
+"""Endings of adjectives made from names ("Republican", "Chinese"), which keep their capital."""
 _HEADING_WORDS = 8
 """Most words in a heading line (a headline or photo credit glued to a sentence)."""
 _MAX_DELETIONS = 3
@@ -124,6 +126,15 @@ def strip_preamble(text: str) -> str:
     body = " ".join(" ".join(lines[k:]).split())
     stripped = _DATELINE.sub("", body, count=1)
     return stripped if word_count(stripped) >= 3 else body
+
+
+def leaf_text(text: str) -> str:
+    """A source sentence as a program leaf, an extract and a repair use it.
+
+    :func:`strip_preamble` on the raw text (a heading is told apart by its
+    own line, which normalizing removes), then display-normalized.
+    """
+    return display_text(strip_preamble(text))
 
 
 def _is_heading(line: str, rest: Sequence[str]) -> bool:
@@ -448,7 +459,12 @@ def _describes_subject(child: Any) -> bool:
     Cylinder"). A clause with its own conjunction ("After the vote, ...")
     describes the event and may move.
     """
-    return child.dep_ == "advcl" and not any(c.dep_ == "mark" for c in child.children)
+    return child.dep_ == "advcl" and not _has_mark(child)
+
+
+def _has_mark(tok: Any) -> bool:
+    """Whether a clause has its own subordinating conjunction ("after", "because")."""
+    return any(c.dep_ == "mark" for c in tok.children)
 
 
 def _back_to_front(sent: Any) -> list[Rewrite]:
@@ -483,7 +499,7 @@ def _movable_to_front(child: Any) -> bool:
     set_off = bool(child.left_edge.i > 0 and doc[child.left_edge.i - 1].text == ",")
     if child.dep_ == "advmod":
         return set_off and child.right_edge.i > child.left_edge.i
-    marked = child.dep_ == "advcl" and any(c.dep_ == "mark" for c in child.children)
+    marked = child.dep_ == "advcl" and _has_mark(child)
     return marked or set_off or _has_other_complement(child.head, child)
 
 

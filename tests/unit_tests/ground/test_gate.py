@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 
 from langchain_genprog.attribute.base import (
@@ -16,6 +17,7 @@ from langchain_genprog.attribute.base import (
 from langchain_genprog.citations import citations_of
 from langchain_genprog.graph import create_genprog_graph
 from langchain_genprog.ground import GroundingGate, lexical_verdict
+from langchain_genprog.ground.gate import _copied_source
 from langchain_genprog.segment.sources import Sources
 from tests.unit_tests.fakes import ScriptedChatModel
 
@@ -177,3 +179,16 @@ def test_a_sentence_that_says_itself_twice_fails() -> None:
     (repair,) = state["grounding"].repairs
     assert repair.reason == "says the same words twice" and repair.action == "replaced"
     assert state["answer"] == "The council approved the new park on Monday."
+
+
+def test_an_extract_without_its_headline_is_a_verbatim_copy() -> None:
+    text = "Sure Things\nRepublican governors in Utah are expected to win."
+    sources = Sources.from_documents([Document(page_content=text, metadata={"sentences": [text]})])
+    assert _copied_source("Republican governors in Utah are expected to win.", [1], sources) == 1
+    assert (
+        _copied_source(
+            "Sure Things Republican governors in Utah are expected to win.", [1], sources
+        )
+        == 1
+    )
+    assert _copied_source("Republican governors are expected to win.", [1], sources) is None
