@@ -24,11 +24,13 @@ verbatim copies.
 Resumable: each (example, method) is one JSON line in ``OUT/results.jsonl``;
 a rerun skips finished pairs. ``--summarize`` writes the tables.
 
-Run (about 2-4 minutes per example on 2 cores)::
+Run (about 3-10 minutes per example; both data sets side by side on 2 cores)::
 
-    python -m benchmarks.grounding_benchmark --data mds --out benchmarks/results/grounding/mds
-    python -m benchmarks.grounding_benchmark --data lfqa --out benchmarks/results/grounding/lfqa
-    python -m benchmarks.grounding_benchmark --summarize benchmarks/results/grounding/mds \
+    python -m benchmarks.grounding_benchmark --data mds --threads 1 \\
+        --out benchmarks/results/grounding/mds &
+    python -m benchmarks.grounding_benchmark --data lfqa --threads 1 \\
+        --out benchmarks/results/grounding/lfqa
+    python -m benchmarks.grounding_benchmark --summarize benchmarks/results/grounding/mds \\
         benchmarks/results/grounding/lfqa > benchmarks/results/grounding.md
 """
 
@@ -59,7 +61,7 @@ FILES = {"mds": DATA / "MDS" / "dev.json", "lfqa": DATA / "LFQA" / "dev.json"}
 MAX_SENTENCES = {"mds": 5, "lfqa": 3}
 METHODS = ("free", "default", "lead", "alce")
 ROUGE = ("rouge1", "rouge2", "rougeL")
-OPERATION_STATS = ("compression", "fusion", "paraphrase_copy")
+OPERATION_STATS = ("compression", "fusion", "paraphrase_copy", "fallback")
 
 
 def _rouge(answer: str, reference: str | None) -> dict[str, float | None]:
@@ -111,12 +113,15 @@ def _sentences(attribution: AttributionResult) -> list[AnswerSentence]:
 
 
 def _operation_stats(trace: list[Any]) -> dict[str, list[float]]:
+    """Length ratios, paraphrase copies, and fallbacks (a grounded operation's ``note``)."""
     stats: dict[str, list[float]] = {k: [] for k in OPERATION_STATS}
     for node in trace:
-        if node.error or not node.output or node.operation not in ("compression", "fusion"):
-            if node.operation == "paraphrase" and node.output:
-                copy = " ".join(node.output.split()) == " ".join(node.inputs[0].split())
-                stats["paraphrase_copy"].append(1.0 if copy else 0.0)
+        if node.error or not node.output or node.operation == "extract":
+            continue
+        stats["fallback"].append(1.0 if getattr(node, "note", None) else 0.0)
+        if node.operation == "paraphrase":
+            copy = " ".join(node.output.split()) == " ".join(node.inputs[0].split())
+            stats["paraphrase_copy"].append(1.0 if copy else 0.0)
             continue
         total = sum(len(tokens(t)) for t in node.inputs) or 1
         stats[node.operation].append(len(tokens(node.output)) / total)
@@ -174,10 +179,16 @@ def run_alce(method: ALCEMethod, example: Example) -> dict[str, Any]:
     }
 
 
-def evaluate(data: str, out_dir: Path, limit: int | None, methods: Sequence[str]) -> None:
-    from langchain_genprog.models import get_default_chat_model
+def evaluate(
+    data: str, out_dir: Path, limit: int | None, methods: Sequence[str], threads: int | None
+) -> None:
+    from langchain_genprog.models import ChatLocalLlama
 
-    llm = get_default_chat_model()
+    if threads:  # the scorer (torch) and the model (llama.cpp) each get this many
+        import torch
+
+        torch.set_num_threads(threads)
+    llm = ChatLocalLlama(n_threads=threads)
     k = MAX_SENTENCES[data]
     graphs = {
         "free": create_genprog_graph(
@@ -292,8 +303,8 @@ def _operations_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = [
         "",
         "| method | compression ratio (mean) | fusion ratio (mean) | paraphrases copied "
-        "| repairs | failed runs |",
-        "|---|---|---|---|---|---|",
+        "| operations that fell back | repairs | failed runs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for method in ("free", "default"):
         kept = by_method.get(method, [])
@@ -304,10 +315,11 @@ def _operations_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
         for r in kept:
             for rep in r.get("repairs", []):
                 repairs[rep["action"]] = repairs.get(rep["action"], 0) + 1
-        comp, fus, para = (ops[k] for k in OPERATION_STATS)
+        comp, fus, para, fell = (ops[k] for k in OPERATION_STATS)
         lines.append(
             f"| {method} | {_mean(comp)} (n={len(comp)}) | {_mean(fus)} (n={len(fus)}) "
-            f"| {_pct(sum(para), len(para))} (n={len(para)}) | {repairs or '-'} "
+            f"| {_pct(sum(para), len(para))} (n={len(para)}) "
+            f"| {_pct(sum(fell), len(fell))} (n={len(fell)}) | {repairs or '-'} "
             f"| {sum(1 for r in kept if r['error'])} |"
         )
     walls = {
@@ -336,13 +348,19 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--summarize", nargs="+", type=Path)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for the model and the scorer (default: every core); "
+        "1 each to run MDS and LFQA side by side on 2 cores",
+    )
     args = parser.parse_args()
     if args.summarize:
         print(summarize(args.summarize))
         return
     if not args.data or not args.out:
         parser.error("--data and --out are needed to run (or --summarize DIR ...)")
-    evaluate(args.data, args.out, args.limit, args.methods)
+    evaluate(args.data, args.out, args.limit, args.methods, args.threads)
 
 
 if __name__ == "__main__":

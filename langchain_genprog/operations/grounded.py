@@ -35,6 +35,7 @@ from langchain_genprog.operations.rewrites import (
     Rewrite,
     compressions,
     fusions,
+    leaf_text,
     paraphrases,
     strip_preamble,
     word_count,
@@ -88,7 +89,14 @@ def rewrite_options(operation: LLMOperation, inputs: Sequence[str]) -> tuple[lis
         operation's usual bound, else it says what was done instead.
     """
     if operation == "fusion":
-        return fusions(inputs, max_ratio=FUSION_RATIO), ""
+        found = fusions(inputs, max_ratio=FUSION_RATIO)
+        total = sum(word_count(normalize_text(t)) for t in inputs)
+        if found and all(r.words > FUSION_RATIO * total for r in found):
+            return (
+                found,
+                f"no fusion fits {FUSION_RATIO:.0%} of the inputs; the shortest are offered",
+            )
+        return found, ""
     text = normalize_text(inputs[0])
     if operation == "paraphrase":
         found = paraphrases(text)
@@ -103,6 +111,29 @@ def rewrite_options(operation: LLMOperation, inputs: Sequence[str]) -> tuple[lis
             return found, note + (f"; kept {ratio:.0%} at most" if k else "")
     kept = _as_rewrite(strip_preamble(text), "kept")
     return [kept], "nothing in the input can be deleted; the input is kept verbatim"
+
+
+def leaf_operations(text: str) -> frozenset[LLMOperation]:
+    """The unary operations that do their job on a source sentence, grounded.
+
+    ``compression`` when a deletion fits the first length bound
+    (:data:`COMPRESSION_RATIOS`), ``paraphrase`` when a meaning-preserving
+    reordering exists. The grounded planner offers ``compression(S4)`` only
+    for such sentences: elsewhere the operation would fall back to a verbatim
+    copy that claims to be a compression.
+
+    Args:
+        text: The sentence's raw text (its leaf text is what operations see).
+    """
+    body = normalize_text(leaf_text(text))
+    if not body:
+        return frozenset()
+    found: set[LLMOperation] = set()
+    if compressions(body, max_ratio=COMPRESSION_RATIOS[0]):
+        found.add("compression")
+    if paraphrases(body):
+        found.add("paraphrase")
+    return frozenset(found)
 
 
 def _as_rewrite(text: str, how: str) -> Rewrite:

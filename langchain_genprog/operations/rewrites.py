@@ -631,6 +631,8 @@ def paraphrases(text: str, *, limit: int = 12, nlp: Any = None) -> list[Rewrite]
     """
     source = " ".join(strip_preamble(text).split())
     sent = _root_sentence(parse(source, nlp))
+    if sent.root.pos_ not in {"VERB", "AUX"}:
+        return []  # a verbless or misparsed sentence: a move would be a guess
     pool = [
         *_front_to_back(sent),
         *_back_to_front(sent),

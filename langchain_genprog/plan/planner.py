@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal, TypeVar
 
 from langchain_core.exceptions import OutputParserException
@@ -113,6 +113,12 @@ class ProgramPlanner:
             ``max_retries``, which re-prompts after a *reply* with faults.
         retry_backoff: Seconds to wait before the first call retry, doubled for
             each further one.
+        leaf_operations: In grammar mode, which unary operations can do their
+            job on a sentence, given its raw text (``None``: all of them).
+            Grounded operations pass
+            :func:`~langchain_genprog.operations.grounded.leaf_operations`, so
+            a line never asks to compress a sentence with nothing to delete,
+            or to paraphrase one that has no reordering.
 
     Raises:
         InvalidInputError: On a negative or zero bound.
@@ -131,6 +137,7 @@ class ProgramPlanner:
         require_operation: bool = True,
         max_call_retries: int = 2,
         retry_backoff: float = 0.0,
+        leaf_operations: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
@@ -148,6 +155,7 @@ class ProgramPlanner:
         self.grammar_candidates = grammar_candidates
         self.allow_instructions = allow_instructions
         self.require_operation = require_operation
+        self.leaf_operations = leaf_operations
 
     @property
     def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
@@ -314,6 +322,7 @@ class ProgramPlanner:
         issues: list[ProgramIssue] = []
         raws: list[str] = []
         used: set[int] = set()
+        applicable = _LeafOperations(sources, self.leaf_operations)
         calls = failures = 0
         while len(lines) < self.max_sentences:
             candidates = [sid for sid in offered if sid not in used][: self.grammar_candidates]
@@ -326,6 +335,8 @@ class ProgramPlanner:
                 allow_instruction=self.allow_instructions,
                 allow_end=bool(lines),
                 require_operation=self.require_operation,
+                compressible=applicable.ids("compression", candidates),
+                paraphrasable=applicable.ids("paraphrase", candidates),
             )
             so_far = "\n".join(line.render() for line in lines) or "(empty)"
             messages = prompts.NEXT_LINE_PROMPT.format_messages(
@@ -373,6 +384,24 @@ class ProgramPlanner:
         return PlanResult(
             program=Program(lines=lines), issues=issues, attempts=[attempt], mode="grammar"
         )
+
+
+class _LeafOperations:
+    """``leaf_operations`` per sentence id, each sentence parsed once per plan."""
+
+    def __init__(self, sources: Sources, rule: Callable[[str], Collection[str]] | None) -> None:
+        self.sources = sources
+        self.rule = rule
+        self.found: dict[int, Collection[str]] = {}
+
+    def ids(self, operation: str, candidates: Sequence[int]) -> list[int] | None:
+        """The candidates ``operation`` applies to (``None``: no rule, all)."""
+        if self.rule is None:
+            return None
+        for sid in candidates:
+            if sid not in self.found:
+                self.found[sid] = self.rule(self.sources.sentence(sid).text)
+        return [sid for sid in candidates if operation in self.found[sid]]
 
 
 def plan_messages(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 MAX_ENUMERATED_IDS = 8
 """Up to this many candidates, leaf fusions enumerate distinct id combinations."""
@@ -30,6 +30,8 @@ def program_line_grammar(
     allow_end: bool = True,
     require_operation: bool = False,
     max_instruction_chars: int = 60,
+    compressible: Collection[int] | None = None,
+    paraphrasable: Collection[int] | None = None,
 ) -> str:
     """Build a GBNF grammar accepting exactly one program line (or ``END``).
 
@@ -41,7 +43,15 @@ def program_line_grammar(
         allow_end: Whether ``END`` is an alternative (the planner is done).
         require_operation: Whether the line must apply an operation (no bare
             ``S3`` copy); small models otherwise tend to copy sentences only.
+            With one candidate that can be neither compressed nor
+            paraphrased, the bare id is the line after all.
         max_instruction_chars: Longest instruction text.
+        compressible: Ids that ``compression`` may be applied to directly;
+            ``None``: every candidate. Grounded operations can only delete
+            what a sentence's parse allows, so ``compression(S4)`` of a
+            sentence with nothing to delete would be a copy that claims to be
+            a compression; the planner offers it only where it does its job.
+        paraphrasable: The same for ``paraphrase``.
 
     Returns:
         The grammar text; its ``root`` rule is the line.
@@ -54,45 +64,116 @@ def program_line_grammar(
         raise ValueError("a program grammar needs at least one candidate sentence id")
     if max_depth < 1 or max_fan_in < 2:
         raise ValueError("max_depth must be >= 1 and max_fan_in >= 2")
-    rules: list[str] = []
-    top = f"top ::= un{max_depth} | fu{max_depth}" if require_operation else f"top ::= e{max_depth}"
+    instr = " instr?" if allow_instruction else ""
+    leaf_ops, unary = _leaf_unary(ids, compressible, paraphrasable, instr)
+    rules = ["sid ::= " + _ids(ids), *leaf_ops]
+    if len(ids) == 1:
+        # Nothing to fuse (fusion(S4, S4) is invalid): an operation on the
+        # one id if any applies, else the id itself.
+        top = "top ::= un1" if leaf_ops and require_operation else "top ::= sid"
+        top += " | un1" if leaf_ops and not require_operation else ""
+    else:
+        rules.append("e0 ::= sid")
+        for level in range(1, max_depth + 1):
+            rules.extend(_level_rules(level, ids, max_fan_in, instr, unary=unary))
+        un_top = f"un{max_depth} | " if max_depth > 1 or leaf_ops else ""
+        top = f"top ::= {un_top}fu{max_depth}" if require_operation else f"top ::= e{max_depth}"
     root = '"- " top "\\n"'
     if allow_end:
         root = f"({root}) | {json.dumps(END_MARKER)}"
-    rules.append(f"root ::= {root}")
-    rules.append(top)
-    rules.append("sid ::= " + " | ".join(json.dumps(f"S{i}") for i in ids))
-    rules.append("e0 ::= sid")
-    instr = " instr?" if allow_instruction else ""
-    for level in range(1, max_depth + 1):
-        inner = f"e{level - 1}"
-        optional = ""
-        for _ in range(max_fan_in - 2):
-            optional = f' (", " {inner}{optional})?'
-        rules.append(f'un{level} ::= ("paraphrase" | "compression") "(" {inner}{instr} ")"')
-        if level == 1 and len(ids) <= MAX_ENUMERATED_IDS:
-            # Enumerate distinct id combinations so a leaf fusion can never
-            # repeat an input (small models happily write fusion(S4, S4)).
-            combos = [
-                ", ".join(f"S{i}" for i in combo)
-                for size in range(2, min(max_fan_in, len(ids)) + 1)
-                for combo in itertools.combinations(ids, size)
-            ] or [f"S{ids[0]}, S{ids[0]}"]
-            alternatives = " | ".join(json.dumps(c) for c in combos)
-            rules.append(f'fu1 ::= "fusion(" ({alternatives}){instr} ")"')
-        elif level > 1 and len(ids) <= MAX_ENUMERATED_IDS:
-            # Either a leaf fusion, or a fusion with at least one nested call;
-            # never two copies of the same bare id.
-            call = f"c{level - 1}"
-            rules.append(f"{call} ::= un{level - 1} | fu{level - 1}")
-            rules.append(
-                f'fu{level} ::= fu1 | "fusion(" {call} ", " {inner}{optional}{instr} ")"'
-                f' | "fusion(" sid ", " {call}{optional}{instr} ")"'
-            )
-        else:
-            rules.append(f'fu{level} ::= "fusion(" {inner} ", " {inner}{optional}{instr} ")"')
-        rules.append(f'e{level} ::= sid | un{level} | fu{level} | "extract(" sid ")"')
+    rules[:0] = [f"root ::= {root}", top]
     if allow_instruction:
         chars = "[a-zA-Z0-9 ,.'-]"
         rules.append(f'instr ::= ", instruction=\\"" {chars}{{1,{max_instruction_chars}}} "\\""')
     return "\n".join(rules) + "\n"
+
+
+def _ids(ids: Sequence[int]) -> str:
+    return " | ".join(json.dumps(f"S{i}") for i in ids)
+
+
+def _leaf_unary(
+    ids: Sequence[int],
+    compressible: Collection[int] | None,
+    paraphrasable: Collection[int] | None,
+    instr: str,
+) -> tuple[list[str], list[int]]:
+    """``u<id>`` rules (the unary operations that apply to each id), ``un1``, and those ids."""
+    rules: list[str] = []
+    unary: list[int] = []
+    for i in ids:
+        ops = [
+            f'"{name}(S{i}"{instr} ")"'
+            for name, allowed in (("paraphrase", paraphrasable), ("compression", compressible))
+            if allowed is None or i in allowed
+        ]
+        if ops:
+            rules.append(f"u{i} ::= " + " | ".join(ops))
+            unary.append(i)
+    if not rules:
+        return [], []
+    return [*rules, "un1 ::= " + " | ".join(f"u{i}" for i in unary)], unary
+
+
+def _level_rules(
+    level: int, ids: Sequence[int], max_fan_in: int, instr: str, *, unary: Sequence[int]
+) -> list[str]:
+    """The ``un``, ``fu`` and ``e`` rules of one nesting level.
+
+    ``unary`` lists the ids that have a ``u<id>`` rule. Up to
+    :data:`MAX_ENUMERATED_IDS` candidates, the first two levels enumerate
+    their inputs so that no line uses a sentence twice (small models happily
+    write ``fusion(S4, S4)`` or ``fusion(S10, compression(S10))``, which says
+    the same thing twice).
+    """
+    enumerated = len(ids) <= MAX_ENUMERATED_IDS
+    if level == 1 and enumerated:
+        combos = [
+            ", ".join(f"S{i}" for i in combo)
+            for size in range(2, min(max_fan_in, len(ids)) + 1)
+            for combo in itertools.combinations(ids, size)
+        ]
+        alternatives = " | ".join(json.dumps(c) for c in combos)
+        rules = [f'fu1 ::= "fusion(" ({alternatives}){instr} ")"']
+    elif level == 2 and enumerated:
+        rules = _distinct_nested(ids, instr, unary)
+    else:
+        rules = _generic_level(level, max_fan_in, instr, has_un1=bool(unary))
+    un = f"un{level} | " if level > 1 or unary else ""
+    rules.append(f'e{level} ::= sid | {un}fu{level} | "extract(" sid ")"')
+    return rules
+
+
+def _distinct_nested(ids: Sequence[int], instr: str, unary: Sequence[int]) -> list[str]:
+    """Level 2 over distinct ids: a unary call next to another id, or of a leaf fusion."""
+    nested = []
+    for x in unary:
+        for y in ids:
+            if y == x:
+                continue
+            nested.append(f'"fusion(" u{x} ", S{y}"{instr} ")"')
+            nested.append(f'"fusion(S{y}, " u{x}{instr} ")"')
+            if y in unary:
+                nested.append(f'"fusion(" u{x} ", " u{y}{instr} ")"')
+    un1 = "un1 | " if unary else ""
+    return [
+        "fu2 ::= " + " | ".join(["fu1", *nested]),
+        f'un2 ::= {un1}("paraphrase" | "compression") "(" fu1{instr} ")"',
+    ]
+
+
+def _generic_level(level: int, max_fan_in: int, instr: str, *, has_un1: bool) -> list[str]:
+    """A level by rule references only (many candidates, or deeper than two)."""
+    inner = f"e{level - 1}"
+    optional = ""
+    for _ in range(max_fan_in - 2):
+        optional = f' (", " {inner}{optional})?'
+    fusion = f'fu{level} ::= "fusion(" {inner} ", " {inner}{optional}{instr} ")"'
+    if level == 1:
+        return [fusion]
+    shallower = "" if level == 2 and not has_un1 else f"un{level - 1} | "
+    return [
+        fusion,
+        f"c{level - 1} ::= {shallower}fu{level - 1}",
+        f'un{level} ::= {shallower}("paraphrase" | "compression") "(" c{level - 1}{instr} ")"',
+    ]

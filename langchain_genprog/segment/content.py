@@ -4,7 +4,8 @@ Web and news documents come with text that is not content: datelines
 (``SAN FRANCISCO (MarketWatch) --``), bylines, photo captions and page
 furniture (``Enlarge this image toggle caption``), scraped markup (``<HR></BLOCKQUOTE>``),
 sentences cut off by the
-source (``... a proxy for a ...``), questions (a source's rhetorical
+source (``... a proxy for a ...``) or left without final punctuation
+(headlines, references), questions (a source's rhetorical
 question is not a fact to cite), one-word fragments left
 by the sentence splitter, and the same sentence repeated across documents.
 A planner that is offered them builds answer sentences out of them — and
@@ -46,6 +47,10 @@ _BYLINE = re.compile(
     r"^\s*(?:[Bb]y|[Pp]osted by|[Ww]ritten by|[Rr]eporting by)\s+[A-Z][\w.'-]*(?:\s+\S+){0,5}$"
     r"|^\s*\(\s*(?:[Rr]eporting|[Ww]riting|[Ee]diting|[Aa]dditional reporting) by\b[^()]*\)\s*$"
 )
+_TERMINATED = re.compile(r"[.!?:;][\"'”’)\]]*$")
+"""Final punctuation, possibly inside closing quotes or brackets."""
+_SPLIT_WORD = re.compile(r"^-\w|\w-$")
+"""A hyphenated word cut in two by the sentence splitter (``Kiss-`` / ``-In event``)."""
 _DATELINE_ONLY = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)?\s*$")
 
 
@@ -64,10 +69,15 @@ def non_content_reason(text: str) -> str | None:
         return "truncated"
     if stripped.rstrip("\"'”’)").endswith("?"):
         return "question"
-    if _CONTINUATION.match(stripped):
+    if _CONTINUATION.match(stripped) or _SPLIT_WORD.search(stripped):
         return "fragment"
     if len(content_words(stripped)) < MIN_CONTENT_WORDS or len(tokens(stripped)) < MIN_WORDS:
         return "fragment"
+    if not _TERMINATED.search(stripped):
+        # A headline, a reference, or a sentence the source cut off ("It
+        # turns out that the Facebook event for the John Snow Kiss"): on the
+        # dev sets, 2.6 % of sentences, and nearly all of them are not prose.
+        return "unterminated"
     return None
 
 
@@ -82,7 +92,7 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
     Returns:
         The kept ids and, for each left-out id, why (``dateline``, ``byline``,
         ``boilerplate``, ``markup``, ``truncated``, ``question``, ``fragment``,
-        ``repeats S<k>``).
+        ``unterminated``, ``repeats S<k>``).
     """
     kept: list[int] = []
     seen: list[tuple[int, set[str]]] = []

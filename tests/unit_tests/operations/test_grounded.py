@@ -12,6 +12,7 @@ from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.operations import InvalidOutputError, arun_operation, run_operation
 from langchain_genprog.operations.grounded import (
     choice_grammar,
+    leaf_operations,
     resolve_mode,
     rewrite_options,
     snap,
@@ -263,6 +264,30 @@ def test_nothing_to_delete_keeps_the_input_and_says_so() -> None:
     assert out.text == "The mayor spoke."
     assert out.note and "kept verbatim" in out.note
     assert llm.calls == []
+
+
+def test_leaf_operations_match_what_the_operation_would_do() -> None:
+    for text in [*SENTENCES, "The mayor spoke.", "Officials said the bridge would reopen."]:
+        found = leaf_operations(text)
+        for op in ("compression", "paraphrase"):
+            options, note = rewrite_options(op, [text])
+            does_its_job = not note and all(o.text != " ".join(text.split()) for o in options)
+            assert (op in found) == does_its_job, (op, text, note)
+    assert leaf_operations("The mayor spoke.") == frozenset()
+    assert "compression" in leaf_operations(SENTENCES[3])  # ", which met on Monday,"
+
+
+def test_a_misparsed_sentence_is_not_reordered() -> None:
+    # spaCy's small model makes "photos" the root: moving "before I chose ..."
+    # would strand "are much more racy" without its subject.
+    assert paraphrases("The photos I had considered using before I chose that one are racy.") == []
+
+
+def test_a_fusion_that_cannot_fit_its_bound_says_so() -> None:
+    options, note = rewrite_options("fusion", ["Hey, I just saw this.", "The mayor spoke."])
+    assert options and "no fusion fits 75%" in note
+    _, fits = rewrite_options("fusion", SENTENCES[:2])
+    assert fits == ""
 
 
 def test_auto_mode_follows_grammar_support() -> None:

@@ -100,6 +100,23 @@ def test_grammar_mode_line_by_line_without_reuse(sources: Sources) -> None:
     assert result.mode == "grammar" and result.attempts[0].llm_calls == 3
 
 
+def test_grammar_mode_offers_unary_operations_only_where_they_apply(sources: Sources) -> None:
+    seen: list[str] = []
+
+    def applies(text: str) -> set[str]:
+        seen.append(text)
+        return {"compression"} if "two million" in text else set()
+
+    llm = ScriptedChatModel(replies=["- compression(S2)\n", "END"], supports_grammar=True)
+    planner = ProgramPlanner(llm, grammar_candidates=3, leaf_operations=applies)
+    result = planner.plan(sources, "cost?", ranked_ids=[2, 1, 3])
+    assert result.program.render() == "- compression(S2)"
+    grammar = llm.calls[0][1]["grammar"]
+    assert 'u2 ::= "compression(S2" ")"' in grammar and "un1 ::= u2\n" in grammar
+    assert "paraphrase(S" not in grammar
+    assert len(seen) == 3  # each offered sentence is judged once per plan
+
+
 def test_structured_mode_uses_schema(sources: Sources) -> None:
     class StructuredFake(ScriptedChatModel):
         def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:  # type: ignore[override]

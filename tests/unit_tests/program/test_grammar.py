@@ -50,3 +50,85 @@ def test_instruction_rule_only_when_allowed() -> None:
 def test_bad_arguments(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         program_line_grammar(**kwargs)
+
+
+def _language(grammar: str) -> re.Pattern[str]:
+    """The grammar as a regular expression (it is finite: no rule refers to itself)."""
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if line)
+    token = re.compile(r'"(?:[^"\\]|\\.)*"|\[[^\]]*\]|\{\d+,\d+\}|[()|?]|[a-z][a-z0-9]*')
+
+    def expand(body: str) -> str:
+        out = []
+        for tok in token.findall(body):
+            if tok.startswith('"'):
+                out.append(re.escape(tok[1:-1].replace('\\"', '"').replace("\\n", "\n")))
+            elif tok[0].isalpha():
+                out.append(f"(?:{expand(rules[tok])})")
+            else:
+                out.append("(?:" if tok == "(" else tok)
+        return "".join(out)
+
+    return re.compile(expand(rules["root"]))
+
+
+def accepts(grammar: str, line: str) -> bool:
+    return _language(grammar).fullmatch(line) is not None
+
+
+def test_unrestricted_grammar_accepts_operations_on_any_candidate() -> None:
+    grammar = program_line_grammar([1, 2, 3], require_operation=True)
+    for line in ("- compression(S1)\n", "- paraphrase(S3)\n", "- fusion(S1, compression(S2))\n"):
+        assert accepts(grammar, line), line
+    assert not accepts(grammar, "- S1\n")
+    assert not accepts(grammar, "- compression(S9)\n")
+
+
+def test_unary_operations_only_where_they_apply() -> None:
+    grammar = program_line_grammar(
+        [1, 2, 3], require_operation=True, compressible=[2], paraphrasable=[3]
+    )
+    for line in (
+        "- compression(S2)\n",
+        "- paraphrase(S3)\n",
+        "- fusion(S1, compression(S2))\n",
+        "- compression(fusion(S1, S3))\n",  # a fusion's output is judged when it exists
+        "- fusion(S1, S2)\n",
+    ):
+        assert accepts(grammar, line), line
+    for line in (
+        "- compression(S1)\n",
+        "- compression(S3)\n",
+        "- paraphrase(S2)\n",
+        "- fusion(paraphrase(S1), S2)\n",
+    ):
+        assert not accepts(grammar, line), line
+
+
+def test_nothing_applies_leaves_fusions() -> None:
+    grammar = program_line_grammar(
+        [1, 2], require_operation=True, compressible=[], paraphrasable=[]
+    )
+    assert accepts(grammar, "- fusion(S1, S2)\n")
+    assert not accepts(grammar, "- compression(S1)\n")
+    assert not accepts(grammar, "- S1\n")
+
+
+def test_one_candidate_is_never_fused_with_itself() -> None:
+    only = program_line_grammar([4], require_operation=True, compressible=[], paraphrasable=[])
+    assert accepts(only, "- S4\n") and accepts(only, "END")
+    assert not accepts(only, "- fusion(S4, S4)\n")
+    squeezable = program_line_grammar([4], require_operation=True, compressible=[4])
+    assert accepts(squeezable, "- compression(S4)\n")
+    assert not accepts(squeezable, "- S4\n")
+
+
+@pytest.mark.parametrize("ids", [[1, 2, 3], list(range(1, 12))])
+def test_no_line_uses_a_sentence_twice_among_few_candidates(ids: list[int]) -> None:
+    grammar = program_line_grammar(ids, max_depth=2, require_operation=True)
+    assert accepts(grammar, "- compression(S1)\n")
+    assert accepts(grammar, "- fusion(S2, compression(S1))\n")
+    assert accepts(grammar, "- compression(fusion(S1, S2))\n")
+    repeats = ("- fusion(S1, compression(S1))\n", "- fusion(paraphrase(S2), S2)\n")
+    for line in repeats:
+        # Enumerated (few candidates, as the planner offers) rules them out.
+        assert accepts(grammar, line) == (len(ids) > 8), line

@@ -87,7 +87,8 @@ def test_splitter_covers_all_text() -> None:
 
 
 def test_selection_respects_budget_and_reports_drop() -> None:
-    docs = [" ".join(f"Sentence number {i} talks about topic {i}." for i in range(40))]
+    # "topic 7." would be split after the number; "at length." keeps each sentence whole.
+    docs = [" ".join(f"Sentence number {i} talks about topic {i} at length." for i in range(40))]
     sources = Sources.from_documents(docs)
     selection = select_sentences(sources, "topic 7", token_budget=60)
     assert 0 < len(selection.ranked_ids) < 40
