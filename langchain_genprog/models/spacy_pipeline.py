@@ -8,6 +8,7 @@ the pipeline is read from disk once per process.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +42,22 @@ def parse(text: str, nlp: Any = None) -> Any:
     """``text`` parsed by ``nlp`` (default: the embedded pipeline), one parse at a time."""
     with _LOCK:
         return (nlp or _load(None))(text)
+
+
+def verb_flags(texts: Sequence[str]) -> list[bool] | None:
+    """Whether each text has a verb (spaCy's tagger), or ``None`` without spaCy.
+
+    Tagging without the parser takes about 3 ms a sentence on one core.
+    """
+    try:
+        nlp = load_spacy()
+    except ModelNotAvailableError:
+        return None
+    with _LOCK, nlp.select_pipes(disable=[p for p in ("parser",) if p in nlp.pipe_names]):
+        return [
+            any(tok.pos_ in ("VERB", "AUX") for tok in doc)
+            for doc in nlp.pipe(texts, batch_size=256)
+        ]
 
 
 @lru_cache(maxsize=4)

@@ -177,8 +177,8 @@ def _render(doc: Any, drop: set[int]) -> str:
 
 def _tidy(text: str) -> str:
     text = " ".join(text.split())
-    text = re.sub(r"\s+([,;:.!?)])", r"\1", text)
     text = re.sub(r"\(\s*\)", "", text)
+    text = re.sub(r"\s+([,;:.!?)])", r"\1", text)
     text = re.sub(r"([,;:])(\s*[,;:])+", r"\1", text)
     text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
     text = re.sub(r"^[\s,;:.\-–—]+", "", text)
@@ -267,6 +267,12 @@ def _deletable(tok: Any) -> bool:
     dep, head = tok.dep_, tok.head
     if tok.left_edge.i == tok.sent.start and not _subject_follows(tok):
         return False  # "Behind the fight are a few words": the phrase holds the clause up
+    if _before_subject(tok) and not _followed_by_comma(tok):
+        # "that only around 1968 did human rights become": the inversion needs
+        # its phrase; "In his book The Last Utopia: Human Rights in History
+        # (2010), Moyn argues" is a misparse at the colon. Set off by a comma
+        # ("In 2008, the company ...") a fronted phrase can go.
+        return False
     if dep == "appos":  # only when set off: "Smith, the mayor, said"
         return bool(tok.left_edge.i > 0 and tok.doc[tok.left_edge.i - 1].text in {",", "(", "--"})
     if dep in {"parataxis", "npadvmod"}:  # "..., officials said" / "tonight", on the main verb
@@ -293,6 +299,14 @@ def _subject_follows(tok: Any) -> bool:
     return any(
         c.dep_ in {"nsubj", "nsubjpass", "expl", "csubj"} and tok.right_edge.i < c.i < root.i
         for c in root.children
+    )
+
+
+def _before_subject(tok: Any) -> bool:
+    """Whether ``tok``'s phrase comes before the subject of the clause it belongs to."""
+    return any(
+        c.dep_ in {"nsubj", "nsubjpass", "expl", "csubj"} and tok.right_edge.i < c.left_edge.i
+        for c in tok.head.children
     )
 
 

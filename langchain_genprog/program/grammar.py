@@ -145,7 +145,7 @@ def _level_rules(
 
 
 def _distinct_nested(ids: Sequence[int], instr: str, unary: Sequence[int]) -> list[str]:
-    """Level 2 over distinct ids: a unary call next to another id, or of a leaf fusion."""
+    """Level 2 over distinct ids: a unary call next to another id, or a compressed fusion."""
     nested = []
     for x in unary:
         for y in ids:
@@ -156,9 +156,11 @@ def _distinct_nested(ids: Sequence[int], instr: str, unary: Sequence[int]) -> li
             if y in unary:
                 nested.append(f'"fusion(" u{x} ", " u{y}{instr} ")"')
     un1 = "un1 | " if unary else ""
+    # No paraphrase(fusion(...)): a reordering needs one clause, and a fusion
+    # joins two, so it would only ever copy its input.
     return [
         "fu2 ::= " + " | ".join(["fu1", *nested]),
-        f'un2 ::= {un1}("paraphrase" | "compression") "(" fu1{instr} ")"',
+        f'un2 ::= {un1}"compression(" fu1{instr} ")"',
     ]
 
 

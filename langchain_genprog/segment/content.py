@@ -92,14 +92,16 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
     Returns:
         The kept ids and, for each left-out id, why (``dateline``, ``byline``,
         ``boilerplate``, ``markup``, ``truncated``, ``question``, ``fragment``,
-        ``unterminated``, ``repeats S<k>``).
+        ``unterminated``, ``no verb``, ``repeats S<k>``).
     """
     kept: list[int] = []
     seen: list[tuple[int, set[str]]] = []
     filtered: dict[int, str] = {}
+    reasons = {sid: non_content_reason(sources.sentence(sid).text) for sid in ids}
+    reasons.update(_verbless({sid for sid, why in reasons.items() if why is None}, sources))
     for sid in ids:
         text = sources.sentence(sid).text
-        reason = non_content_reason(text)
+        reason = reasons[sid]
         words = set(content_words(text))
         if reason is None:
             other = near_duplicate(words, seen, NEAR_DUPLICATE)
@@ -110,3 +112,21 @@ def filter_content(sources: Sources, ids: list[int]) -> tuple[list[int], dict[in
         kept.append(sid)
         seen.append((sid, words))
     return kept, filtered
+
+
+def _verbless(ids: set[int], sources: Sources) -> dict[int, str]:
+    """``no verb`` for each of ``ids`` whose sentence has none (needs spaCy's tagger).
+
+    A sentence without a verb states nothing: on the dev sets, 12 % of the
+    sentences the other checks keep, nearly all references and citations
+    (``International Organization 50 ( 2 ): 213 – 36 .``), list labels and
+    titles. Without spaCy (it comes with the ``local`` extra) this check is
+    skipped.
+    """
+    from langchain_genprog.models.spacy_pipeline import verb_flags
+
+    ordered = sorted(ids)
+    flags = verb_flags([" ".join(sources.sentence(sid).text.split()) for sid in ordered])
+    if flags is None:
+        return {}
+    return {sid: "no verb" for sid, has in zip(ordered, flags, strict=True) if not has}

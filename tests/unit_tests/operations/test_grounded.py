@@ -277,6 +277,28 @@ def test_leaf_operations_match_what_the_operation_would_do() -> None:
     assert "compression" in leaf_operations(SENTENCES[3])  # ", which met on Monday,"
 
 
+def test_a_phrase_before_the_subject_goes_only_when_a_comma_sets_it_off() -> None:
+    moyn = (
+        "In his book The Last Utopia: Human Rights in History (2010), American historian Samuel "
+        "Moyn argues that only around 1968 did human rights become a concept that united "
+        "humanity in its struggle for justice."
+    )
+    for rewrite in compressions(moyn, max_ratio=0.95):
+        assert not rewrite.text.startswith("Human Rights in History"), rewrite
+        assert "that did" not in rewrite.text, rewrite  # the inversion keeps its phrase
+    fronted = compressions(SENTENCES[1], max_ratio=0.85)
+    assert any(r.text.startswith("The Coast Guard says") for r in fronted)
+
+
+def test_an_emptied_parenthesis_leaves_no_space_before_a_comma() -> None:
+    from langchain_genprog.operations.rewrites import _tidy
+
+    # What rendering leaves when a deletion empties "(2010)".
+    assert _tidy("Human Rights in History ( ) , American historian Moyn argues") == (
+        "Human Rights in History, American historian Moyn argues."
+    )
+
+
 def test_a_misparsed_sentence_is_not_reordered() -> None:
     # spaCy's small model makes "photos" the root: moving "before I chose ..."
     # would strand "are much more racy" without its subject.

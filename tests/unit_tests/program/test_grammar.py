@@ -128,6 +128,8 @@ def test_no_line_uses_a_sentence_twice_among_few_candidates(ids: list[int]) -> N
     assert accepts(grammar, "- compression(S1)\n")
     assert accepts(grammar, "- fusion(S2, compression(S1))\n")
     assert accepts(grammar, "- compression(fusion(S1, S2))\n")
+    # A reordering needs one clause: a fusion's output has two.
+    assert accepts(grammar, "- paraphrase(fusion(S1, S2))\n") == (len(ids) > 8)
     repeats = ("- fusion(S1, compression(S1))\n", "- fusion(paraphrase(S2), S2)\n")
     for line in repeats:
         # Enumerated (few candidates, as the planner offers) rules them out.

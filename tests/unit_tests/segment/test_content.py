@@ -57,6 +57,20 @@ def test_near_duplicates_keep_the_first_in_the_given_order() -> None:
     assert filtered == {1: "repeats S2"}
 
 
+def test_sentences_without_a_verb_are_not_content() -> None:
+    sources = Sources.from_documents(
+        [
+            "The court ruled for the school in 1985. "
+            "International Organization 50 ( 2 ): 213 – 36. "
+            "Ancient history: the inherent dignity of human beings. "
+            "Officials said the search was reasonable."
+        ]
+    )
+    kept, filtered = filter_content(sources, [1, 2, 3, 4])
+    assert kept == [1, 4]
+    assert filtered == {2: "no verb", 3: "no verb"}
+
+
 def test_selection_reports_what_carried_no_content() -> None:
     sources = Sources.from_documents(
         ["SAN FRANCISCO (MarketWatch) --\nStocks fell sharply after the exchange halted trading."]
