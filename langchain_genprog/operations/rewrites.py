@@ -68,6 +68,124 @@ _PAST_EQUALS_PARTICIPLE = frozenset(
 )
 """Irregular verbs whose past tense is also their past participle."""
 _SAY = frozenset({"say", "said", "says"})
+_CONNECTIVES = frozenset(
+    {
+        "however",
+        "furthermore",
+        "moreover",
+        "likewise",
+        "conversely",
+        "nonetheless",
+        "nevertheless",
+        "indeed",
+        "thus",
+        "therefore",
+        "hence",
+        "also",
+        "still",
+        "meanwhile",
+        "instead",
+        "otherwise",
+        "besides",
+        "consequently",
+        "additionally",
+        "similarly",
+        "finally",
+        "accordingly",
+        "namely",
+        "yet",
+        "so",
+        "then",
+        "again",
+        "rather",
+        "further",
+        "overall",
+        "ultimately",
+        "importantly",
+        "notably",
+        "specifically",
+        "alternatively",
+        "regardless",
+        "first",
+        "firstly",
+        "second",
+        "secondly",
+        "third",
+        "lastly",
+        "in fact",
+        "of course",
+        "in addition",
+        "for example",
+        "for instance",
+        "as a result",
+        "in contrast",
+        "by contrast",
+        "on the other hand",
+        "at the same time",
+        "in other words",
+        "after all",
+        "above all",
+        "in particular",
+        "in turn",
+        "in short",
+        "in general",
+        "even so",
+        "at least",
+        "in any case",
+        "most importantly",
+        "more importantly",
+        "at best",
+        "at worst",
+        "at most",
+        "at first",
+        "at last",
+    }
+)
+"""Discourse connectives: they link a sentence to the one before, so they stay in front
+("Nonetheless, X" is not "X nonetheless": at the end it attaches to the last clause)."""
+_FRONTABLE_PREPS = frozenset(
+    {
+        "in",
+        "on",
+        "at",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "throughout",
+        "despite",
+        "following",
+        "within",
+        "amid",
+    }
+)
+"""Prepositions of time, place and circumstance: their phrase can open the sentence.
+"to", "for", "of", "by", "with" ... usually complete a word ("a non-Marxian approach to
+what she calls structural power") and would change the meaning in front."""
+_FRONTABLE_MARKS = frozenset(
+    {
+        "because",
+        "although",
+        "though",
+        "while",
+        "when",
+        "whenever",
+        "after",
+        "before",
+        "since",
+        "once",
+        "until",
+        "if",
+        "unless",
+        "whereas",
+    }
+)
+"""Conjunctions whose clause can open the sentence ("as" is left out: it is too often a
+comparison)."""
+_BE = frozenset({"be", "is", "are", "was", "were", "been", "being", "'s", "’s", "'re", "’re"})
+"""Forms of "be" (the pipeline runs without a lemmatizer)."""
+_CLAUSES = frozenset({"ccomp", "xcomp", "advcl", "relcl", "acl", "csubj", "pcomp"})
 _CONDITIONAL_MARKS = frozenset({"if", "unless", "whether", "provided", "lest"})
 _OBJECTS = frozenset({"dobj", "attr", "acomp", "xcomp", "ccomp", "dative", "oprd", "pobj"})
 _DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)\s+")
@@ -223,6 +341,30 @@ def _lower_first(span: Any, text: str | None = None) -> str:
     if _starts_name(span[0]):
         return shown
     return shown[:1].lower() + shown[1:]
+
+
+def _lowerable(first: Any) -> bool:
+    """Whether a sentence's first word can move inside a sentence without a guess at its case.
+
+    A name keeps its capital and a function word ("The", "His") loses it; a
+    capitalized noun or adjective may be either ("Thebes grew", "Gold's
+    parents said" are names the tagger calls nouns), so a reordering that
+    would move it is not offered rather than risk turning a name into a word.
+    """
+    return (
+        _starts_name(first)
+        or not first.text[:1].isupper()
+        or first.pos_ in {"DET", "PRON", "ADP", "SCONJ", "CCONJ", "PART", "AUX", "ADV"}
+    )
+
+
+def _compares(sent: Any) -> bool:
+    """Whether a sentence compares ("strongest in eight years", "more ... than you would").
+
+    A phrase there often belongs to the comparison, not the verb: moving it
+    ("In eight years, the series logged its strongest ratings") changes the claim.
+    """
+    return any(t.tag_ in {"JJR", "RBR", "JJS", "RBS"} or t.lower_ == "than" for t in sent)
 
 
 def _body(text: str) -> str:
@@ -446,22 +588,93 @@ def _single_clause(sent: Any, moved: Any = None) -> bool:
 
 
 def _front_to_back(sent: Any) -> list[Rewrite]:
+    """A fronted phrase moved to the end, where only the main verb can take it.
+
+    Only where the main verb is the sentence's last verb: at the end a phrase
+    attaches to the last verb ("Six weeks ago, Anderson sent a letter, saying
+    Wilson responded to surgery" must not become "... responded to surgery
+    six weeks ago").
+    """
     root = sent.root
+    if _compares(sent):
+        return []
     out = []
     for child in root.children:
-        if child.i > root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
+        if child.i > root.i or child.dep_ not in {"prep", "advcl", "advmod"}:
             continue
         if not _single_clause(sent, child) or _describes_subject(child):
             continue
+        if _is_connective(child) or not _root_ends_last(sent, child):
+            continue
+        if not _subject_between(child, root):
+            continue  # "Behind the showdown are a few words": the phrase holds the clause up
+        if child.dep_ == "advmod" and child.right_edge.i == child.left_edge.i:
+            continue  # "Today," "Already," ...: a lone adverb reads as a connective at the end
         start, end = child.left_edge.i, child.right_edge.i + 1
         doc = sent.doc
         if start != sent.start or end >= sent.end or doc[end].text != ",":
             continue
+        if not _self_contained(doc[start:end]) or not _lowerable(doc[start]):
+            continue
+        if not any(c.left_edge.i == end + 1 for c in root.children if c.dep_.startswith("nsubj")):
+            continue  # "In his 1987 work, The Rise and Fall ..., Kennedy": the title is the work's
         rest = _body(_tidy(doc[end + 1 : sent.end].text))
+        if rest.lower().startswith("then ") or rest.endswith(('"', "”", "'", "’")):
+            continue  # "If X, then Y" / 'had "a good hunch."': the end is taken
         moved = _lower_first(doc[start:end])
         text = _tidy(f"{rest} {moved}.")
         out.append(Rewrite(text, word_count(text), f"move {child.dep_} to the end"))
     return out
+
+
+def _subject_between(child: Any, root: Any) -> bool:
+    """Whether the main clause's subject stands between a fronted phrase and the verb."""
+    return any(
+        c.dep_ in {"nsubj", "nsubjpass", "csubj"} and child.right_edge.i < c.i < root.i
+        for c in root.children
+    )
+
+
+def _is_connective(child: Any) -> bool:
+    """Whether a phrase is a discourse connective ("However", "In fact", "Of course")."""
+    span = child.doc[child.left_edge.i : child.right_edge.i + 1]
+    return span.text.lower().strip(" ,") in _CONNECTIVES
+
+
+def _root_ends_last(sent: Any, child: Any) -> bool:
+    """Whether, ``child``'s phrase aside, no clause's verb follows the main verb's.
+
+    A verb is a VERB/AUX token or the head of a clause (the tagger calls
+    "treading" in "when they're treading water" an adjective, but the parser
+    still makes it a clause); the main verb's own auxiliaries do not count.
+    """
+    inside = range(child.left_edge.i, child.right_edge.i + 1)
+    root = sent.root
+    return not any(
+        t.i > root.i
+        and t.i not in inside
+        and (t.dep_ in _CLAUSES or (t.pos_ in {"VERB", "AUX"} and t.dep_ not in {"aux", "auxpass"}))
+        for t in sent
+    )
+
+
+def _starts_with_subject(sent: Any) -> bool:
+    """Whether the sentence opens with its main clause's subject (nothing fronted yet)."""
+    return any(
+        c.dep_ in {"nsubj", "nsubjpass"} and c.left_edge.i == sent.start for c in sent.root.children
+    )
+
+
+def _self_contained(span: Any) -> bool:
+    """Whether a phrase pairs its own brackets and quotes and holds no colon."""
+    text = span.text
+    return (
+        ":" not in text
+        and text.count("(") == text.count(")")
+        and text.count("[") == text.count("]")
+        and text.count('"') % 2 == 0
+        and text.count("“") == text.count("”")
+    )
 
 
 def _describes_subject(child: Any) -> bool:
@@ -485,11 +698,15 @@ def _back_to_front(sent: Any) -> list[Rewrite]:
     root, doc = sent.root, sent.doc
     last = sent.end - 1 if doc[sent.end - 1].is_punct else sent.end
     out = []
+    if not _starts_with_subject(sent) or _compares(sent) or not _lowerable(doc[sent.start]):
+        return []  # "In 2000, he appeared ... in the role of Adam": one fronted phrase is enough
     for child in root.children:
-        if child.i < root.i or child.dep_ not in {"prep", "advcl", "npadvmod", "advmod"}:
+        if child.i < root.i or child.dep_ not in {"prep", "advcl", "advmod"}:
             continue
         start, end = child.left_edge.i, child.right_edge.i + 1
         if end != last or not _single_clause(sent, child) or not _movable_to_front(child):
+            continue
+        if _is_connective(child) or not _self_contained(doc[start:end]):
             continue
         start_rest_end = start - 1 if doc[start - 1].text == "," else start
         rest = doc[sent.start : start_rest_end]
@@ -513,8 +730,12 @@ def _movable_to_front(child: Any) -> bool:
     set_off = bool(child.left_edge.i > 0 and doc[child.left_edge.i - 1].text == ",")
     if child.dep_ == "advmod":
         return set_off and child.right_edge.i > child.left_edge.i
-    marked = child.dep_ == "advcl" and _has_mark(child)
-    return marked or set_off or _has_other_complement(child.head, child)
+    if child.dep_ == "advcl":
+        marks = {c.lower_ for c in child.children if c.dep_ == "mark"}
+        return bool(marks & _FRONTABLE_MARKS)
+    if child.lower_ not in _FRONTABLE_PREPS or child.head.lower_ in _BE:
+        return False  # "it would be unconditional on what you make": part of the predicate
+    return set_off or _has_other_complement(child.head, child)
 
 
 def _reported_speech(sent: Any) -> list[Rewrite]:
@@ -530,19 +751,30 @@ def _reported_speech(sent: Any) -> list[Rewrite]:
     subject, claim = subjects[0], claims[0]
     doc = sent.doc
     who = doc[subject.left_edge.i : subject.right_edge.i + 1]
-    what_tokens = [t for t in claim.subtree if not (t.dep_ == "mark" and t.lower_ == "that")]
+    what_tokens = [
+        t
+        for t in claim.subtree
+        if not (t.dep_ == "mark" and t.lower_ == "that" and t.head.i == claim.i)
+        and not (t.dep_ == "cc" and t.i == claim.left_edge.i)  # "And that's health care"
+    ]
+    if not what_tokens or not (_lowerable(who[0]) and _lowerable(what_tokens[0])):
+        return []
     what = _body(_tidy("".join(t.text_with_ws for t in what_tokens)))
     verb = root.text
     out = []
     if claim.i < root.i:
-        claimed = doc[claim.left_edge.i : claim.right_edge.i + 1]
+        opener = 1 if doc[claim.left_edge.i].dep_ == "cc" else 0  # "And that's ..., says X"
+        claimed = doc[claim.left_edge.i + opener : claim.right_edge.i + 1]
+        if not _lowerable(claimed[0]):
+            return []
         text = _tidy(f"{who.text} {verb} that {_lower_first(claimed)}.")
         out.append(Rewrite(text, word_count(text), "reported speech: claim last"))
     else:
         text = _tidy(f"{what}, {_lower_first(who)} {verb}.")
         out.append(Rewrite(text, word_count(text), "reported speech: claim first"))
         if root.lower_ in _SAY:
-            text = _tidy(f"According to {_lower_first(who)}, {what[:1].lower()}{what[1:]}.")
+            first = doc[what_tokens[0].i : what_tokens[0].i + 1]
+            text = _tidy(f"According to {_lower_first(who)}, {_lower_first(first, what)}.")
             out.append(Rewrite(text, word_count(text), "reported speech: according to"))
     return [r for r in out if _balanced(r.text, sent.text)]
 
@@ -575,6 +807,8 @@ def _voice_parts(sent: Any, subject_dep: str, tag: str) -> tuple[Any, Any, Any] 
     root = sent.root
     if root.tag_ != tag or not _single_clause(sent) or not _same_past_forms(root):
         return None
+    if any(t.text in "()[]" for t in sent):
+        return None  # "( 2019 ) proposed ...": a citation, not a subject
     subjects = [c for c in root.children if c.dep_ == subject_dep]
     blocked = {"aux", "neg", "dative", "ccomp", "xcomp", "prt", "expl", "advcl"}
     if len(subjects) != 1 or any(c.dep_ in blocked for c in root.children):
@@ -605,6 +839,8 @@ def _passive_to_active(sent: Any) -> list[Rewrite]:
     ):
         return []
     agent = _span_text(doc, objects[0])
+    if not _lowerable(doc[sent.start]):
+        return []
     rest = _body(_rest_after(doc, root.i + 1, sent.end, skip=agents[0]))
     patient = _lower_first(doc[sent.start : subject.right_edge.i + 1])
     text = _tidy(f"{agent[:1].upper()}{agent[1:]} {root.text} {patient} {rest}.")
@@ -626,6 +862,8 @@ def _active_to_passive(sent: Any) -> list[Rewrite]:
     plural = obj.tag_ in {"NNS", "NNPS"} or any(c.dep_ == "conj" for c in obj.children)
     be = "were" if plural else "was"
     moved = _span_text(doc, obj)
+    if not _lowerable(doc[sent.start]):
+        return []
     rest = _body(_rest_after(doc, obj.right_edge.i + 1, sent.end))
     who = _lower_first(doc[sent.start : subject.right_edge.i + 1])
     text = _tidy(f"{moved[:1].upper()}{moved[1:]} {be} {root.text} by {who} {rest}.")

@@ -37,8 +37,10 @@ from tests.unit_tests.ground.test_gate import FABRICATED, INPUT, fabricating_mod
 
 S1 = "The council approved the new park on Monday."
 S4 = "The mayor praised the vote."
-# Line 2 fabricates, is regenerated with grounded operations (option 1: S3 reordered).
-REGENERATED = "For a decade, residents had campaigned for more green space."
+# Line 2 fabricates and is regenerated with grounded operations: S3 has no safe
+# reordering ("for" may complete a word, so "for a decade" is not fronted), so
+# the paraphrase keeps it verbatim (and says so in its note).
+REGENERATED = "Residents had campaigned for more green space for a decade."
 THREE_LINES = "- S1\n- paraphrase(S3)\n- S4"
 
 
