@@ -338,7 +338,7 @@ def test_a_phrase_before_the_subject_goes_only_when_a_comma_sets_it_off() -> Non
 
 
 def test_an_emptied_parenthesis_leaves_no_space_before_a_comma() -> None:
-    from langchain_genprog.operations.rewrites import _tidy
+    from langchain_genprog.operations.rewrites.text import tidy as _tidy
 
     # What rendering leaves when a deletion empties "(2010)".
     assert _tidy("Human Rights in History ( ) , American historian Moyn argues") == (
