@@ -400,6 +400,8 @@ def _voice_parts(sent: Any, subject_dep: str, tag: str) -> tuple[Any, Any, Any] 
     subject = subjects[0]
     if subject.left_edge.i != sent.start or subject.pos_ == "PRON":
         return None  # "he" would have to become "him"
+    if not lowerable(sent.doc[sent.start]):
+        return None  # the subject moves inside: its first word must not be a name in doubt
     return subject, root, sent.doc
 
 
@@ -423,8 +425,6 @@ def _passive_to_active(sent: Any) -> list[Rewrite]:
     ):
         return []
     agent = _span_text(doc, objects[0])
-    if not lowerable(doc[sent.start]):
-        return []
     rest = body(_rest_after(doc, root.i + 1, sent.end, skip=agents[0]))
     patient = lower_first(doc[sent.start : subject.right_edge.i + 1])
     text = tidy(f"{agent[:1].upper()}{agent[1:]} {root.text} {patient} {rest}.")
@@ -446,8 +446,6 @@ def _active_to_passive(sent: Any) -> list[Rewrite]:
     plural = obj.tag_ in {"NNS", "NNPS"} or any(c.dep_ == "conj" for c in obj.children)
     be = "were" if plural else "was"
     moved = _span_text(doc, obj)
-    if not lowerable(doc[sent.start]):
-        return []
     rest = body(_rest_after(doc, obj.right_edge.i + 1, sent.end))
     who = lower_first(doc[sent.start : subject.right_edge.i + 1])
     text = tidy(f"{moved[:1].upper()}{moved[1:]} {be} {root.text} by {who} {rest}.")
