@@ -164,6 +164,12 @@ def _still_complete(doc: Any, drop: set[int]) -> bool:
 def _deletion_rewrites(doc: Any) -> list[Rewrite]:
     if any(sent.root.pos_ not in {"VERB", "AUX"} for sent in doc.sents):
         return []  # a verbless or misparsed sentence: deletions would be guesses
+    if any(tok.dep_ == "dep" for tok in doc):
+        # The parser could not attach a word: in "A decision giving states the
+        # ability ..., confers power on the states, Kousser says" it made
+        # "decision" a loose word and "confers" a clause of "ability", which
+        # then looked deletable and took the claim's verb with it.
+        return []
     spans = _removable(doc)
     seen: dict[str, Rewrite] = {}
     for size in range(1, min(_MAX_DELETIONS, len(spans)) + 1):

@@ -346,6 +346,16 @@ def test_an_emptied_parenthesis_leaves_no_space_before_a_comma() -> None:
     )
 
 
+def test_a_sentence_the_parser_could_not_attach_is_not_cut() -> None:
+    kousser = (
+        "A recent U.S. Supreme Court decision giving states the ability to opt out of the "
+        "law's expansion of Medicaid, the federal insurance program for poor, disabled and "
+        'elderly Americans, confers "incredible power" on the states and their governors, '
+        "Kousser says."
+    )
+    assert all("confers" in r.text for r in compressions(kousser, max_ratio=0.95))
+
+
 def test_a_misparsed_sentence_is_not_reordered() -> None:
     # spaCy's small model makes "photos" the root: moving "before I chose ..."
     # would strand "are much more racy" without its subject.
