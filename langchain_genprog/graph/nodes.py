@@ -51,7 +51,7 @@ from langchain_genprog.graph.inputs import documents_of, question_of
 from langchain_genprog.graph.state import GenProgState
 from langchain_genprog.ground.gate import GroundingGate, GroundingReport, timed_judge
 from langchain_genprog.ground.repair import regenerate, replace_or_drop
-from langchain_genprog.operations.grounded import leaf_operations, resolve_mode
+from langchain_genprog.operations.grounded import fusion_fits, leaf_operations, resolve_mode
 from langchain_genprog.plan.planner import ProgramPlanner
 from langchain_genprog.program.validation import ProgramLimits
 from langchain_genprog.refine.checks import NodeChecker
@@ -195,17 +195,15 @@ class PlanNode(GenProgNode):
 
     def planner(self, settings: GenProgContext) -> ProgramPlanner:
         """The planner of a run with ``settings``."""
+        grounded = resolve_mode(self.llm, settings.operation_mode) == "grounded"
         return ProgramPlanner(
             self.llm,
             mode=settings.plan_mode,
             limits=self.limits,
             max_retries=settings.max_plan_retries,
             max_sentences=settings.max_sentences,
-            leaf_operations=(
-                leaf_operations
-                if resolve_mode(self.llm, settings.operation_mode) == "grounded"
-                else None
-            ),
+            leaf_operations=leaf_operations if grounded else None,
+            fusable=fusion_fits if grounded else None,
         )
 
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:

@@ -21,6 +21,7 @@ the input is kept verbatim and the reason is returned as the output's
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -40,6 +41,7 @@ from langchain_genprog.operations.rewrites import (
     strip_preamble,
     word_count,
 )
+from langchain_genprog.operations.rewrites.fusions import shortest_part
 
 OperationMode = Literal["auto", "grounded", "free"]
 """How operations are decoded.
@@ -134,6 +136,25 @@ def leaf_operations(text: str) -> frozenset[LLMOperation]:
     if paraphrases(body):
         found.add("paraphrase")
     return frozenset(found)
+
+
+def fusion_fits(texts: Sequence[str]) -> bool:
+    """Whether a grounded fusion of these source sentences can fit :data:`FUSION_RATIO`.
+
+    Each input contributes at least its shortest part (itself, or a
+    compression) and ``"; "`` adds no word; when even the shortest parts
+    together exceed the bound, the fusion could only fall back to its
+    shortest rewrite (two short sentences with nothing to delete), so the
+    grounded planner does not offer it.
+    """
+    lengths = [_fusion_lengths(normalize_text(leaf_text(t))) for t in texts]
+    return sum(short for _, short in lengths) <= FUSION_RATIO * sum(words for words, _ in lengths)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fusion_lengths(text: str) -> tuple[int, int]:
+    """``(words, words of the shortest part)``: a plan asks for each sentence many times."""
+    return word_count(text), shortest_part(text)
 
 
 def _as_rewrite(text: str, how: str) -> Rewrite:

@@ -119,6 +119,9 @@ class ProgramPlanner:
             :func:`~langchain_genprog.operations.grounded.leaf_operations`, so
             a line never asks to compress a sentence with nothing to delete,
             or to paraphrase one that has no reordering.
+        fusable: In grammar mode, whether a fusion of sentences (their raw
+            texts) can meet its length bound (``None``: always); grounded
+            operations pass :func:`~langchain_genprog.operations.grounded.fusion_fits`.
 
     Raises:
         InvalidInputError: On a negative or zero bound.
@@ -138,6 +141,7 @@ class ProgramPlanner:
         max_call_retries: int = 2,
         retry_backoff: float = 0.0,
         leaf_operations: Callable[[str], Collection[str]] | None = None,
+        fusable: Callable[[Sequence[str]], bool] | None = None,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
@@ -156,6 +160,7 @@ class ProgramPlanner:
         self.allow_instructions = allow_instructions
         self.require_operation = require_operation
         self.leaf_operations = leaf_operations
+        self.fusable = fusable
 
     @property
     def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
@@ -337,6 +342,7 @@ class ProgramPlanner:
                 require_operation=self.require_operation,
                 compressible=applicable.ids("compression", candidates),
                 paraphrasable=applicable.ids("paraphrase", candidates),
+                fusable=applicable.fusable(self.fusable),
             )
             so_far = "\n".join(line.render() for line in lines) or "(empty)"
             messages = prompts.NEXT_LINE_PROMPT.format_messages(
@@ -402,6 +408,14 @@ class _LeafOperations:
             if sid not in self.found:
                 self.found[sid] = self.rule(self.sources.sentence(sid).text)
         return [sid for sid in candidates if operation in self.found[sid]]
+
+    def fusable(
+        self, rule: Callable[[Sequence[str]], bool] | None
+    ) -> Callable[[tuple[int, ...]], bool] | None:
+        """``rule`` over sentence ids (``None``: no rule)."""
+        if rule is None:
+            return None
+        return lambda ids: rule([self.sources.sentence(sid).text for sid in ids])
 
 
 def plan_messages(

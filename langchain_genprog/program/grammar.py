@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 MAX_ENUMERATED_IDS = 8
 """Up to this many candidates, leaf fusions enumerate distinct id combinations."""
@@ -32,6 +32,7 @@ def program_line_grammar(
     max_instruction_chars: int = 60,
     compressible: Collection[int] | None = None,
     paraphrasable: Collection[int] | None = None,
+    fusable: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> str:
     """Build a GBNF grammar accepting exactly one program line (or ``END``).
 
@@ -52,6 +53,10 @@ def program_line_grammar(
             sentence with nothing to delete would be a copy that claims to be
             a compression; the planner offers it only where it does its job.
         paraphrasable: The same for ``paraphrase``.
+        fusable: Whether a fusion of these ids can meet its length bound
+            (``None``: any); with few candidates, leaf fusions are offered only
+            where it can (two short sentences with nothing to delete cannot be
+            fused into 75 % of their words).
 
     Returns:
         The grammar text; its ``root`` rule is the line.
@@ -67,17 +72,21 @@ def program_line_grammar(
     instr = " instr?" if allow_instruction else ""
     leaf_ops, unary = _leaf_unary(ids, compressible, paraphrasable, instr)
     rules = ["sid ::= " + _ids(ids), *leaf_ops]
-    if len(ids) == 1:
-        # Nothing to fuse (fusion(S4, S4) is invalid): an operation on the
-        # one id if any applies, else the id itself.
-        top = "top ::= un1" if leaf_ops and require_operation else "top ::= sid"
-        top += " | un1" if leaf_ops and not require_operation else ""
-    else:
+    if len(ids) > 1:
         rules.append("e0 ::= sid")
         for level in range(1, max_depth + 1):
-            rules.extend(_level_rules(level, ids, max_fan_in, instr, unary=unary))
-        un_top = f"un{max_depth} | " if max_depth > 1 or leaf_ops else ""
-        top = f"top ::= {un_top}fu{max_depth}" if require_operation else f"top ::= e{max_depth}"
+            rules.extend(_level_rules(level, ids, max_fan_in, instr, unary, fusable, rules))
+        top_level = max_depth
+    else:
+        top_level = 1  # nothing to fuse (fusion(S4, S4) is invalid)
+    defined = _defined(rules)
+    calls = [name for name in (f"un{top_level}", f"fu{top_level}") if name in defined]
+    if require_operation and calls:
+        top = "top ::= " + " | ".join(calls)
+    elif len(ids) > 1:
+        top = f"top ::= e{max_depth}"
+    else:
+        top = "top ::= " + " | ".join(["sid", *calls])
     root = '"- " top "\\n"'
     if allow_end:
         root = f"({root}) | {json.dumps(END_MARKER)}"
@@ -86,6 +95,10 @@ def program_line_grammar(
         chars = "[a-zA-Z0-9 ,.'-]"
         rules.append(f'instr ::= ", instruction=\\"" {chars}{{1,{max_instruction_chars}}} "\\""')
     return "\n".join(rules) + "\n"
+
+
+def _defined(rules: Sequence[str]) -> set[str]:
+    return {rule.split(" ::= ", 1)[0] for rule in rules}
 
 
 def _ids(ids: Sequence[int]) -> str:
@@ -116,15 +129,21 @@ def _leaf_unary(
 
 
 def _level_rules(
-    level: int, ids: Sequence[int], max_fan_in: int, instr: str, *, unary: Sequence[int]
+    level: int,
+    ids: Sequence[int],
+    max_fan_in: int,
+    instr: str,
+    unary: Sequence[int],
+    fusable: Callable[[tuple[int, ...]], bool] | None,
+    so_far: Sequence[str],
 ) -> list[str]:
-    """The ``un``, ``fu`` and ``e`` rules of one nesting level.
+    """The ``un``, ``fu`` and ``e`` rules of one nesting level (those that have alternatives).
 
     ``unary`` lists the ids that have a ``u<id>`` rule. Up to
     :data:`MAX_ENUMERATED_IDS` candidates, the first two levels enumerate
     their inputs so that no line uses a sentence twice (small models happily
     write ``fusion(S4, S4)`` or ``fusion(S10, compression(S10))``, which says
-    the same thing twice).
+    the same thing twice), and leaf fusions only of sentences ``fusable`` allows.
     """
     enumerated = len(ids) <= MAX_ENUMERATED_IDS
     if level == 1 and enumerated:
@@ -132,19 +151,23 @@ def _level_rules(
             ", ".join(f"S{i}" for i in combo)
             for size in range(2, min(max_fan_in, len(ids)) + 1)
             for combo in itertools.combinations(ids, size)
+            if fusable is None or fusable(combo)
         ]
         alternatives = " | ".join(json.dumps(c) for c in combos)
-        rules = [f'fu1 ::= "fusion(" ({alternatives}){instr} ")"']
+        rules = [f'fu1 ::= "fusion(" ({alternatives}){instr} ")"'] if combos else []
     elif level == 2 and enumerated:
-        rules = _distinct_nested(ids, instr, unary)
+        rules = _distinct_nested(ids, instr, unary, has_fu1="fu1" in _defined(so_far))
     else:
-        rules = _generic_level(level, max_fan_in, instr, has_un1=bool(unary))
-    un = f"un{level} | " if level > 1 or unary else ""
-    rules.append(f'e{level} ::= sid | {un}fu{level} | "extract(" sid ")"')
+        rules = _generic_level(level, max_fan_in, instr, _defined(so_far))
+    defined = _defined([*so_far, *rules])
+    calls = [name for name in (f"un{level}", f"fu{level}") if name in defined]
+    rules.append(f"e{level} ::= " + " | ".join(["sid", *calls, '"extract(" sid ")"']))
     return rules
 
 
-def _distinct_nested(ids: Sequence[int], instr: str, unary: Sequence[int]) -> list[str]:
+def _distinct_nested(
+    ids: Sequence[int], instr: str, unary: Sequence[int], *, has_fu1: bool
+) -> list[str]:
     """Level 2 over distinct ids: a unary call next to another id, or a compressed fusion."""
     nested = []
     for x in unary:
@@ -155,27 +178,27 @@ def _distinct_nested(ids: Sequence[int], instr: str, unary: Sequence[int]) -> li
             nested.append(f'"fusion(S{y}, " u{x}{instr} ")"')
             if y in unary:
                 nested.append(f'"fusion(" u{x} ", " u{y}{instr} ")"')
-    un1 = "un1 | " if unary else ""
+    fusions = (["fu1"] if has_fu1 else []) + nested
     # No paraphrase(fusion(...)): a reordering needs one clause, and a fusion
     # joins two, so it would only ever copy its input.
-    return [
-        "fu2 ::= " + " | ".join(["fu1", *nested]),
-        f'un2 ::= {un1}"compression(" fu1{instr} ")"',
-    ]
+    unaries = (["un1"] if unary else []) + ([f'"compression(" fu1{instr} ")"'] if has_fu1 else [])
+    rules = ["fu2 ::= " + " | ".join(fusions)] if fusions else []
+    return rules + (["un2 ::= " + " | ".join(unaries)] if unaries else [])
 
 
-def _generic_level(level: int, max_fan_in: int, instr: str, *, has_un1: bool) -> list[str]:
+def _generic_level(level: int, max_fan_in: int, instr: str, defined: set[str]) -> list[str]:
     """A level by rule references only (many candidates, or deeper than two)."""
     inner = f"e{level - 1}"
     optional = ""
     for _ in range(max_fan_in - 2):
         optional = f' (", " {inner}{optional})?'
-    fusion = f'fu{level} ::= "fusion(" {inner} ", " {inner}{optional}{instr} ")"'
+    rules = [f'fu{level} ::= "fusion(" {inner} ", " {inner}{optional}{instr} ")"']
     if level == 1:
-        return [fusion]
-    shallower = "" if level == 2 and not has_un1 else f"un{level - 1} | "
-    return [
-        fusion,
-        f"c{level - 1} ::= {shallower}fu{level - 1}",
-        f'un{level} ::= {shallower}("paraphrase" | "compression") "(" c{level - 1}{instr} ")"',
-    ]
+        return rules
+    below = [name for name in (f"un{level - 1}", f"fu{level - 1}") if name in defined]
+    if not below:
+        return rules
+    rules.append(f"c{level - 1} ::= " + " | ".join(below))
+    shallower = f"un{level - 1} | " if f"un{level - 1}" in defined else ""
+    op = f'("paraphrase" | "compression") "(" c{level - 1}{instr} ")"'
+    return [*rules, f"un{level} ::= {shallower}{op}"]

@@ -55,6 +55,13 @@ def _parts(text: str, nlp: Any, *, first: bool) -> list[_Part]:
     return [_Part(lower_first(span, _without_opener(p.text)), p.words, p.how) for p in parts]
 
 
+def shortest_part(text: str, nlp: Any = None) -> int:
+    """Words of the shortest part ``text`` can contribute to a fusion (itself, or a compression)."""
+    source = strip_preamble(text)
+    found = compressions(source, max_ratio=0.85, min_words=3, nlp=nlp)
+    return min([word_count(source), *(r.words for r in found)])
+
+
 def _spread(rewrites: Sequence[Rewrite], most: int) -> list[Rewrite]:
     """At most ``most`` of ``rewrites`` (longest first), spread over their lengths.
 

@@ -12,6 +12,7 @@ from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.operations import InvalidOutputError, arun_operation, run_operation
 from langchain_genprog.operations.grounded import (
     choice_grammar,
+    fusion_fits,
     leaf_operations,
     resolve_mode,
     rewrite_options,
@@ -367,6 +368,14 @@ def test_a_fusion_that_cannot_fit_its_bound_says_so() -> None:
     assert options and "no fusion fits 75%" in note
     _, fits = rewrite_options("fusion", SENTENCES[:2])
     assert fits == ""
+
+
+def test_fusion_fits_matches_what_a_fusion_can_do() -> None:
+    short = ["Hey, I just saw this.", "The mayor spoke."]
+    assert not fusion_fits(short)
+    assert rewrite_options("fusion", short)[1]  # the fusion itself would have to say so
+    assert fusion_fits(SENTENCES[:2])
+    assert rewrite_options("fusion", SENTENCES[:2])[1] == ""
 
 
 def test_auto_mode_follows_grammar_support() -> None:

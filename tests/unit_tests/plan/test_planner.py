@@ -117,6 +117,22 @@ def test_grammar_mode_offers_unary_operations_only_where_they_apply(sources: Sou
     assert len(seen) == 3  # each offered sentence is judged once per plan
 
 
+def test_grammar_mode_offers_only_fusions_that_fit(sources: Sources) -> None:
+    asked: list[list[str]] = []
+
+    def fits(texts: list[str]) -> bool:
+        asked.append(texts)
+        return any("two million" in t for t in texts)
+
+    llm = ScriptedChatModel(replies=["- fusion(S1, S2)\n", "END"], supports_grammar=True)
+    planner = ProgramPlanner(llm, grammar_candidates=3, fusable=fits)
+    planner.plan(sources, "cost?", ranked_ids=[1, 2, 3])
+    grammar = llm.calls[0][1]["grammar"]
+    fu1 = next(line for line in grammar.splitlines() if line.startswith("fu1 ::="))
+    assert '"S1, S2"' in fu1 and '"S2, S3"' in fu1 and '"S1, S3"' not in fu1
+    assert all(isinstance(t, str) for texts in asked for t in texts)
+
+
 def test_structured_mode_uses_schema(sources: Sources) -> None:
     class StructuredFake(ScriptedChatModel):
         def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:  # type: ignore[override]

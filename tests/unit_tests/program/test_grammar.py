@@ -134,3 +134,30 @@ def test_no_line_uses_a_sentence_twice_among_few_candidates(ids: list[int]) -> N
     for line in repeats:
         # Enumerated (few candidates, as the planner offers) rules them out.
         assert accepts(grammar, line) == (len(ids) > 8), line
+
+
+def test_leaf_fusions_only_of_sentences_that_can_meet_the_bound() -> None:
+    def fusable(combo: tuple[int, ...]) -> bool:
+        return 3 in combo  # say only S3 has something to delete
+
+    grammar = program_line_grammar([1, 2, 3], require_operation=True, fusable=fusable)
+    assert accepts(grammar, "- fusion(S1, S3)\n") and accepts(grammar, "- fusion(S1, S2, S3)\n")
+    assert not accepts(grammar, "- fusion(S1, S2)\n")
+    assert accepts(grammar, "- fusion(S1, compression(S2))\n")  # a compression makes room
+
+
+@pytest.mark.parametrize("depth", [1, 2])  # the planner writes at most depth 2
+def test_nothing_to_fuse_or_apply_leaves_a_bare_id(depth: int) -> None:
+    grammar = program_line_grammar(
+        [1, 2],
+        max_depth=depth,
+        require_operation=True,
+        compressible=[],
+        paraphrasable=[],
+        fusable=lambda combo: False,
+    )
+    assert accepts(grammar, "- S1\n") and accepts(grammar, "- S2\n")
+    assert not accepts(grammar, "- fusion(S1, S2)\n")
+    from llama_cpp import LlamaGrammar  # every rule it names exists
+
+    LlamaGrammar.from_string(grammar, verbose=False)
