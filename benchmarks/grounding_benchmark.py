@@ -286,8 +286,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
 
 
-def summarize(dirs: Sequence[Path]) -> str:
-    """The README tables: quality and cost per method, then the operations' own numbers."""
+def summarize(dirs: Sequence[Path], examples: int = 0) -> str:
+    """The README tables: quality and cost per method, then the operations' own numbers.
+
+    With ``examples``, each data set's section ends with that many before/after
+    answers: the examples where the free-form pipeline grounded the smallest
+    share of its sentences, next to the default's answer to the same input.
+    """
     lines: list[str] = []
     for folder in dirs:
         rows = [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines()]
@@ -304,6 +309,8 @@ def summarize(dirs: Sequence[Path]) -> str:
         )
         lines.extend(_quality_table(by_method))
         lines.extend(_operations_table(by_method))
+        if examples:
+            lines.extend(_before_after(by_method, examples))
     return "\n".join(lines) + "\n"
 
 
@@ -371,6 +378,31 @@ def _operations_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _before_after(by_method: dict[str, list[dict[str, Any]]], count: int) -> list[str]:
+    """Free vs default on the examples where free grounded the smallest share of sentences."""
+    default = {r["example"]: r for r in by_method.get("default", [])}
+    free = [r for r in by_method.get("free", []) if r["checks"] and r["example"] in default]
+    free.sort(
+        key=lambda r: (sum(c["grounded"] for c in r["checks"]) / len(r["checks"]), r["example"])
+    )
+    lines = ["", f"Before/after ({min(count, len(free))} examples where free grounded least):"]
+    for row in free[:count]:
+        lines.append(f"\n*{row['example']}*\n")
+        for method, shown in (("free", row), ("default", default[row["example"]])):
+            lines.append(f"- **{method}**:")
+            lines.extend(f"  - {_shown_sentence(c)}" for c in shown["checks"])
+    return lines
+
+
+def _shown_sentence(check: dict[str, Any]) -> str:
+    """One answer sentence with its citations and the content-word verdict."""
+    cited = "".join(f"[S{i}]" for i in check["cited"]) or "(no citation)"
+    verdict = "grounded" if check["grounded"] else "NOT grounded"
+    missing = f", numbers missing: {check['missing_numbers']}" if check["missing_numbers"] else ""
+    text = " ".join(check["text"].split())
+    return f"{text} {cited} — {verdict} ({check['coverage']:.0%} of content words{missing})"
+
+
 def _pct(part: float, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "-"
 
@@ -384,6 +416,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--summarize", nargs="+", type=Path)
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=0,
+        help="with --summarize: this many before/after answers per data set",
+    )
     parser.add_argument(
         "--redo",
         nargs="+",
@@ -401,7 +439,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.summarize:
-        print(summarize(args.summarize))
+        print(summarize(args.summarize, args.examples))
         return
     if not args.data or not args.out:
         parser.error("--data and --out are needed to run (or --summarize DIR ...)")

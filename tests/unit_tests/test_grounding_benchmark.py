@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchmarks.grounding_benchmark import _done, _operation_stats
+from benchmarks.grounding_benchmark import _done, _operation_stats, summarize
 
 
 def test_redo_drops_only_the_named_methods_rows(tmp_path: Path) -> None:
@@ -41,3 +41,48 @@ def test_operation_stats_count_ratios_copies_and_fallbacks() -> None:
     assert stats["compression"] == [0.5] and stats["fusion"] == [0.75]
     assert stats["paraphrase_copy"] == [1.0]
     assert stats["fallback"] == [0.0, 1.0, 1.0]
+
+
+def _row(example: str, method: str, grounded: list[bool]) -> dict[str, object]:
+    checks = [
+        {
+            "text": f"{method} {k}.",
+            "cited": [k],
+            "coverage": 1.0 if g else 0.2,
+            "grounded": g,
+            "missing_numbers": [] if g else ["7"],
+        }
+        for k, g in enumerate(grounded)
+    ]
+    return {
+        "example": example,
+        "method": method,
+        "data": "mds",
+        "error": None,
+        "checks": checks,
+        "mexgen_supported": grounded,
+        "rouge1": 0.3,
+        "rouge2": 0.1,
+        "rougeL": 0.2,
+        "answer_words": 10,
+        "llm_calls": 2,
+        "seconds": 5.0,
+        "ops": {},
+        "repairs": [],
+    }
+
+
+def test_summary_shows_before_after_where_free_grounded_least(tmp_path: Path) -> None:
+    grounded = {"t0": [True, True], "t1": [False, True], "t2": [False, False]}
+    rows = [
+        _row(e, m, g if m == "free" else [True])
+        for e, g in grounded.items()
+        for m in ("free", "default", "lead", "alce")
+    ]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = summarize([tmp_path], examples=2)
+    shown = text.split("Before/after")[1]
+    assert shown.index("*t2*") < shown.index("*t1*") and "*t0*" not in shown
+    assert "free 0. [S0] — NOT grounded (20% of content words, numbers missing: ['7'])" in shown
+    assert "default 0. [S0] — grounded (100% of content words)" in shown
+    assert "Before/after" not in summarize([tmp_path])
