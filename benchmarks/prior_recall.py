@@ -12,7 +12,10 @@ and all 44 LFQA dev questions, whole (every source and reference sentence):
 * per example: recall of all gold links among the candidates the scheme's
   round-robin over answer sentences would pick from the fused priors, for a
   budget of 16, 24 and 32 candidates (16 is the shipped ``max_fine_units``),
-  with and without each pick's ±1 neighbours counted against the budget.
+  with and without each pick's ±1 neighbours counted against the budget;
+* the same for budgets that grow with the answer: ``k·A`` candidates for
+  ``A`` answer sentences (at least 16), picked from the fused priors or from
+  lexical overlap alone, with the mean budget they spend.
 
 Run (a minute or two; the embeddings are the only cost)::
 
@@ -36,6 +39,8 @@ from langchain_genprog.attribute.priors import compute_priors
 DATA = common.MDS_DEV.parent.parent
 KS = (1, 2, 4, 8, 16)
 BUDGETS = (16, 24, 32)
+PER_SENTENCE = (2, 4, 6)
+FLOOR = 16
 OUT = "benchmarks/results/prior_recall.md"
 
 
@@ -78,7 +83,20 @@ def study(example: dict[str, Any]) -> dict[str, Any]:
             picked = _round_robin(signals["fused"], budget, neighbours, len(sources))
             hit = sum(1 for _, i in linked if i in picked)
             pool[f"{budget}{'+n' if neighbours else ''}"] = hit / len(linked) if linked else 0.0
-    return {"n": len(sources), "links": len(linked), "per_k": per_k, "pool": pool}
+    scaled: dict[str, tuple[float, int]] = {}
+    for signal in ("fused", "lexical"):
+        for per in PER_SENTENCE:
+            budget = max(FLOOR, per * len(answers))
+            picked = _round_robin(signals[signal], budget, 0, len(sources))
+            hit = sum(1 for _, i in linked if i in picked)
+            scaled[f"{signal} {per}·A"] = (hit / len(linked) if linked else 0.0, len(picked))
+    return {
+        "n": len(sources),
+        "links": len(linked),
+        "per_k": per_k,
+        "pool": pool,
+        "scaled": scaled,
+    }
 
 
 def table(name: str, rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -113,7 +131,29 @@ def table(name: str, rows: Sequence[dict[str, Any]]) -> list[str]:
         hit = sum(r["pool"][key] * r["links"] for r in rows)
         pooled.append(f"{hit / sum(r['links'] for r in rows):.3f}")
     out.append("| recall | " + " | ".join(pooled) + " |")
-    return [*out, ""]
+    return [*out, *_scaled_table(rows), ""]
+
+
+def _scaled_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Recall when the candidate budget grows with the answer (``max(16, k·A)``)."""
+    out = [
+        "",
+        f"Budgets that grow with the answer: max({FLOOR}, k·A) candidates for A answer "
+        "sentences (no neighbours):",
+        "",
+        "| candidates from | k | recall | candidates (mean) | candidates (max) |",
+        "|---|---|---|---|---|",
+    ]
+    links = sum(r["links"] for r in rows)
+    for key in rows[0]["scaled"]:
+        signal, per = key.split()
+        hit = sum(r["scaled"][key][0] * r["links"] for r in rows)
+        sizes = [r["scaled"][key][1] for r in rows]
+        out.append(
+            f"| {signal} | {per[:-2]} | {hit / links:.3f} | {statistics.fmean(sizes):.1f} "
+            f"| {max(sizes)} |"
+        )
+    return out
 
 
 def main() -> None:
