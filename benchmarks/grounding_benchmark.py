@@ -14,8 +14,10 @@ inputs, the embedded model, one process, side by side per example:
 
 Per answer sentence: the content-word check (>= 70 % of its content words in
 the sources it cites, no number missing from them), and MExGen's verdict
-(leave-one-out over the cited sentences and their neighbours, the gate's own
-measurer, applied identically to every method). Per answer: ROUGE-1/2/L
+(leave-one-out over the cited sentences and their neighbours, every answer
+sentence in one design — ``leaf_measurer(per_sentence=False)``, the gate's
+measurer until it moved to one design per sentence; kept fixed so rows of
+every commit compare — applied identically to every method). Per answer: ROUGE-1/2/L
 against the reference, length, LLM calls, wall time and, for the default, the
 share of time spent checking. Per operation (from the execution trace):
 compression and fusion length ratios, and the share of paraphrases that are
@@ -202,7 +204,8 @@ def evaluate(
         "default": create_genprog_graph(llm, max_sentences=k),
     }
     alce = ALCEMethod(llm, max_sentences=k)
-    measurer = leaf_measurer()
+    # The metric stays the whole-answer measurement (see the module docstring).
+    measurer = leaf_measurer(per_sentence=False)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
     done = _done(results, redo)

@@ -134,6 +134,16 @@ class MExGenAttributorConfig(MExGenConfig):
             "whatever the answer length; no prompt longer than a block or the candidates."
         ),
     )
+    targets: Literal["answer", "sentence"] = Field(
+        default="answer",
+        description=(
+            "Flat scheme: 'answer' scores the whole answer in every call (each sentence one "
+            "output; one design over every sentence's candidates); 'sentence' gives each "
+            "answer sentence its own design over its own candidates, its prompt holding only "
+            "them and the answer up to it (attribute.per_sentence): more, much shorter calls "
+            "when each sentence has few candidates (the grounding gate's measurement)."
+        ),
+    )
     block_size: int | None = Field(
         default=None,
         description="Coarse-to-fine: sentences per block (None: ceil(sqrt(N)), at least 4).",
@@ -215,4 +225,7 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
         if self.measured_weight < 0:
             raise InvalidInputError("measured_weight must be non-negative")
+        if self.targets == "sentence" and self.scheme != "flat":
+            msg = "targets='sentence' is a flat-scheme option; coarse-to-fine scores the answer"
+            raise InvalidInputError(msg)
         return self

@@ -5,7 +5,9 @@ answer sentences and numbered sources:
 
 * **Target** — the whole answer, scored once per perturbation; each answer
   sentence is one output of the scalarizer (its character span), so one
-  model call measures every answer sentence.
+  model call measures every answer sentence. With ``targets="sentence"``
+  each sentence is measured on its own candidates instead
+  (:mod:`~langchain_genprog.attribute.per_sentence`).
 * **Units** — the candidate source sentences, refined into phrases inside the
   sentences that matter. With many sources the candidates are a
   neighbourhood: each program leaf and its ``neighbours`` on each side in its
@@ -154,11 +156,15 @@ class MExGenAttributor:
                 method=self.name,
                 seconds=time.perf_counter() - started,
             )
-        target, spans = answer_target(scored)
         if self.config.scheme == "coarse-to-fine":
             from langchain_genprog.attribute.coarse_to_fine_node import attribute_coarse_to_fine
 
             return attribute_coarse_to_fine(self, sentences, scored, sources, question, started)
+        if self.config.targets == "sentence":
+            from langchain_genprog.attribute.per_sentence import attribute_per_sentence
+
+            return attribute_per_sentence(self, sentences, scored, sources, question, started)
+        target, spans = answer_target(scored)
         candidates = self.candidates(scored, sources)
         segments, seg_ids, maps = self._segments(sources, candidates)
         template = self.config.context_template.model_copy(update={"question": question})

@@ -333,3 +333,44 @@ def test_coarse_to_fine_options_are_checked() -> None:
     for bad in ({"max_fine_units": 0}, {"fine_rows": 1}, {"priors": ("bm25",)}, {"block_size": 0}):
         with pytest.raises(InvalidInputError):
             MExGenAttributorConfig(scheme="coarse-to-fine", **bad)
+
+
+class TargetRecordingScorer(KeywordScorer):
+    """Records the target of every call alongside its prompt."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.targets: list[str] = []
+
+    def score(self, prompts, target):
+        self.targets.extend([target] * len(prompts))
+        return super().score(prompts, target)
+
+
+def test_per_sentence_targets_measure_each_sentence_on_its_own_neighbourhood(sources) -> None:
+    sentences = answer_sentences()
+    scorer = TargetRecordingScorer(SUPPORT, [(s.start, s.end) for s in sentences])
+    options = {"method": "loo", "levels": ("sentence",), "max_candidates": 1, "lexical_top_m": 0}
+    together = MExGenAttributor(
+        KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences]), **options
+    ).attribute(sentences, sources)
+    apart = MExGenAttributor(scorer, targets="sentence", **options).attribute(sentences, sources)
+    # Leaves ±1 per sentence: {1,2,3}, {4,5} (S4 opens its document), {4,5,6}; LOO = c + 1 calls.
+    assert apart.model_calls == scorer.calls == 4 + 3 + 4
+    first = [p for p, t in zip(scorer.prompts, scorer.targets, strict=True) if t == ANSWER[:31]]
+    assert len(first) == 4 and all("S4:" not in p and "S2:" in first[0] for p in first)
+    # Each sentence is scored after the answer before it: targets are the answer's prefixes.
+    assert sorted(set(scorer.targets), key=len) == [ANSWER[:31], ANSWER[:57], ANSWER]
+    assert apart.unit_ids == [1, 2, 3, 4, 5, 6]
+    expected = np.zeros((3, 6))
+    expected[0, 1], expected[1, 3], expected[2, 5] = 2.3, 1.5, 1.8
+    np.testing.assert_allclose(apart.matrix, expected, atol=1e-9)
+    np.testing.assert_allclose(apart.matrix, together.matrix, atol=1e-9)
+    assert [s.supported for s in apart.sentences] == [True, True, False]
+    assert [s.supported for s in together.sentences] == [True, True, False]
+    assert "S5" in apart.sentences[2].note
+
+
+def test_per_sentence_targets_are_a_flat_scheme_option() -> None:
+    with pytest.raises(InvalidInputError, match="flat-scheme option"):
+        MExGenAttributor(KeywordScorer([], []), scheme="coarse-to-fine", targets="sentence")
