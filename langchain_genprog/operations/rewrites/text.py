@@ -12,6 +12,10 @@ from langchain_genprog.segment.words import tokens
 
 OBJECTS = frozenset({"dobj", "attr", "acomp", "xcomp", "ccomp", "dative", "oprd", "pobj"})
 _DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'&/-]{1,50}(?:\([^()]{1,40}\))?\s*(?:--|—|–|-)\s+")
+_UPDATE_LABEL = re.compile(
+    r"^\s*(?:Last\s+)?(?:UPDATED|UPDATE|Updated|Update)\s*:\s*(?:[\d/.-]+\s+)?"
+)
+_PAGE_LINE = re.compile(r"^\s*Page \d+ of \d+\s*$")
 _DEMONYM = ("can", "ian", "ese", "ish", "democratic")
 """Endings of adjectives made from names ("Republican", "Chinese"), which keep their capital."""
 _HEADING_WORDS = 8
@@ -44,8 +48,10 @@ def strip_preamble(text: str) -> str:
     Scraped news pages glue a headline or a photo credit to the first
     sentence after it (``"Sure Things\nRepublican governors ... are expected
     to win."``); a dateline opens a wire story (``"SAN FRANCISCO (MarketWatch)
-    -- Stocks fell."``). Neither is part of the claim, and a parser reads the
-    heading as the sentence's subject. Removing them is a deletion, so it is
+    -- Stocks fell."``); a page opens with a counter or an update label
+    (``"Page 1 of 1\n UPDATED: A photo ..."``, ``"Updated: 07/13/2022 Power
+    is ..."``). None is part of the claim, and a parser reads the heading as
+    the sentence's subject. Removing them is a deletion, so it is
     as grounded as the rest. A heading line is a leading line in title case
     with no final punctuation, followed by a line that starts a sentence; a
     hard-wrapped sentence ("The company said on\nTuesday ...") is not one.
@@ -55,7 +61,7 @@ def strip_preamble(text: str) -> str:
     while k < len(lines) - 1 and _is_heading(lines[k], lines[k + 1 :]):
         k += 1
     body = " ".join(" ".join(lines[k:]).split())
-    stripped = _DATELINE.sub("", body, count=1)
+    stripped = _UPDATE_LABEL.sub("", _DATELINE.sub("", body, count=1), count=1)
     return stripped if word_count(stripped) >= 3 else body
 
 
@@ -70,7 +76,7 @@ def leaf_text(text: str) -> str:
 
 def _is_heading(line: str, rest: Sequence[str]) -> bool:
     line, after = line.strip(), " ".join(" ".join(rest).split())
-    if not line:
+    if not line or _PAGE_LINE.match(line):
         return word_count(after) >= 3
     words = [w for w in line.split() if any(c.isalpha() for c in w)]
     capitalized = sum(1 for w in words if w[0].isupper() or w[0].isdigit())

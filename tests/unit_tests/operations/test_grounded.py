@@ -184,6 +184,16 @@ def test_reorderings_that_would_change_the_claim_are_not_offered(text: str, wron
             "Voters in 11 states will pick governors.",
         ),
         ("SAN FRANCISCO (MarketWatch) -- Stocks fell sharply.", "Stocks fell sharply."),
+        (
+            "Page 1 of 1\n\n\n\n UPDATED: A photo of two men kissing was removed.",
+            "A photo of two men kissing was removed.",
+        ),
+        (
+            "Updated: 07/13/2022\nPower is defined as a set of skills.",
+            "Power is defined as a set of skills.",
+        ),
+        # a label that is the claim's subject stays
+        ("Updates: two were issued today.", "Updates: two were issued today."),
         # a hard-wrapped sentence is not a heading
         (
             "The company said on\nTuesday that it would close.",
