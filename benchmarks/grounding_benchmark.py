@@ -310,11 +310,22 @@ def summarize(dirs: Sequence[Path], examples: int = 0) -> str:
         lines.append(
             f"\n### {rows[0]['data'].upper()} dev: {len(complete)} examples, every method\n"
         )
+        lines.append(_commits_line(by_method))
         lines.extend(_quality_table(by_method))
         lines.extend(_operations_table(by_method))
         if examples:
             lines.extend(_before_after(by_method, examples))
     return "\n".join(lines) + "\n"
+
+
+def _commits_line(by_method: dict[str, list[dict[str, Any]]]) -> str:
+    """Which commit measured each method's rows (a run may span commits: see --redo)."""
+    parts = []
+    for method in METHODS:
+        commits = sorted({str(r.get("commit")) for r in by_method.get(method, [])})
+        if commits:
+            parts.append(f"{method} at {', '.join(commits)}")
+    return "Measured at: " + "; ".join(parts) + ".\n"
 
 
 def _quality_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:

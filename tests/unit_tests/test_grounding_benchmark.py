@@ -86,3 +86,4 @@ def test_summary_shows_before_after_where_free_grounded_least(tmp_path: Path) ->
     assert "free 0. [S0] — NOT grounded (20% of content words, numbers missing: ['7'])" in shown
     assert "default 0. [S0] — grounded (100% of content words)" in shown
     assert "Before/after" not in summarize([tmp_path])
+    assert "Measured at: free at None; default at None" in text
