@@ -156,13 +156,20 @@ class MExGenAttributorConfig(MExGenConfig):
         ),
     )
     max_fine_units: int = Field(
-        default=16, description="Coarse-to-fine: sentences measured by the fine design."
+        default=15,
+        description=(
+            "Coarse-to-fine: sentences measured by the fine design (15 fit one Hadamard "
+            "block of 16 rows)."
+        ),
     )
     fine_rows: int = Field(
-        default=32,
+        default=16,
         description=(
             "Coarse-to-fine: rows of the fine orthogonal design (rounded to whole Hadamard "
-            "blocks; 32 = a fold-over pair for up to 15 sentences)."
+            "blocks; 16 = one block for up to 15 sentences, 32 = a fold-over pair, whose "
+            "estimates are also free of pairwise interactions: on the estimator study's "
+            "measured games 16 rows kept F1@2 and lost about 0.01 of fidelity@2 at half "
+            "the fine pass's cost)."
         ),
     )
     keep_blocks: int = Field(
