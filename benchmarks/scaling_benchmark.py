@@ -82,6 +82,16 @@ def done_keys(path: Path) -> set[tuple[str, str]]:
     return out
 
 
+def drop_methods(path: Path, methods: list[str]) -> int:
+    """Remove the rows of ``methods`` (to measure them again after a change); how many went."""
+    if not path.exists() or not methods:
+        return 0
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line)["method"] not in methods]
+    path.write_text("".join(line + "\n" for line in kept))
+    return len(lines) - len(kept)
+
+
 def append(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
@@ -264,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", default=str(OUT))
     parser.add_argument("--summarize", action="store_true")
+    parser.add_argument(
+        "--redo",
+        default="",
+        help="comma-separated methods whose rows are dropped first and measured again "
+        "(e.g. c2f after a change to the coarse-to-fine scheme)",
+    )
     args = parser.parse_args(argv)
     if args.summarize:
         from benchmarks.scaling_report import write_summary
@@ -283,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     indices = [int(x) for x in args.examples.split(",") if x] or list(range(n_rows))
     methods = [m for m in args.methods.split(",") if m]
     out = Path(args.out_dir) / f"{args.data}.jsonl"
+    dropped = drop_methods(out, [m for m in args.redo.split(",") if m])
+    if dropped:
+        print(f"dropped {dropped} rows of {args.redo} to measure them again", flush=True)
     for ex in load(args.data, indices):
         t0 = time.perf_counter()
         print(

@@ -1,4 +1,4 @@
-"""The grounding benchmark's bookkeeping (no model): resume, redo, operation stats."""
+"""Benchmarks' bookkeeping (no model): resume, redo, operation stats, summaries."""
 
 from __future__ import annotations
 
@@ -87,3 +87,16 @@ def test_summary_shows_before_after_where_free_grounded_least(tmp_path: Path) ->
     assert "default 0. [S0] — grounded (100% of content words)" in shown
     assert "Before/after" not in summarize([tmp_path])
     assert "Measured at: free at None; default at None" in text
+
+
+def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> None:
+    from benchmarks.scaling_benchmark import done_keys, drop_methods
+
+    out = tmp_path / "mds.jsonl"
+    rows = [
+        {"unique_id": u, "method": m} for u in ("a", "b") for m in ("example", "c2f", "lexical")
+    ]
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert drop_methods(out, ["c2f"]) == 2
+    assert done_keys(out) == {(u, m) for u in ("a", "b") for m in ("example", "lexical")}
+    assert drop_methods(out, []) == 0 and drop_methods(tmp_path / "none.jsonl", ["c2f"]) == 0
