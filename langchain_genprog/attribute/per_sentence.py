@@ -35,6 +35,7 @@ from langchain_genprog.attribute.base import (
     SentenceAttribution,
 )
 from langchain_genprog.attribute.mexgen.explainer import MExGen
+from langchain_genprog.attribute.mexgen.game import ProgressCallback
 from langchain_genprog.segment.sources import Sources
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def attribute_per_sentence(
 
     template = attributor.config.context_template.model_copy(update={"question": question})
     parts: dict[int, AttributionResult] = {}
+    spent = 0  # calls of the sentences before: progress counts on across sentences
     for k, sentence in enumerate(scored):
         target, spans = answer_target(scored[: k + 1])
         segments, seg_ids, maps = attributor._segments(
@@ -72,14 +74,26 @@ def attribute_per_sentence(
             attributor._scalarizer(target, [spans[k]]),
             attributor.config,
             segmenter=attributor.segmenter,
-            on_progress=attributor.on_progress,
+            on_progress=_offset(attributor.on_progress, spent),
             progress_bar=attributor.progress_bar,
         )
         explanation = engine.explain(segments, template)
+        spent += explanation.model_calls
         parts[sentence.index] = attributor._result(
             [sentence], [sentence], sources, explanation, seg_ids, maps, 0.0
         )
     return merge_results(sentences, parts, attributor.name, time.perf_counter() - started)
+
+
+def _offset(callback: ProgressCallback | None, spent: int) -> ProgressCallback | None:
+    """``callback`` counting on from ``spent`` calls (a sentence's design starts at 0)."""
+    if callback is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        callback(spent + done, spent + total)
+
+    return report
 
 
 def merge_results(

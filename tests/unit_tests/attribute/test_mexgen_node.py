@@ -354,7 +354,13 @@ def test_per_sentence_targets_measure_each_sentence_on_its_own_neighbourhood(sou
     together = MExGenAttributor(
         KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences]), **options
     ).attribute(sentences, sources)
-    apart = MExGenAttributor(scorer, targets="sentence", **options).attribute(sentences, sources)
+    progress: list[tuple[int, int]] = []
+    apart = MExGenAttributor(
+        scorer, targets="sentence", on_progress=lambda d, t: progress.append((d, t)), **options
+    ).attribute(sentences, sources)
+    # Progress counts on across the sentences' designs and ends at the calls made.
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+    assert progress[-1] == (11, 11)
     # Leaves ±1 per sentence: {1,2,3}, {4,5} (S4 opens its document), {4,5,6}; LOO = c + 1 calls.
     assert apart.model_calls == scorer.calls == 4 + 3 + 4
     first = [p for p, t in zip(scorer.prompts, scorer.targets, strict=True) if t == ANSWER[:31]]
