@@ -5,14 +5,16 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 (no truncation of sources or answer). Methods:
 
 * ``c2f`` - ``MExGenAttributor(scheme="coarse-to-fine", levels=("sentence",))``
-  (blocks scored alone, 16 candidates, a 32-row orthogonal design, rank
-  fusion with lexical + embedding priors). ``c2f-measured`` and
+  (blocks scored alone, 15 candidates, a 16-row orthogonal design, rank
+  fusion with lexical + embedding priors): what ``MExGenAttributor()`` runs
+  since ``scheme="auto"`` on every dev input (all have more than 15 sentences). ``c2f-measured`` and
   ``c2f-logit`` are *the same run* ranked differently: by the measured scores
   alone, and by a logistic fusion fitted on the examples of the other fold
   (cross-fitted by example index parity; never on the example it ranks).
-* ``default-shipped`` - ``MExGenAttributor()`` as it ships (C-LIME orthogonal
-  c=2.5, sentence + phrase levels with phrase LOO, ``max_candidates=40``
-  neighbourhood), with the common prompt.
+* ``default-shipped`` - the previous default, as it shipped until ``scheme="auto"``:
+  ``MExGenAttributor(scheme="flat", levels=("sentence", "phrase"))`` (C-LIME
+  orthogonal c=2.5, phrase LOO, ``max_candidates=40`` neighbourhood), with the
+  common prompt. The row name stays for the rows measured before.
 * ``context-cite-32`` / ``-64`` - ``peers/contextcite_runner.py``.
 * ``attribot-hier`` - ``peers/attribot_runner.py`` (AttriBoT's hierarchical LOO
   with its KV cache, ``keep_paragraphs=3``, paragraphs = our blocks).
@@ -114,13 +116,13 @@ def blocks_of(example: dict[str, Any]) -> list[list[int]]:
 
 
 def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any]:
-    """``c2f`` or ``default-shipped`` through ``MExGenAttributor``, as a user calls it."""
+    """``c2f`` or ``default-shipped`` (the previous default) through ``MExGenAttributor``."""
     import langchain_genprog.attribute.coarse_to_fine_node as node
     from langchain_genprog.attribute import MExGenAttributor
 
     query = example["question"] or common.DEFAULT_QUERY
     common_prompt = {"with_documents": False, "template": ab.peer_template(query)}
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"scheme": "flat", "levels": ("sentence", "phrase")}
     if name == "c2f":
         options = {"scheme": "coarse-to-fine", "levels": ("sentence",)}
     captured: dict[str, Any] = {}

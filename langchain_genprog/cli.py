@@ -284,7 +284,7 @@ def _report_answer(state: dict[str, Any], question: str | None, seconds: float) 
     )
 
 
-_MEXGEN_OPTIONS = ("method", "sampling", "levels", "max_calls", "max_seconds")
+_MEXGEN_OPTIONS = ("method", "sampling", "levels", "scheme", "max_calls", "max_seconds")
 """The MExGen options of :func:`mexgen_options`, as the command receives them (unprefixed)."""
 
 
@@ -319,6 +319,15 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             help="Attribute sentences only, or refine the top sentences to phrases.",
         ),
         click.option(
+            f"--{prefix}scheme",
+            type=click.Choice(["auto", "flat", "coarse-to-fine"]),
+            default="auto",
+            show_default=True,
+            help="coarse-to-fine: blocks first, then 16 rows over the 15 best sentences "
+            "(calls grow like sqrt(N)); flat: one design over every candidate; auto: "
+            "coarse-to-fine for C-LIME over more than 15 sentences.",
+        ),
+        click.option(
             f"--{prefix}max-calls",
             type=click.IntRange(1),
             help="Stop attributing after this many model calls (the result says so).",
@@ -347,7 +356,12 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
 
 
 def _mexgen_config(
-    method: str, sampling: str, levels: str, max_calls: int | None, max_seconds: float | None
+    method: str,
+    sampling: str,
+    levels: str,
+    scheme: str,
+    max_calls: int | None,
+    max_seconds: float | None,
 ) -> MExGenAttributorConfig:
     """The configuration the MExGen options describe (no budget when no limit is set)."""
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
@@ -357,6 +371,7 @@ def _mexgen_config(
         "method": method,
         "sampling": sampling,
         "levels": tuple(levels.split(",")),
+        "scheme": scheme,
         "budget": {"max_calls": max_calls, "max_seconds": max_seconds} if limited else None,
     }
     return MExGenAttributorConfig(**options)

@@ -56,7 +56,7 @@ def scorer():  # type: ignore[no-untyped-def]
     ("method", "levels"),
     [
         ("loo", ("sentence",)),
-        # The shipped default: orthogonal design (32 rows for 10 units), phrases by LOO.
+        # C-LIME on the orthogonal design (32 rows for 10 units), phrases by LOO (flat: 10 units).
         ("clime", ("sentence", "phrase")),
         # MExGen's small removals, about 2 calls per unit to keep the test short.
         (CLIME(oversampling=2.0), ("sentence",)),
@@ -89,3 +89,24 @@ def test_top1_recovers_copied_sentences(scorer, method, levels) -> None:  # type
         first = result.sentences[0].citations[0]
         if first.sentence_id == 6:
             assert first.level == "phrase" and first.span is not None
+
+
+def test_default_covers_a_whole_input_in_fewer_calls_than_sentences(scorer) -> None:  # type: ignore[no-untyped-def]
+    # Eight documents (30 citable sentences), the copies hidden among them:
+    # the default (scheme="auto") runs coarse-to-fine, every sentence is a unit, and the
+    # calls are the blocks alone plus 16 fine rows, not 2.5 per sentence.
+    filler = [
+        f"Report {k} covers the weather in town number {k}. It rained on {k} days. "
+        f"The council met {k} times. Parking fees rose by {k} cents."
+        for k in range(5)
+    ]
+    started = time.perf_counter()
+    result = attribute(ANSWER, [*DOCS, *filler], "Tell me three facts.", scorer=scorer)
+    elapsed = time.perf_counter() - started
+    assert result.complete
+    assert result.unit_ids == list(range(1, 31))
+    top1 = [item.citations[0].sentence_id if item.citations else None for item in result.sentences]
+    print(f"default on 30 sentences: {result.model_calls} calls, {elapsed:.1f}s, top-1 {top1}")
+    assert result.model_calls < 30
+    hits = sum(found == expected for found, (_, expected) in zip(top1, COPIED, strict=True))
+    assert hits >= 2, (top1, result.matrix)

@@ -5,7 +5,7 @@
 attributor adds around it — which source sentences are candidates, how the
 prompt is laid out, how many are cited and when a sentence counts as
 supported — so the attributor hands the same object to the engine, and the
-command line and the evaluation build that one object. Two engine defaults
+command line and the evaluation build that one object. Three engine defaults
 differ, tuned for citing answers (see the fields).
 """
 
@@ -39,15 +39,25 @@ _SENTENCE_LEVELS: tuple[Level, ...] = ("sentence", "phrase", "word")
 class MExGenAttributorConfig(MExGenConfig):
     """How :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` measures and cites.
 
-    Every engine option of :class:`MExGenConfig`, with two defaults tuned for
-    citations (``refine_method="loo"``, ``sampling="orthogonal"``), and the
-    attributor's own options. Checked when built, like the engine's.
+    Every engine option of :class:`MExGenConfig`, with three defaults tuned for
+    citations (``levels=("sentence",)``, ``refine_method="loo"``,
+    ``sampling="orthogonal"``), and the attributor's own options. Checked
+    when built, like the engine's.
 
     Raises:
         InvalidInputError: On construction, if an option is invalid.
         TypeError: On construction, if an option is unknown.
     """
 
+    levels: tuple[Level, ...] = Field(
+        default=("sentence",),
+        description=(
+            "Levels to attribute at, coarsest first. Sentences by default: citations are "
+            "source sentences, and a phrase pass (`('sentence', 'phrase')`: LOO over the "
+            "phrases of each answer sentence's two best sources) adds about six calls per "
+            "answer sentence to shade the text inside the cited sentences."
+        ),
+    )
     refine_method: MethodName | AttributionMethod | None = Field(
         default="loo",
         description=(
@@ -121,9 +131,12 @@ class MExGenAttributorConfig(MExGenConfig):
         default=True,
         description="Write a '# title' header (fixed) before each document.",
     )
-    scheme: Literal["flat", "coarse-to-fine"] = Field(
-        default="flat",
+    scheme: Literal["auto", "flat", "coarse-to-fine"] = Field(
+        default="auto",
         description=(
+            "'auto' (default): 'coarse-to-fine' for the default C-LIME method over more "
+            "than `max_fine_units` citable sentences and whole-answer targets, else 'flat' "
+            "(a chosen estimator such as 'loo', few sentences, or per-sentence targets). "
             "'flat': one design over the candidate sentences (about 2.5·N calls over the "
             "whole prompt; `max_candidates` prunes long inputs). 'coarse-to-fine' "
             "(attribute.mexgen.coarse_to_fine): every sentence is covered; blocks of "
@@ -197,6 +210,22 @@ class MExGenAttributorConfig(MExGenConfig):
         default=1.0, description="Coarse-to-fine: weight of the measured score in the fusion."
     )
 
+    def scheme_for(self, n_sentences: int) -> Literal["flat", "coarse-to-fine"]:
+        """The scheme a run over ``n_sentences`` citable sentences uses (``auto`` resolved).
+
+        Coarse-to-fine's fine pass is always C-LIME on an orthogonal design, so
+        ``auto`` keeps the flat scheme where the caller chose another estimator
+        (its choice is honoured), asked for per-sentence targets, or where the
+        input fits the fine pass whole (the block pass would add calls for
+        nothing).
+        """
+        if self.scheme != "auto":
+            return self.scheme
+        default_method = self.method == "clime"
+        if default_method and self.targets == "answer" and n_sentences > self.max_fine_units:
+            return "coarse-to-fine"
+        return "flat"
+
     @property
     def context_template(self) -> ContextTemplate:
         """The prompt layout: ``template``, else the default one with ``instruction``."""
@@ -232,7 +261,7 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
         if self.measured_weight < 0:
             raise InvalidInputError("measured_weight must be non-negative")
-        if self.targets == "sentence" and self.scheme != "flat":
+        if self.targets == "sentence" and self.scheme == "coarse-to-fine":
             msg = "targets='sentence' is a flat-scheme option; coarse-to-fine scores the answer"
             raise InvalidInputError(msg)
         return self

@@ -156,7 +156,7 @@ class MExGenAttributor:
                 method=self.name,
                 seconds=time.perf_counter() - started,
             )
-        if self.config.scheme == "coarse-to-fine":
+        if self.config.scheme_for(len(sources.citable_ids)) == "coarse-to-fine":
             from langchain_genprog.attribute.coarse_to_fine_node import attribute_coarse_to_fine
 
             return attribute_coarse_to_fine(self, sentences, scored, sources, question, started)

@@ -380,3 +380,37 @@ def test_per_sentence_targets_measure_each_sentence_on_its_own_neighbourhood(sou
 def test_per_sentence_targets_are_a_flat_scheme_option() -> None:
     with pytest.raises(InvalidInputError, match="flat-scheme option"):
         MExGenAttributor(KeywordScorer([], []), scheme="coarse-to-fine", targets="sentence")
+
+
+@pytest.mark.parametrize(
+    ("options", "n_sentences", "expected"),
+    [
+        ({}, 16, "coarse-to-fine"),  # the default: C-LIME over more than max_fine_units
+        ({}, 15, "flat"),  # fits the fine pass whole: no block pass
+        ({"method": "loo"}, 400, "flat"),  # a chosen estimator is honoured
+        ({"targets": "sentence"}, 400, "flat"),
+        ({"max_fine_units": 40}, 30, "flat"),
+        ({"scheme": "flat"}, 400, "flat"),
+        ({"scheme": "coarse-to-fine"}, 3, "coarse-to-fine"),
+    ],
+)
+def test_auto_scheme_resolution(options, n_sentences: int, expected: str) -> None:
+    from langchain_genprog.attribute import MExGenAttributorConfig
+
+    assert MExGenAttributorConfig(**options).scheme_for(n_sentences) == expected
+
+
+def test_default_attributor_runs_coarse_to_fine_on_many_sentences() -> None:
+    filler = [f"Filler sentence number {i} about nothing." for i in range(30)]
+    many = Sources.from_documents([" ".join(filler), *DOCS])
+    sentences = answer_sentences(leaves=[[32], [34], [35]])
+    scorer = KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences])
+    result = MExGenAttributor(scorer, priors=("lexical", "leaves")).attribute(sentences, many)
+    # every one of the 36 sentences is covered; blocks alone, then 16 fine rows
+    assert result.unit_ids == list(range(1, 37))
+    assert result.model_calls == scorer.calls < 36
+    assert max(len(p) for p in scorer.prompts) < len(" ".join(filler))
+    first, second, third = result.sentences
+    assert first.citations[0].sentence_id == 32 and first.supported is True
+    assert second.citations[0].sentence_id == 34 and second.supported is True
+    assert third.supported is False  # its leaf S35 does not support it; S36 does
