@@ -143,7 +143,16 @@ def test_leaf_fusions_only_of_sentences_that_can_meet_the_bound() -> None:
     grammar = program_line_grammar([1, 2, 3], require_operation=True, fusable=fusable)
     assert accepts(grammar, "- fusion(S1, S3)\n") and accepts(grammar, "- fusion(S1, S2, S3)\n")
     assert not accepts(grammar, "- fusion(S1, S2)\n")
-    assert accepts(grammar, "- fusion(S1, compression(S2))\n")  # a compression makes room
+    # A bounded fusion deletes from its inputs itself; over a compression it has nothing
+    # left to delete and cannot meet its bound, so only a paraphrase nests, where it fits.
+    assert not accepts(grammar, "- fusion(S1, compression(S3))\n")
+    assert accepts(grammar, "- fusion(S1, paraphrase(S3))\n")
+    assert accepts(grammar, "- fusion(paraphrase(S1), S3)\n")
+    assert not accepts(grammar, "- fusion(paraphrase(S1), S2)\n")
+    assert accepts(grammar, "- compression(fusion(S1, S3))\n")
+    from llama_cpp import LlamaGrammar
+
+    LlamaGrammar.from_string(grammar, verbose=False)
 
 
 @pytest.mark.parametrize("depth", [1, 2])  # the planner writes at most depth 2
