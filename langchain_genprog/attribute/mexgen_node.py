@@ -163,7 +163,7 @@ class MExGenAttributor:
         if self.config.targets == "sentence":
             from langchain_genprog.attribute.per_sentence import attribute_per_sentence
 
-            return attribute_per_sentence(self, sentences, scored, sources, question, started)
+            return attribute_per_sentence(self, sentences, sources, question, started)
         target, spans = answer_target(scored)
         candidates = self.candidates(scored, sources)
         segments, seg_ids, maps = self._segments(sources, candidates)

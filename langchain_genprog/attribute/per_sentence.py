@@ -45,23 +45,22 @@ if TYPE_CHECKING:
 def attribute_per_sentence(
     attributor: MExGenAttributor,
     sentences: Sequence[AnswerSentence],
-    scored: Sequence[AnswerSentence],
     sources: Sources,
     question: str | None,
     started: float,
 ) -> AttributionResult:
-    """Measure each sentence of ``scored`` on its own candidates; merge the results.
+    """Measure each non-blank sentence on its own candidates; merge the results.
 
     Args:
         attributor: Supplies candidates, prompt segments, the scalarizer and citations.
         sentences: Every answer sentence (blank ones get an empty attribution).
-        scored: The non-blank ones, in answer order.
         sources: The numbered sources.
         question: Goes into each prompt.
         started: ``time.perf_counter()`` when the attribution began.
     """
     from langchain_genprog.attribute.mexgen_node import answer_target
 
+    scored = [s for s in sentences if s.text.strip()]
     template = attributor.config.context_template.model_copy(update={"question": question})
     parts: dict[int, AttributionResult] = {}
     spent = 0  # calls of the sentences before: progress counts on across sentences
