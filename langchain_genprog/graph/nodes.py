@@ -204,6 +204,7 @@ class PlanNode(GenProgNode):
             max_sentences=settings.max_sentences,
             leaf_operations=leaf_operations if grounded else None,
             fusable=fusion_fits if grounded else None,
+            max_fusion_inputs=2 if grounded else 3,
         )
 
     def __call__(self, state: GenProgState, runtime: Runtime[GenProgContext]) -> GenProgState:

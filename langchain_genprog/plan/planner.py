@@ -122,6 +122,10 @@ class ProgramPlanner:
         fusable: In grammar mode, whether a fusion of sentences (their raw
             texts) can meet its length bound (``None``: always); grounded
             operations pass :func:`~langchain_genprog.operations.grounded.fusion_fits`.
+        max_fusion_inputs: In grammar mode, most inputs of one fusion (at most
+            the limits' ``max_fan_in``). Grounded fusions join their inputs'
+            parts with ``", and"``/``";"``: three make a run-on sentence about
+            twice a reference sentence's length, so the grounded graph asks for 2.
 
     Raises:
         InvalidInputError: On a negative or zero bound.
@@ -142,11 +146,14 @@ class ProgramPlanner:
         retry_backoff: float = 0.0,
         leaf_operations: Callable[[str], Collection[str]] | None = None,
         fusable: Callable[[Sequence[str]], bool] | None = None,
+        max_fusion_inputs: int = 3,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
                 "max_retries must be >= 0, max_sentences and grammar_candidates >= 1"
             )
+        if max_fusion_inputs < 2:
+            raise InvalidInputError("max_fusion_inputs must be at least 2")
         if max_call_retries < 0 or retry_backoff < 0:
             raise InvalidInputError("max_call_retries and retry_backoff must be >= 0")
         self.max_call_retries = max_call_retries
@@ -161,6 +168,7 @@ class ProgramPlanner:
         self.require_operation = require_operation
         self.leaf_operations = leaf_operations
         self.fusable = fusable
+        self.max_fusion_inputs = max_fusion_inputs
 
     @property
     def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
@@ -336,7 +344,7 @@ class ProgramPlanner:
             grammar = program_line_grammar(
                 candidates,
                 max_depth=min(self.limits.max_depth, 2),
-                max_fan_in=min(self.limits.max_fan_in, 3),
+                max_fan_in=min(self.limits.max_fan_in, self.max_fusion_inputs),
                 allow_instruction=self.allow_instructions,
                 allow_end=bool(lines),
                 require_operation=self.require_operation,

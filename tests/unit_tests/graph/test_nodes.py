@@ -112,6 +112,15 @@ def test_plan_run_options_override_the_defaults() -> None:
     assert len(node(state, runtime([], max_sentences=1))["plan"].program.lines) == 1
 
 
+def test_grounded_planning_bounds_fusions_and_free_planning_does_not() -> None:
+    llm = ScriptedChatModel(respond=lambda messages, kwargs: "- S1", supports_grammar=True)
+    node = PlanNode(llm)
+    grounded = node.planner(GenProgContext(operation_mode="grounded"))
+    free = node.planner(GenProgContext(operation_mode="free"))
+    assert grounded.max_fusion_inputs == 2 and grounded.fusable is not None
+    assert free.max_fusion_inputs == 3 and free.fusable is None
+
+
 def test_execute_composes_the_answer_and_reports_each_node() -> None:
     llm = operation_model(program=PROGRAM)
     state = planned_state(llm)

@@ -133,6 +133,19 @@ def test_grammar_mode_offers_only_fusions_that_fit(sources: Sources) -> None:
     assert all(isinstance(t, str) for texts in asked for t in texts)
 
 
+def test_grammar_mode_bounds_the_inputs_of_a_fusion(sources: Sources) -> None:
+    llm = ScriptedChatModel(replies=["- fusion(S1, S2)\n", "END"], supports_grammar=True)
+    ProgramPlanner(llm, grammar_candidates=3, max_fusion_inputs=2).plan(
+        sources, "cost?", ranked_ids=[1, 2, 3]
+    )
+    fu1 = next(
+        line for line in llm.calls[0][1]["grammar"].splitlines() if line.startswith("fu1 ::=")
+    )
+    assert '"S1, S2"' in fu1 and '"S1, S2, S3"' not in fu1
+    with pytest.raises(InvalidInputError, match="max_fusion_inputs"):
+        ProgramPlanner(llm, max_fusion_inputs=1)
+
+
 def test_structured_mode_uses_schema(sources: Sources) -> None:
     class StructuredFake(ScriptedChatModel):
         def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:  # type: ignore[override]
