@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.result_rows import drop_methods
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
 from langchain_genprog.evaluation.cost import CostTracker
 from langchain_genprog.evaluation.datasets import Example, load_aftg
@@ -259,13 +260,11 @@ def _done(results: Path, redo: Sequence[str]) -> set[tuple[str, str]]:
     the baselines' rows (their code did not change) and measures the default
     again (the default was 44 % of the cost of the first examples of a full run).
     """
+    drop_methods(results, redo)
     if not results.exists():
         return set()
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    kept = [row for row in rows if row["method"] not in redo]
-    if len(kept) < len(rows):
-        results.write_text("".join(json.dumps(row) + "\n" for row in kept))
-    return {(row["example"], row["method"]) for row in kept}
+    return {(row["example"], row["method"]) for row in rows}
 
 
 def _commit() -> str | None:

@@ -7,10 +7,11 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 * ``c2f`` - ``MExGenAttributor(scheme="coarse-to-fine", levels=("sentence",))``
   (blocks scored alone, 15 candidates, a 16-row orthogonal design, rank
   fusion with lexical + embedding priors): what ``MExGenAttributor()`` runs
-  since ``scheme="auto"`` on every dev input (all have more than 15 sentences). ``c2f-measured`` and
-  ``c2f-logit`` are *the same run* ranked differently: by the measured scores
-  alone, and by a logistic fusion fitted on the examples of the other fold
-  (cross-fitted by example index parity; never on the example it ranks).
+  since ``scheme="auto"`` on every dev input (all have more than 15
+  sentences). ``c2f-measured`` and ``c2f-logit`` are *the same run* ranked
+  differently: by the measured scores alone, and by a logistic fusion fitted
+  on the examples of the other fold (cross-fitted by example index parity;
+  never on the example it ranks).
 * ``default-shipped`` - the previous default, as it shipped until ``scheme="auto"``:
   ``MExGenAttributor(scheme="flat", levels=("sentence", "phrase"))`` (C-LIME
   orthogonal c=2.5, phrase LOO, ``max_candidates=40`` neighbourhood), with the
@@ -48,6 +49,7 @@ import numpy as np
 
 from benchmarks import attribution_benchmark as ab
 from benchmarks.peers import common
+from benchmarks.result_rows import drop_methods
 
 DATA = common.MDS_DEV.parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "attribution_scaling"
@@ -82,16 +84,6 @@ def done_keys(path: Path) -> set[tuple[str, str]]:
             rec = json.loads(line)
             out.add((rec["unique_id"], rec["method"]))
     return out
-
-
-def drop_methods(path: Path, methods: list[str]) -> int:
-    """Remove the rows of ``methods`` (to measure them again after a change); how many went."""
-    if not path.exists() or not methods:
-        return 0
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line)["method"] not in methods]
-    path.write_text("".join(line + "\n" for line in kept))
-    return len(lines) - len(kept)
 
 
 def append(path: Path, record: dict[str, Any]) -> None:

@@ -117,7 +117,7 @@ def merge_results(
         if part is None:
             attributions.append(SentenceAttribution(sentence=sentence))
         else:
-            for sid, value in zip(part.unit_ids or [], (part.matrix or [[]])[0], strict=False):
+            for sid, value in zip(part.unit_ids or [], (part.matrix or [[]])[0], strict=True):
                 row[column[sid]] = value
             attributions.append(part.sentences[0])
         matrix.append(row)

@@ -185,12 +185,7 @@ def _distinct_nested(
             nested.append(f'"fusion(S{y}, " u{x}{instr} ")"')
             if y in unary:
                 nested.append(f'"fusion(" u{x} ", " u{y}{instr} ")"')
-    fusions = (["fu1"] if has_fu1 else []) + nested
-    # No paraphrase(fusion(...)): a reordering needs one clause, and a fusion
-    # joins two, so it would only ever copy its input.
-    unaries = (["un1"] if unary else []) + ([f'"compression(" fu1{instr} ")"'] if has_fu1 else [])
-    rules = ["fu2 ::= " + " | ".join(fusions)] if fusions else []
-    return rules + (["un2 ::= " + " | ".join(unaries)] if unaries else [])
+    return _level_two(nested, instr, has_fu1=has_fu1, has_un1=bool(unary))
 
 
 def _bounded_nested(
@@ -209,19 +204,26 @@ def _bounded_nested(
     1.02-1.08, each reported as a fallback). A paraphrase keeps its input's
     words, so the fusion over it is offered where the leaves' fusion fits.
     """
-    rules = [f'p{i} ::= "paraphrase(S{i}"{instr} ")"' for i in paraphrases]
+    rules: list[str] = []
     nested = []
     for x in paraphrases:
-        for y in ids:
-            if y != x and fusable((x, y)):
-                nested.append(f'"fusion(" p{x} ", S{y}"{instr} ")"')
-                nested.append(f'"fusion(S{y}, " p{x}{instr} ")"')
-    has_fu1 = "fu1" in defined
-    fusions = (["fu1"] if has_fu1 else []) + nested
-    unaries = (["un1"] if "un1" in defined else []) + (
-        [f'"compression(" fu1{instr} ")"'] if has_fu1 else []
-    )
-    rules += ["fu2 ::= " + " | ".join(fusions)] if fusions else []
+        partners = [y for y in ids if y != x and fusable((x, y))]
+        if partners:
+            rules.append(f'p{x} ::= "paraphrase(S{x}"{instr} ")"')
+        for y in partners:
+            nested.append(f'"fusion(" p{x} ", S{y}"{instr} ")"')
+            nested.append(f'"fusion(S{y}, " p{x}{instr} ")"')
+    level = _level_two(nested, instr, has_fu1="fu1" in defined, has_un1="un1" in defined)
+    return rules + level
+
+
+def _level_two(nested: Sequence[str], instr: str, *, has_fu1: bool, has_un1: bool) -> list[str]:
+    """``fu2`` (leaf fusions and ``nested``) and ``un2`` (unary calls, a compressed fusion)."""
+    fusions = (["fu1"] if has_fu1 else []) + list(nested)
+    # No paraphrase(fusion(...)): a reordering needs one clause, and a fusion
+    # joins two, so it would only ever copy its input.
+    unaries = (["un1"] if has_un1 else []) + ([f'"compression(" fu1{instr} ")"'] if has_fu1 else [])
+    rules = ["fu2 ::= " + " | ".join(fusions)] if fusions else []
     return rules + (["un2 ::= " + " | ".join(unaries)] if unaries else [])
 
 

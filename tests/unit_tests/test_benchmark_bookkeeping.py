@@ -90,7 +90,8 @@ def test_summary_shows_before_after_where_free_grounded_least(tmp_path: Path) ->
 
 
 def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> None:
-    from benchmarks.scaling_benchmark import done_keys, drop_methods
+    from benchmarks.result_rows import drop_methods
+    from benchmarks.scaling_benchmark import done_keys
 
     out = tmp_path / "mds.jsonl"
     rows = [
