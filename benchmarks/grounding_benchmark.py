@@ -55,6 +55,7 @@ from langchain_genprog.evaluation.methods import ALCEMethod, example_sources
 from langchain_genprog.graph import create_genprog_graph
 from langchain_genprog.ground.lexical import lexical_verdict
 from langchain_genprog.ground.measure import leaf_measurer
+from langchain_genprog.plan.budget import sentences_within
 from langchain_genprog.segment.content import non_content_reason
 from langchain_genprog.segment.sources import Sources
 from langchain_genprog.segment.words import tokens
@@ -62,6 +63,14 @@ from langchain_genprog.segment.words import tokens
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "attribute-first-then-generate"
 FILES = {"mds": DATA / "MDS" / "dev.json", "lfqa": DATA / "LFQA" / "dev.json"}
 MAX_SENTENCES = {"mds": 5, "lfqa": 3}
+MAX_WORDS: dict[str, int | None] = {"mds": None, "lfqa": 50}
+"""Every method's word budget. LFQA references are short (median 38 words, third
+quartile 62), and a grounded sentence is long (a fusion keeps most of two source
+sentences): without a budget the default wrote 76 words where free-form wrote 36,
+and ROUGE-L paid for the length (rows in ``results/grounding/lfqa-no-budget``).
+The graphs' planner stops before a line that would overspend it; ``lead`` and
+``alce`` are cut before the first sentence that would (the first always kept).
+MDS references run 128-310 words: ``max_sentences`` alone bounds them."""
 METHODS = ("free", "default", "lead", "alce")
 ROUGE = ("rouge1", "rouge2", "rougeL")
 OPERATION_STATS = ("compression", "fusion", "paraphrase_copy", "fallback")
@@ -153,7 +162,9 @@ def run_graph(graph: Any, example: Example) -> dict[str, Any]:
     }
 
 
-def run_lead(example: Example, sources: Sources, max_sentences: int) -> dict[str, Any]:
+def run_lead(
+    example: Example, sources: Sources, max_sentences: int, max_words: int | None = None
+) -> dict[str, Any]:
     picked: list[int] = []
     for doc in sources.documents:
         for sid in doc.sentence_ids:
@@ -161,6 +172,9 @@ def run_lead(example: Example, sources: Sources, max_sentences: int) -> dict[str
                 picked.append(sid)
                 break
     picked = picked[:max_sentences]
+    if max_words is not None:
+        texts = [sources.sentence(sid).text for sid in picked]
+        picked = picked[: sentences_within(texts, max_words)]
     sentences, cursor, parts = [], 0, []
     for k, sid in enumerate(picked):
         text = " ".join(sources.sentence(sid).text.split())
@@ -189,6 +203,7 @@ def evaluate(
     methods: Sequence[str],
     threads: int | None,
     redo: Sequence[str] = (),
+    shard: tuple[int, int] | None = None,
 ) -> None:
     from langchain_genprog.models import ChatLocalLlama
 
@@ -197,14 +212,19 @@ def evaluate(
 
         torch.set_num_threads(threads)
     llm = ChatLocalLlama(n_threads=threads)
-    k = MAX_SENTENCES[data]
+    k, words = MAX_SENTENCES[data], MAX_WORDS[data]
     graphs = {
         "free": create_genprog_graph(
-            llm, max_sentences=k, operation_mode="free", grounding="off", content_only=False
+            llm,
+            max_sentences=k,
+            max_words=words,
+            operation_mode="free",
+            grounding="off",
+            content_only=False,
         ),
-        "default": create_genprog_graph(llm, max_sentences=k),
+        "default": create_genprog_graph(llm, max_sentences=k, max_words=words),
     }
-    alce = ALCEMethod(llm, max_sentences=k)
+    alce = ALCEMethod(llm, max_sentences=k, max_words=words)
     # The metric stays the whole-answer measurement (see the module docstring).
     measurer = leaf_measurer(per_sentence=False)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +233,8 @@ def evaluate(
     commit = _commit()
     examples = load_aftg(FILES[data], limit=limit)
     for n, example in enumerate(examples, start=1):
+        if shard is not None and (n - 1) % shard[1] != shard[0]:
+            continue
         sources = example_sources(example)
         for method in methods:
             if (example.id, method) in done:
@@ -224,7 +246,7 @@ def evaluate(
                 if method in graphs:
                     got = run_graph(graphs[method], example)
                 elif method == "lead":
-                    got = run_lead(example, sources, k)
+                    got = run_lead(example, sources, k, words)
                 else:
                     got = run_alce(alce, example)
                 error = None
@@ -240,6 +262,7 @@ def evaluate(
                 "method": method,
                 "data": data,
                 "commit": commit,
+                "max_words": words,
                 "error": error,
                 **got,
                 "checks": _sentence_checks(sentences, sources),
@@ -343,7 +366,7 @@ def _quality_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
         checked = sum(r.get("check_seconds", 0.0) for r in kept)
         share = f"{checked / sum(walls):.0%}" if sum(walls) else ""
         grounded = _pct(sum(c["grounded"] for c in checks), len(checks))
-        rouge = [_mean([r[k] for r in kept if r[k] is not None]) for k in ROUGE]
+        rouge = [_mean([v for r in kept if (v := _rouge_of(r, k)) is not None]) for k in ROUGE]
         lines.append(
             f"| {method} | {len(checks)} | {grounded} "
             f"| {sum(len(c['missing_numbers']) for c in checks)} "
@@ -353,6 +376,13 @@ def _quality_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
             f"| {round(statistics.median(walls), 1)} | {share} |"
         )
     return lines
+
+
+def _rouge_of(row: dict[str, Any], key: str) -> float | None:
+    """The row's ROUGE score; an empty answer scores 0 (it is not left out of the mean)."""
+    if row[key] is None and not row["answer"]:
+        return 0.0
+    return row[key]
 
 
 def _operations_table(by_method: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -450,13 +480,26 @@ def main() -> None:
         help="CPU threads for the model and the scorer (default: every core); "
         "1 each to run MDS and LFQA side by side on 2 cores",
     )
+    parser.add_argument(
+        "--shard",
+        help="K/N: only examples K, K+N, K+2N ... (0-based), to run one data set as N "
+        "processes with their own --out folders; concatenate their results.jsonl after",
+    )
     args = parser.parse_args()
     if args.summarize:
         print(summarize(args.summarize, args.examples))
         return
     if not args.data or not args.out:
         parser.error("--data and --out are needed to run (or --summarize DIR ...)")
-    evaluate(args.data, args.out, args.limit, args.methods, args.threads, args.redo)
+    shard = _shard(args.shard, parser) if args.shard else None
+    evaluate(args.data, args.out, args.limit, args.methods, args.threads, args.redo, shard)
+
+
+def _shard(text: str, parser: argparse.ArgumentParser) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        parser.error(f"--shard takes K/N with 0 <= K < N, got {text!r}")
+    return int(index), int(count)
 
 
 if __name__ == "__main__":

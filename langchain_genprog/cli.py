@@ -157,6 +157,11 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--base-url", help="Base URL of an OpenAI-compatible server serving --model NAME.")
 @click.option("--max-sentences", default=5, show_default=True, type=click.IntRange(1, 30))
 @click.option(
+    "--max-words",
+    type=click.IntRange(1, None),
+    help="Word budget of the answer (planning stops before a sentence that overspends it).",
+)
+@click.option(
     "--max-concurrency",
     default=4,
     show_default=True,
@@ -184,6 +189,7 @@ def answer(
     model: str,
     base_url: str | None,
     max_sentences: int,
+    max_words: int | None,
     max_concurrency: int,
     attributor: str,
     json_out: str | None,
@@ -205,6 +211,7 @@ def answer(
             question,
             llm=load_chat_model(model, base_url),
             max_sentences=max_sentences,
+            max_words=max_words,
             max_concurrency=max_concurrency,
             measure=attributor == "mexgen",
             quiet=quiet,
@@ -239,6 +246,7 @@ def _run_graph(
     max_sentences: int,
     max_concurrency: int,
     measure: bool,
+    max_words: int | None = None,
     quiet: bool,
 ) -> dict[str, Any]:
     """Stream the graph, progress to stderr, and return its final state."""
@@ -251,7 +259,11 @@ def _run_graph(
 
         attribute_with = MExGenAttributor(get_default_scorer())
     graph = create_genprog_graph(
-        llm, max_sentences=max_sentences, max_concurrency=max_concurrency, attributor=attribute_with
+        llm,
+        max_sentences=max_sentences,
+        max_words=max_words,
+        max_concurrency=max_concurrency,
+        attributor=attribute_with,
     )
     state: dict[str, Any] = {}
     inputs: GenProgInput = {"question": question, "documents": list(documents)}

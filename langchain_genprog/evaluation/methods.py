@@ -56,6 +56,7 @@ from langchain_genprog.evaluation.datasets import Example
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput
 from langchain_genprog.models.scoring import LogProbScorer
+from langchain_genprog.plan.budget import sentences_within
 from langchain_genprog.refine.checks import EmbeddingNodeChecker, NodeChecker
 from langchain_genprog.refine.refiner import ProgramRefiner
 from langchain_genprog.segment.selection import select_sentences
@@ -383,16 +384,23 @@ class ParsedAnswer(BaseModel):
     citations: list[list[int]] = Field(default_factory=list)
     invalid: list[int] = Field(default_factory=list)
 
-    def head(self, max_sentences: int) -> ParsedAnswer:
-        """The first ``max_sentences`` sentences (offsets are unchanged: they are a prefix)."""
-        if len(self.sentences) <= max_sentences:
+    def head(self, max_sentences: int, max_words: int | None = None) -> ParsedAnswer:
+        """The first ``max_sentences`` sentences (offsets are unchanged: they are a prefix).
+
+        With ``max_words``, also only the sentences before the first one that
+        would take the answer past that many words (the first is always kept).
+        """
+        count = min(len(self.sentences), max_sentences)
+        if max_words is not None:
+            count = min(count, sentences_within([s.text for s in self.sentences], max_words))
+        if count == len(self.sentences):
             return self
-        kept = self.sentences[:max_sentences]
+        kept = self.sentences[:count]
         return self.model_copy(
             update={
                 "answer": self.answer[: kept[-1].end] if kept else "",
                 "sentences": kept,
-                "citations": self.citations[:max_sentences],
+                "citations": self.citations[:count],
             }
         )
 
@@ -486,6 +494,10 @@ class ALCEMethod:
             graph), chosen by the same relevance ranking as the graph's.
         prompt: The answer prompt (see :data:`ANSWER_PROMPT`).
         name: Name in results (default ``alce``).
+        max_words: Word budget of the answer (``None``: none): the reply is cut
+            before the first sentence that would overspend it, the first
+            sentence always kept (the graph's ``max_words`` stops its planner
+            the same way). The prompt is unchanged.
     """
 
     name = "alce"
@@ -498,9 +510,13 @@ class ALCEMethod:
         source_token_budget: int | None = None,
         prompt: ChatPromptTemplate = ANSWER_PROMPT,
         name: str | None = None,
+        max_words: int | None = None,
     ) -> None:
         if name:
             self.name = name
+        if max_words is not None and max_words < 1:
+            raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
+        self.max_words = max_words
         self.writer = _AnswerWriter(
             llm,
             cite=True,
@@ -518,7 +534,7 @@ class ALCEMethod:
         # A model that rambles past the requested length is cut there, so that
         # every method is compared on answers of at most ``max_sentences``.
         full = parse_cited_answer(raw, sources)
-        parsed = full.head(self.writer.max_sentences)
+        parsed = full.head(self.writer.max_sentences, self.max_words)
         attribution = AttributionResult(
             method=self.name,
             sentences=[

@@ -63,6 +63,7 @@ def build_genprog_graph(
     attributor: Attributor | None = None,
     plan_mode: PlanMode = "auto",
     max_sentences: int = 5,
+    max_words: int | None = None,
     max_plan_retries: int = 2,
     limits: ProgramLimits | None = None,
     max_concurrency: int = 4,
@@ -89,6 +90,7 @@ def build_genprog_graph(
             :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor`.
         plan_mode: See :class:`GenProgContext`.
         max_sentences: See :class:`GenProgContext`.
+        max_words: See :class:`GenProgContext`.
         max_plan_retries: See :class:`GenProgContext`.
         limits: Program depth/fan-in bounds.
         max_concurrency: See :class:`GenProgContext`.
@@ -116,6 +118,7 @@ def build_genprog_graph(
     defaults = GenProgContext(
         plan_mode=plan_mode,
         max_sentences=max_sentences,
+        max_words=max_words,
         max_plan_retries=max_plan_retries,
         max_concurrency=max_concurrency,
         max_node_retries=max_node_retries,

@@ -49,6 +49,16 @@ class GenProgContext(BaseModel):
         ),
     )
     max_sentences: int = Field(default=5, ge=1, description="Most answer sentences.")
+    max_words: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Word budget of the answer: planning stops before a line whose expected words "
+            "(its leaves' words times its operations' length bounds) would overspend it; "
+            "the first line is always planned and lines left out are reported as plan "
+            "issues. Empty: no budget (max_sentences alone bounds the answer)."
+        ),
+    )
     content_only: bool = Field(
         default=True,
         description=(

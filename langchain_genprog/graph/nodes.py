@@ -172,7 +172,8 @@ class SegmentNode(GenProgNode):
 class PlanNode(GenProgNode):
     """Ask the model for a program over the selected sentences.
 
-    The run's ``plan_mode``, ``max_sentences`` and ``max_plan_retries`` apply.
+    The run's ``plan_mode``, ``max_sentences``, ``max_words`` and
+    ``max_plan_retries`` apply.
 
     Args:
         llm: The planning model.
@@ -202,6 +203,7 @@ class PlanNode(GenProgNode):
             limits=self.limits,
             max_retries=settings.max_plan_retries,
             max_sentences=settings.max_sentences,
+            max_words=settings.max_words,
             leaf_operations=leaf_operations if grounded else None,
             fusable=fusion_fits if grounded else None,
             max_fusion_inputs=2 if grounded else 3,

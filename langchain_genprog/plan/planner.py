@@ -37,6 +37,7 @@ from langchain_genprog.errors import (
     cap_issues,
 )
 from langchain_genprog.plan import prompts
+from langchain_genprog.plan.budget import WordBudget, fit_to_budget
 from langchain_genprog.program.grammar import END_MARKER, program_line_grammar
 from langchain_genprog.program.model import Program, ProgramLine
 from langchain_genprog.program.parser import parse_program
@@ -97,6 +98,10 @@ class ProgramPlanner:
         limits: Depth, fan-in and length bounds of a valid program.
         max_retries: Re-prompts after an attempt with faults.
         max_sentences: Most answer sentences to plan.
+        max_words: Word budget of the answer (``None``: none): planning stops
+            before a line whose expected words would overspend it, the first
+            line always planned; lines left out are reported as issues. See
+            :mod:`langchain_genprog.plan.budget`.
         grammar_candidates: In grammar mode, how many of the most relevant unused
             ids each new line may cite.
         allow_instructions: In grammar mode, whether lines may carry an
@@ -147,11 +152,14 @@ class ProgramPlanner:
         leaf_operations: Callable[[str], Collection[str]] | None = None,
         fusable: Callable[[Sequence[str]], bool] | None = None,
         max_fusion_inputs: int = 3,
+        max_words: int | None = None,
     ) -> None:
         if max_retries < 0 or max_sentences < 1 or grammar_candidates < 1:
             raise InvalidInputError(
                 "max_retries must be >= 0, max_sentences and grammar_candidates >= 1"
             )
+        if max_words is not None and max_words < 1:
+            raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
         if max_fusion_inputs < 2:
             raise InvalidInputError("max_fusion_inputs must be at least 2")
         if max_call_retries < 0 or retry_backoff < 0:
@@ -169,6 +177,7 @@ class ProgramPlanner:
         self.leaf_operations = leaf_operations
         self.fusable = fusable
         self.max_fusion_inputs = max_fusion_inputs
+        self.max_words = max_words
 
     @property
     def resolved_mode(self) -> Literal["text", "structured", "grammar"]:
@@ -200,7 +209,12 @@ class ProgramPlanner:
         mode = self.resolved_mode
         if mode == "grammar":
             return self._plan_by_grammar(sources, question, offered, on_attempt)
-        return self._plan_with_retries(sources, question, offered, mode, on_attempt)
+        result = self._plan_with_retries(sources, question, offered, mode, on_attempt)
+        if self.max_words is None:
+            return result
+        program, left_out = fit_to_budget(result.program, sources, self.max_words)
+        issues = cap_issues(result.issues + left_out)
+        return result.model_copy(update={"program": program, "issues": issues})
 
     async def aplan(
         self,
@@ -336,6 +350,7 @@ class ProgramPlanner:
         raws: list[str] = []
         used: set[int] = set()
         applicable = _LeafOperations(sources, self.leaf_operations)
+        budget = WordBudget(self.max_words, sources) if self.max_words is not None else None
         calls = failures = 0
         while len(lines) < self.max_sentences:
             candidates = [sid for sid in offered if sid not in used][: self.grammar_candidates]
@@ -384,6 +399,10 @@ class ProgramPlanner:
                     break
                 continue
             line = checked.program.lines[0].model_copy(update={"index": number})
+            over = budget.admit(line) if budget is not None else None
+            if over is not None:
+                issues.append(over)
+                break
             lines.append(line)
             used.update(line.leaves())
         attempt = PlanAttempt(

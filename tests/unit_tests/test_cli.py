@@ -39,6 +39,24 @@ def test_answer_prints_cited_answer_and_writes_json_and_html(
     assert "src-S1" in page.read_text()
 
 
+def test_answer_max_words_leaves_out_and_reports_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "load_chat_model", lambda model, base_url: grammar_model())
+    doc = tmp_path / "park.txt"
+    doc.write_text(
+        "The council approved the park. The park opened in May. The mayor was pleased. "
+        "Rain fell all day. Children played on the grass. The band played until dark."
+    )
+    args = ["answer", str(doc), "-q", "What happened?", "--quiet"]
+    unbounded = CliRunner().invoke(cli.main, args)
+    bounded = CliRunner().invoke(cli.main, [*args, "--max-words", "1"])
+    assert unbounded.exit_code == 0 and bounded.exit_code == 0, bounded.output
+    assert "2 cited sentences" in unbounded.output and "left out" not in unbounded.output
+    assert "1 cited sentences" in bounded.output
+    assert "planner issue: line 2" in bounded.output and "max_words=1" in bounded.output
+
+
 def test_attribute_command_with_scorer(
     docs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

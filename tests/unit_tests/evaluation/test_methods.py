@@ -128,6 +128,18 @@ def test_rambling_replies_are_cut_to_max_sentences() -> None:
     assert plain.metadata["sentences_dropped"] == 1
 
 
+def test_alce_replies_are_cut_to_the_word_budget() -> None:
+    reply = "One fact here [S1]. Two more facts [S2]. Three [S3]."
+    alce = ALCEMethod(ScriptedChatModel(replies=[reply]), max_sentences=3, max_words=6).run(EXAMPLE)
+    assert alce.answer == "One fact here. Two more facts."  # 6 words; "Three" makes 7
+    assert alce.metadata["sentences_dropped"] == 1
+    tight = ALCEMethod(ScriptedChatModel(replies=[reply]), max_words=2).run(EXAMPLE)
+    assert tight.answer == "One fact here."  # the first sentence is kept whatever the budget
+    assert [[c.sentence_id for c in s.citations] for s in tight.attribution.sentences] == [[1]]
+    with pytest.raises(InvalidInputError, match="max_words"):
+        ALCEMethod(ScriptedChatModel(replies=[]), max_words=0)
+
+
 def test_embedding_method_on_reference_cites_most_similar() -> None:
     embeddings = WordEmbeddings()
     method = PosthocEmbeddingMethod(None, embeddings, top_k=1, answer_from="reference")

@@ -112,6 +112,17 @@ def test_plan_run_options_override_the_defaults() -> None:
     assert len(node(state, runtime([], max_sentences=1))["plan"].program.lines) == 1
 
 
+def test_plan_spends_the_runs_word_budget() -> None:
+    llm = ScriptedChatModel(respond=lambda messages, kwargs: "- S1\n- S2\n- S3")
+    state = run(SegmentNode(llm), {"documents": DOCS}, [])
+    events: list[dict[str, Any]] = []
+    update = PlanNode(llm, defaults=TEXT)(state, runtime(events, plan_mode="text", max_words=13))
+    plan = update["plan"]
+    assert plan.program.render() == "- S1\n- S2"  # 7 + 6 words; S3 (4 more) is left out
+    assert [(i.line, i.text) for i in plan.issues] == [(3, "- S3")]
+    assert PlanNode(llm).planner(GenProgContext()).max_words is None
+
+
 def test_grounded_planning_bounds_fusions_and_free_planning_does_not() -> None:
     llm = ScriptedChatModel(respond=lambda messages, kwargs: "- S1", supports_grammar=True)
     node = PlanNode(llm)
