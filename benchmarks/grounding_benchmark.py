@@ -333,6 +333,9 @@ def summarize(dirs: Sequence[Path], examples: int = 0) -> str:
             f"\n### {rows[0]['data'].upper()} dev: {len(complete)} examples, every method\n"
         )
         lines.append(_commits_line(by_method))
+        budgets = sorted({str(r.get("max_words")) for r in rows if r.get("max_words")})
+        if budgets:
+            lines.append(f"Word budget (`max_words`), every method: {', '.join(budgets)}.\n")
         lines.extend(_quality_table(by_method))
         lines.extend(_operations_table(by_method))
         if examples:

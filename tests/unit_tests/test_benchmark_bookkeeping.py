@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchmarks.grounding_benchmark import _done, _operation_stats, summarize
+from benchmarks.grounding_benchmark import METHODS, _done, _operation_stats, summarize
 
 
 def test_redo_drops_only_the_named_methods_rows(tmp_path: Path) -> None:
@@ -87,6 +87,17 @@ def test_summary_shows_before_after_where_free_grounded_least(tmp_path: Path) ->
     assert "default 0. [S0] — grounded (100% of content words)" in shown
     assert "Before/after" not in summarize([tmp_path])
     assert "Measured at: free at None; default at None" in text
+
+
+def test_summary_scores_an_empty_answer_zero_and_states_the_budget(tmp_path: Path) -> None:
+    rows = [{**_row("t0", m, [True]), "answer": m, "max_words": 50} for m in METHODS]
+    rows[0] |= {"answer": "", "rouge1": None, "rouge2": None, "rougeL": None, "checks": []}
+    rows += [{**_row("t1", m, [True]), "answer": m, "max_words": 50} for m in METHODS]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = summarize([tmp_path])
+    free = next(line for line in text.splitlines() if line.startswith("| free |"))
+    assert "| 0.15 | 0.05 | 0.1 |" in free  # (0 + 0.3) / 2 ...: the empty answer is not skipped
+    assert "Word budget (`max_words`), every method: 50." in text
 
 
 def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> None:
