@@ -343,6 +343,40 @@ def summarize(dirs: Sequence[Path], examples: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare_runs(first: Path, second: Path) -> str:
+    """Two runs of one data set side by side, on the examples both finished with every method.
+
+    For a setting that changes every method (the LFQA word budget): each
+    method's ROUGE-L, words and grounded share in either run, so a baseline is
+    also seen at its own best setting, not only at the one the default needs.
+    """
+    runs = [_rows_by_key(folder) for folder in (first, second)]
+    shared = sorted({e for e, _ in runs[0] if all((e, m) in run for run in runs for m in METHODS)})
+    lines = [
+        f"\n#### The same {len(shared)} examples in `{first.name}` and `{second.name}`\n",
+        f"| method | ROUGE-L ({first.name}) | words | grounded "
+        f"| ROUGE-L ({second.name}) | words | grounded |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method in METHODS:
+        cells = []
+        for run in runs:
+            kept = [run[e, method] for e in shared]
+            checks = [c for r in kept for c in r["checks"]]
+            rouge = _mean([v for r in kept if (v := _rouge_of(r, "rougeL")) is not None])
+            words = _mean([r["answer_words"] for r in kept])
+            cells.append(
+                f"{rouge} | {words} | {_pct(sum(c['grounded'] for c in checks), len(checks))}"
+            )
+        lines.append(f"| {method} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _rows_by_key(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines()]
+    return {(r["example"], r["method"]): r for r in rows}
+
+
 def _commits_line(by_method: dict[str, list[dict[str, Any]]]) -> str:
     """Which commit measured each method's rows (a run may span commits: see --redo)."""
     parts = []
@@ -488,7 +522,17 @@ def main() -> None:
         help="K/N: only examples K, K+N, K+2N ... (0-based), to run one data set as N "
         "processes with their own --out folders; concatenate their results.jsonl after",
     )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("DIR_A", "DIR_B"),
+        help="two runs of one data set, side by side on the examples both finished",
+    )
     args = parser.parse_args()
+    if args.compare:
+        print(compare_runs(*args.compare))
+        return
     if args.summarize:
         print(summarize(args.summarize, args.examples))
         return

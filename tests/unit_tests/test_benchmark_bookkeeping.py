@@ -6,7 +6,13 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from benchmarks.grounding_benchmark import METHODS, _done, _operation_stats, summarize
+from benchmarks.grounding_benchmark import (
+    METHODS,
+    _done,
+    _operation_stats,
+    compare_runs,
+    summarize,
+)
 
 
 def test_redo_drops_only_the_named_methods_rows(tmp_path: Path) -> None:
@@ -98,6 +104,20 @@ def test_summary_scores_an_empty_answer_zero_and_states_the_budget(tmp_path: Pat
     free = next(line for line in text.splitlines() if line.startswith("| free |"))
     assert "| 0.15 | 0.05 | 0.1 |" in free  # (0 + 0.3) / 2 ...: the empty answer is not skipped
     assert "Word budget (`max_words`), every method: 50." in text
+
+
+def test_compare_runs_uses_only_examples_both_runs_finished(tmp_path: Path) -> None:
+    first, second = tmp_path / "budget", tmp_path / "no-budget"
+    for folder, rouge, examples in ((first, 0.4, ("t0", "t1")), (second, 0.2, ("t0", "t2"))):
+        folder.mkdir()
+        rows = [
+            {**_row(e, m, [True]), "answer": m, "rougeL": rouge} for e in examples for m in METHODS
+        ]
+        rows.append({**_row("t3", "free", [False]), "answer": "x", "rougeL": 0.9})  # incomplete
+        (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = compare_runs(first, second)
+    assert "The same 1 examples in `budget` and `no-budget`" in text
+    assert "| free | 0.4 | 10.0 | 100.0% | 0.2 | 10.0 | 100.0% |" in text
 
 
 def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> None:
