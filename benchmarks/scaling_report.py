@@ -131,6 +131,16 @@ def calls_of(run: dict[str, Any]) -> int:
     return int(run.get("model_calls") or run.get("forward_calls") or 0)
 
 
+def same_process(run: dict[str, Any], other: dict[str, Any] | None) -> bool:
+    """Whether two rows were measured by one process, one after the other.
+
+    Wall time follows the machine's load, so a wall-time ratio is read only
+    between rows of one process (its ``pid``); rows re-measured later (``--redo``)
+    are compared on forward tokens, which do not depend on the load.
+    """
+    return other is not None and run.get("pid") is not None and run.get("pid") == other.get("pid")
+
+
 def table(examples, runs, data: str) -> list[str]:
     lines = [
         f"### {data.upper()}: {len(examples)} examples "
@@ -155,7 +165,7 @@ def table(examples, runs, data: str) -> list[str]:
         ratios = [
             r["wall_time_s"] / runs[uid]["context-cite-32"]["wall_time_s"]
             for uid, r in per
-            if "context-cite-32" in runs[uid]
+            if same_process(r, runs[uid].get("context-cite-32"))
         ]
         token_ratios = [
             r["forward_tokens"] / runs[uid]["context-cite-32"]["forward_tokens"]
@@ -272,9 +282,10 @@ NOTES = """
 * PARTIAL: the `ex` column says how many examples each method finished; rerun
   `scaling_benchmark` without `--examples` to complete all 28 MDS / 44 LFQA (done lines
   are skipped).
-* The box had a load average of 8-11 on 2 cores; wall times drift with it, forward tokens do not.
-  Medians of per-example ratios use only examples where both methods ran. MDS test10's `c2f`,
-  `default-shipped` and baseline lines come from a first smoke process, its peers from another.
+* Wall times drift with the machine's load (each row records its load average: 1-13 on 2 cores
+  over the runs), forward tokens do not. Medians of per-example ratios use only examples where
+  both methods ran, and wall-time ratios only rows of one process (`pid`): `c2f` rows re-measured
+  after a design change (`--redo c2f`) next to older peer rows count in the token ratio only.
 * The exponent fits pool MDS and LFQA (different answer lengths) and very few points; read them as
   a sketch. Calls of AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and

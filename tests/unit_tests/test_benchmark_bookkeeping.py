@@ -132,3 +132,12 @@ def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> 
     assert drop_methods(out, ["c2f"]) == 2
     assert done_keys(out) == {(u, m) for u in ("a", "b") for m in ("example", "lexical")}
     assert drop_methods(out, []) == 0 and drop_methods(tmp_path / "none.jsonl", ["c2f"]) == 0
+
+
+def test_scaling_wall_ratios_pair_only_rows_of_one_process() -> None:
+    from benchmarks.scaling_report import same_process
+
+    assert same_process({"pid": 7}, {"pid": 7})
+    assert not same_process({"pid": 7}, {"pid": 8})  # a --redo row next to an older peer row
+    assert not same_process({"pid": None}, {"pid": None})  # rows from before pids were recorded
+    assert not same_process({"pid": 7}, None)
