@@ -56,7 +56,7 @@ from langchain_genprog.evaluation.datasets import Example
 from langchain_genprog.graph.builder import create_genprog_graph
 from langchain_genprog.graph.state import GenProgInput
 from langchain_genprog.models.scoring import LogProbScorer
-from langchain_genprog.plan.budget import sentences_within
+from langchain_genprog.plan.budget import check_max_words, sentences_within
 from langchain_genprog.refine.checks import EmbeddingNodeChecker, NodeChecker
 from langchain_genprog.refine.refiner import ProgramRefiner
 from langchain_genprog.segment.selection import select_sentences
@@ -514,8 +514,7 @@ class ALCEMethod:
     ) -> None:
         if name:
             self.name = name
-        if max_words is not None and max_words < 1:
-            raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
+        check_max_words(max_words)
         self.max_words = max_words
         self.writer = _AnswerWriter(
             llm,

@@ -35,46 +35,57 @@ def node_words(node: Node, sources: Sources) -> float:
     return inputs
 
 
-class WordBudget:
-    """Admit program lines while their expected words fit ``max_words``.
+def check_max_words(max_words: int | None) -> None:
+    """Raise :class:`InvalidInputError` unless ``max_words`` is ``None`` or at least 1."""
+    if max_words is not None and max_words < 1:
+        raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
 
-    The first line is always admitted — an answer needs a sentence, and a
+
+class WordBudget:
+    """Admit answer sentences while their words fit ``max_words``.
+
+    The first sentence is always admitted — an answer needs a sentence, and a
     budget smaller than any sentence must not leave the question unanswered —
-    and the first line that does not fit ends the answer: lines are in answer
-    order, so a later, shorter line would answer past a gap.
+    and the first one that does not fit ends the answer: sentences are in
+    answer order, so a later, shorter one would answer past a gap. One rule for
+    planned lines (:meth:`admit`, expected words) and written text
+    (:func:`sentences_within`, counted words).
 
     Args:
         max_words: Most words of the answer.
-        sources: The numbered sources the lines cite.
 
     Raises:
         InvalidInputError: If ``max_words`` is below 1.
     """
 
-    def __init__(self, max_words: int, sources: Sources) -> None:
-        if max_words < 1:
-            raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
+    def __init__(self, max_words: int) -> None:
+        check_max_words(max_words)
         self.max_words = max_words
-        self.sources = sources
         self.spent = 0.0
-        self.lines = 0
+        self.count = 0
 
-    def admit(self, line: ProgramLine) -> ProgramIssue | None:
-        """Spend ``line``'s words, or say why it is left out (``None``: admitted)."""
-        words = node_words(line.root, self.sources)
-        if self.lines and self.spent + words > self.max_words:
-            return ProgramIssue(
-                line=line.index,
-                message=(
-                    f"left out: the answer's word budget (max_words={self.max_words}) has "
-                    f"{self.max_words - self.spent:.0f} words left and this line needs about "
-                    f"{words:.0f}"
-                ),
-                text=line.render(),
-            )
+    def spend(self, words: float) -> bool:
+        """Spend ``words`` if the next sentence fits (or is the first); whether it did."""
+        if self.count and self.spent + words > self.max_words:
+            return False
         self.spent += words
-        self.lines += 1
-        return None
+        self.count += 1
+        return True
+
+    def admit(self, line: ProgramLine, sources: Sources) -> ProgramIssue | None:
+        """Spend ``line``'s expected words, or say why it is left out (``None``: admitted)."""
+        words = node_words(line.root, sources)
+        left = self.max_words - self.spent
+        if self.spend(words):
+            return None
+        return ProgramIssue(
+            line=line.index,
+            message=(
+                f"left out: the answer's word budget (max_words={self.max_words}) has "
+                f"{left:.0f} words left and this line needs about {words:.0f}"
+            ),
+            text=line.render(),
+        )
 
 
 def fit_to_budget(
@@ -86,14 +97,12 @@ def fit_to_budget(
     modes); the grammar planner asks :class:`WordBudget` line by line and so
     stops early.
     """
-    budget = WordBudget(max_words, sources)
-    kept: list[ProgramLine] = []
-    for line in program.lines:
-        issue = budget.admit(line)
+    budget = WordBudget(max_words)
+    for kept, line in enumerate(program.lines):
+        issue = budget.admit(line, sources)
         if issue is not None:
-            left_out = program.lines[len(kept) :]
-            return Program(lines=kept), [_left_out(issue, line) for line in left_out]
-        kept.append(line)
+            after = [_left_out_after(later) for later in program.lines[kept + 1 :]]
+            return Program(lines=program.lines[:kept]), [issue, *after]
     return program, []
 
 
@@ -104,17 +113,14 @@ def sentences_within(sentences: Sequence[str], max_words: int) -> int:
     reply, an extractive baseline): they are cut before the first sentence
     that would overspend it, the first always kept.
     """
-    spent = 0
+    budget = WordBudget(max_words)
     for k, text in enumerate(sentences):
-        spent += len(tokens(text))
-        if k and spent > max_words:
+        if not budget.spend(len(tokens(text))):
             return k
     return len(sentences)
 
 
-def _left_out(first: ProgramIssue, line: ProgramLine) -> ProgramIssue:
-    if first.line == line.index:
-        return first
+def _left_out_after(line: ProgramLine) -> ProgramIssue:
     return ProgramIssue(
         line=line.index, message="left out: after a line over the word budget", text=line.render()
     )

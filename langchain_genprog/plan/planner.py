@@ -37,7 +37,7 @@ from langchain_genprog.errors import (
     cap_issues,
 )
 from langchain_genprog.plan import prompts
-from langchain_genprog.plan.budget import WordBudget, fit_to_budget
+from langchain_genprog.plan.budget import WordBudget, check_max_words, fit_to_budget
 from langchain_genprog.program.grammar import END_MARKER, program_line_grammar
 from langchain_genprog.program.model import Program, ProgramLine
 from langchain_genprog.program.parser import parse_program
@@ -158,8 +158,7 @@ class ProgramPlanner:
             raise InvalidInputError(
                 "max_retries must be >= 0, max_sentences and grammar_candidates >= 1"
             )
-        if max_words is not None and max_words < 1:
-            raise InvalidInputError(f"max_words must be at least 1, got {max_words}")
+        check_max_words(max_words)
         if max_fusion_inputs < 2:
             raise InvalidInputError("max_fusion_inputs must be at least 2")
         if max_call_retries < 0 or retry_backoff < 0:
@@ -350,7 +349,7 @@ class ProgramPlanner:
         raws: list[str] = []
         used: set[int] = set()
         applicable = _LeafOperations(sources, self.leaf_operations)
-        budget = WordBudget(self.max_words, sources) if self.max_words is not None else None
+        budget = WordBudget(self.max_words) if self.max_words is not None else None
         calls = failures = 0
         while len(lines) < self.max_sentences:
             candidates = [sid for sid in offered if sid not in used][: self.grammar_candidates]
@@ -399,7 +398,7 @@ class ProgramPlanner:
                     break
                 continue
             line = checked.program.lines[0].model_copy(update={"index": number})
-            over = budget.admit(line) if budget is not None else None
+            over = budget.admit(line, sources) if budget is not None else None
             if over is not None:
                 issues.append(over)
                 break

@@ -61,7 +61,7 @@ def test_the_first_line_is_kept_whatever_the_budget(sources: Sources) -> None:
 
 def test_budget_rejects_a_non_positive_bound(sources: Sources) -> None:
     with pytest.raises(InvalidInputError, match="max_words"):
-        WordBudget(0, sources)
+        WordBudget(0)
     with pytest.raises(InvalidInputError, match="max_words"):
         ProgramPlanner(ScriptedChatModel(replies=[]), max_words=0)
 
