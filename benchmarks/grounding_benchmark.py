@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.result_rows import drop_methods
+from benchmarks.result_rows import drop_methods, read_rows
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
 from langchain_genprog.evaluation.cost import CostTracker
 from langchain_genprog.evaluation.datasets import Example, load_aftg
@@ -286,8 +286,7 @@ def _done(results: Path, redo: Sequence[str]) -> set[tuple[str, str]]:
     drop_methods(results, redo)
     if not results.exists():
         return set()
-    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
-    return {(row["example"], row["method"]) for row in rows}
+    return {(row["example"], row["method"]) for row in read_rows(results)}
 
 
 def _commit() -> str | None:
@@ -320,7 +319,7 @@ def summarize(dirs: Sequence[Path], examples: int = 0) -> str:
     """
     lines: list[str] = []
     for folder in dirs:
-        rows = [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines()]
+        rows = read_rows(folder / "results.jsonl")
         if not rows:
             continue
         pairs = {(r["example"], r["method"]) for r in rows}
@@ -373,8 +372,7 @@ def compare_runs(first: Path, second: Path) -> str:
 
 
 def _rows_by_key(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    rows = [json.loads(x) for x in (folder / "results.jsonl").read_text().splitlines()]
-    return {(r["example"], r["method"]): r for r in rows}
+    return {(r["example"], r["method"]): r for r in read_rows(folder / "results.jsonl")}
 
 
 def _commits_line(by_method: dict[str, list[dict[str, Any]]]) -> str:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Every row of a results file, in order (blank lines skipped)."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def drop_methods(path: Path, methods: Collection[str]) -> int:

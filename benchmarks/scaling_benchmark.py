@@ -49,7 +49,7 @@ import numpy as np
 
 from benchmarks import attribution_benchmark as ab
 from benchmarks.peers import common
-from benchmarks.result_rows import drop_methods
+from benchmarks.result_rows import drop_methods, read_rows
 
 DATA = common.MDS_DEV.parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "attribution_scaling"
@@ -78,12 +78,7 @@ def load(data: str, indices: list[int]) -> list[dict[str, Any]]:
 def done_keys(path: Path) -> set[tuple[str, str]]:
     if not path.exists():
         return set()
-    out = set()
-    for line in path.read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            out.add((rec["unique_id"], rec["method"]))
-    return out
+    return {(rec["unique_id"], rec["method"]) for rec in read_rows(path)}
 
 
 def append(path: Path, record: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ log-log fit of calls and wall time against N per method (the plot).
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import attribution_benchmark as ab
+from benchmarks.result_rows import read_rows
 
 KS = (1, 2, 3)
 ORDER = (
@@ -41,10 +41,7 @@ ORDER = (
 def read(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
     examples: dict[str, dict[str, Any]] = {}
     runs: dict[str, dict[str, dict[str, Any]]] = {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    for rec in read_rows(path):
         if rec["method"] == "example":
             examples[rec["unique_id"]] = rec
         elif "skipped" not in rec:
