@@ -26,3 +26,30 @@ def drop_methods(path: Path, methods: Collection[str]) -> int:
     if len(kept) < len(lines):
         path.write_text("".join(line + "\n" for line in kept))
     return len(lines) - len(kept)
+
+
+def merge_rows(source: Path, target: Path) -> int:
+    """Append to ``target`` the rows of ``source`` it lacks; how many were added.
+
+    Two processes must never append to one file, so a second process writes
+    to its own directory and its rows are merged afterwards. A row is
+    identified by its ``(unique_id, method)`` (the ``example`` row included),
+    so an example's timing row is kept once and a method measured in both
+    files keeps the row ``target`` already had.
+    """
+    if not source.exists():
+        return 0
+    have = (
+        {(r.get("unique_id"), r["method"]) for r in read_rows(target)} if target.exists() else set()
+    )
+    added = []
+    for row in read_rows(source):
+        key = (row.get("unique_id"), row["method"])
+        if key not in have:
+            have.add(key)
+            added.append(json.dumps(row) + "\n")
+    if added:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a") as fh:
+            fh.writelines(added)
+    return len(added)

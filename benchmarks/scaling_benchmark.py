@@ -30,6 +30,9 @@ writes ``benchmarks/results/attribution_scaling.md`` and the plot::
 
     python -m benchmarks.scaling_benchmark --data mds --examples 2,1,10,13
     python -m benchmarks.scaling_benchmark --summarize
+
+Two processes never append to one file: give the second its own
+``--out-dir`` and merge its rows afterwards with ``--merge DIR``.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import numpy as np
 
 from benchmarks import attribution_benchmark as ab
 from benchmarks.peers import common
-from benchmarks.result_rows import drop_methods, read_rows
+from benchmarks.result_rows import drop_methods, merge_rows, read_rows
 
 DATA = common.MDS_DEV.parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "attribution_scaling"
@@ -269,7 +272,26 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated methods whose rows are dropped first and measured again "
         "(e.g. c2f after a change to the coarse-to-fine scheme)",
     )
+    parser.add_argument(
+        "--method-major",
+        action="store_true",
+        help="run the first method on every example before the next method (a run cut "
+        "short still covers the whole data set with the cheap methods listed first); "
+        "rows stay in one process, so wall-time ratios still pair",
+    )
+    parser.add_argument(
+        "--merge",
+        default="",
+        help="append to --out-dir the rows another process wrote to this directory "
+        "(rows already there are kept), then stop",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        for data in ("mds", "lfqa"):
+            name = f"{data}.jsonl"
+            added = merge_rows(Path(args.merge) / name, Path(args.out_dir) / name)
+            print(f"{name}: {added} rows merged", flush=True)
+        return 0
     if args.summarize:
         from benchmarks.scaling_report import write_summary
 
@@ -291,16 +313,25 @@ def main(argv: list[str] | None = None) -> int:
     dropped = drop_methods(out, [m for m in args.redo.split(",") if m])
     if dropped:
         print(f"dropped {dropped} rows of {args.redo} to measure them again", flush=True)
-    for ex in load(args.data, indices):
+    for ex, ex_methods in schedule(load(args.data, indices), methods, args.method_major):
         t0 = time.perf_counter()
         print(
             f"=== {args.data} {ex['index']} {ex['unique_id']}: {len(ex['sources'])} sources, "
             f"{len(ex['answer_sentences'])} answer sentences",
             flush=True,
         )
-        run_example(ex, methods, out, model, tokenizer, scorer, args)
+        run_example(ex, ex_methods, out, model, tokenizer, scorer, args)
         print(f"  example done in {time.perf_counter() - t0:.0f}s", flush=True)
     return 0
+
+
+def schedule(
+    examples: list[dict[str, Any]], methods: list[str], method_major: bool
+) -> list[tuple[dict[str, Any], list[str]]]:
+    """The (example, methods) steps of a run: example by example, or method by method."""
+    if not method_major:
+        return [(ex, methods) for ex in examples]
+    return [(ex, [m]) for m in methods for ex in examples]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from benchmarks.grounding_benchmark import (
     METHODS,
     _done,
@@ -141,3 +143,75 @@ def test_scaling_wall_ratios_pair_only_rows_of_one_process() -> None:
     assert not same_process({"pid": 7}, {"pid": 8})  # a --redo row next to an older peer row
     assert not same_process({"pid": None}, {"pid": None})  # rows from before pids were recorded
     assert not same_process({"pid": 7}, None)
+
+
+def test_merge_rows_appends_only_rows_the_target_lacks(tmp_path: Path) -> None:
+    from benchmarks.result_rows import merge_rows, read_rows
+
+    target, source = tmp_path / "main" / "mds.jsonl", tmp_path / "side" / "mds.jsonl"
+    target.parent.mkdir()
+    source.parent.mkdir()
+    target.write_text(
+        "".join(json.dumps(r) + "\n" for r in [{"unique_id": "a", "method": "c2f", "v": 1}])
+    )
+    source.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"unique_id": "a", "method": "c2f", "v": 2},  # target's row is kept
+                {"unique_id": "a", "method": "example"},
+                {"unique_id": "b", "method": "c2f", "v": 3},
+                {"unique_id": "b", "method": "c2f", "v": 4},  # a duplicate within the source
+            ]
+        )
+    )
+    assert merge_rows(source, target) == 2
+    rows = read_rows(target)
+    assert [(r["unique_id"], r["method"], r.get("v")) for r in rows] == [
+        ("a", "c2f", 1),
+        ("a", "example", None),
+        ("b", "c2f", 3),
+    ]
+    assert merge_rows(source, target) == 0  # merging again adds nothing
+    assert merge_rows(tmp_path / "missing.jsonl", target) == 0
+
+
+def _counted(hits: int, gold: int, fidelity: float) -> dict[str, object]:
+    return {"counts": {"2": {"hits": hits, "pred": 2, "gold": gold}}, "fidelity": [fidelity]}
+
+
+def test_paired_table_compares_only_examples_both_methods_ran() -> None:
+    from benchmarks.scaling_report import f1_of, paired_lines
+
+    assert f1_of(np.array([1.0, 2.0, 2.0])) == 0.5  # P = R = 1/2
+    runs = {
+        "a": {"c2f": _counted(2, 2, 0.5), "context-cite-64": _counted(1, 2, 0.2)},
+        "b": {"c2f": _counted(1, 2, 0.3), "context-cite-64": _counted(1, 2, 0.3)},
+        "c": {"c2f": _counted(0, 2, 0.1)},  # context-cite-64 did not run here: left out
+    }
+    lines = paired_lines(runs)
+    row = next(line for line in lines if line.startswith("| context-cite-64 "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # pooled over a and b: c2f 3 hits of 4 predicted / 4 gold, context-cite 2 of 4
+    assert cells[1:5] == ["2", "0.750", "0.500", "+0.250"]
+    assert cells[6] == "1 / 1 / 0"
+    assert cells[7] == "+0.150"  # mean of +0.3 and 0.0
+    low, high = (float(x) for x in cells[5].strip("[]").split(","))
+    assert low <= 0.0 <= 0.25 <= high  # resampling b alone gives a tie, a alone +0.5
+    assert paired_lines({"a": {"c2f": _counted(1, 2, 0.1)}}) == []
+
+
+def test_scaling_schedule_runs_method_by_method_when_asked() -> None:
+    from benchmarks.scaling_benchmark import schedule
+
+    a, b = {"index": 0}, {"index": 1}
+    assert schedule([a, b], ["c2f", "cc"], method_major=False) == [
+        (a, ["c2f", "cc"]),
+        (b, ["c2f", "cc"]),
+    ]
+    assert schedule([a, b], ["c2f", "cc"], method_major=True) == [
+        (a, ["c2f"]),
+        (b, ["c2f"]),
+        (a, ["cc"]),
+        (b, ["cc"]),
+    ]
