@@ -207,6 +207,22 @@ def generation_seconds(example, model, tokenizer) -> float:
     return sw.seconds
 
 
+_FIDELITY: dict[str, ab.Fidelity] = {}
+
+
+def fidelity_of(ex, scorer, n_random: int) -> ab.Fidelity:
+    """The example's fidelity scorer, one per example and process.
+
+    Its cache holds the random removal sets' scores, the same for every
+    method, so a ``--method-major`` run scores them once per example, not
+    once per method.
+    """
+    uid = ex["unique_id"]
+    if uid not in _FIDELITY:
+        _FIDELITY[uid] = ab.Fidelity(ex, scorer, k=2, n_random=n_random)
+    return _FIDELITY[uid]
+
+
 def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
     done = done_keys(out)
     uid = ex["unique_id"]
@@ -230,7 +246,7 @@ def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
         )
     fid = None
     if fits:
-        fid = ab.Fidelity(ex, scorer, k=2, n_random=args.fidelity_random)
+        fid = fidelity_of(ex, scorer, args.fidelity_random)
     for m in methods:
         if (uid, m) in done:
             continue
