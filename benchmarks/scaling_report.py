@@ -29,6 +29,7 @@ ORDER = (
     "c2f",
     "c2f-measured",
     "c2f-logit",
+    "c2f-wide",
     "default-shipped",
     "context-cite-32",
     "context-cite-64",
