@@ -346,15 +346,20 @@ def _plot(series, path: Path) -> None:
 NOTES = """
 ## Caveats
 
-* PARTIAL: the `ex` column says how many examples each method finished; rerun
-  `scaling_benchmark` without `--examples` to complete all 28 MDS / 44 LFQA (done lines
-  are skipped).
+* PARTIAL: the `ex` column says how many examples each method finished. `c2f`, lexical overlap
+  and embedding cosine are meant to cover every dev example; context-cite takes 2-6 min per MDS
+  topic and LFQA question here, AttriBoT and the old flat default 8-11 min, so they ran on fewer.
+  Rerun `scaling_benchmark` without `--examples` to complete (done lines are skipped).
 * Wall times drift with the machine's load (each row records its load average: 1-13 on 2 cores
   over the runs), forward tokens do not. Medians of per-example ratios use only examples where
-  both methods ran, and wall-time ratios only rows of one process (`pid`): `c2f` rows re-measured
-  after a design change (`--redo c2f`) next to older peer rows count in the token ratio only.
-* The exponent fits pool MDS and LFQA (different answer lengths) and very few points; read them as
-  a sketch. Calls of AttriBoT scale with the number of answer sentences (one run per sentence).
+  both methods ran, and wall-time ratios only rows of one process (`pid`): rows measured again
+  after a change (`--redo`), or by another process, count in the token ratio only.
+* `c2f` is `MExGenAttributor()` as it ships: on inputs of at most 15 sentences (one MDS topic,
+  three LFQA questions) that is the flat design, whose rows have no coarse-to-fine details (the
+  re-rankings and the candidate recall leave them out). `c2f-wide` is a labelled variant, not
+  the default.
+* The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
+  AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and
   AttriBoT (their prompts hold the whole input).
 """
