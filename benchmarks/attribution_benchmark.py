@@ -57,6 +57,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np
 
+from benchmarks.bootstrap import interval, resampled_means
 from benchmarks.peers import common
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -443,14 +444,13 @@ def paired_table(raw: dict[str, Any], methods: list[str], ref: str) -> str:
         if not pairs:
             continue
         diffs = [float(np.mean(a["fidelity"]) - np.mean(b["fidelity"])) for a, b in pairs]
-        boot = rng.choice(diffs, size=(10_000, len(diffs))).mean(axis=1)
-        low, high = np.percentile(boot, [2.5, 97.5])
         wins = sum(d > TIE for d in diffs)
         losses = sum(d < -TIE for d in diffs)
         ratios = [a["wall_time_s"] / b["wall_time_s"] for a, b in pairs if b["wall_time_s"]]
         lines.append(
             f"| {m} | {len(pairs)} | {statistics.median(diffs):+.3f} | {np.mean(diffs):+.3f} "
-            f"| [{low:+.3f}, {high:+.3f}] | {wins} / {len(diffs) - wins - losses} / {losses} "
+            f"| {interval(resampled_means(diffs, rng))} "
+            f"| {wins} / {len(diffs) - wins - losses} / {losses} "
             f"| {fmt(statistics.median(ratios), 2) if ratios else 'n/a'} |"
         )
     return "\n".join(lines)

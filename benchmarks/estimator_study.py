@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.attribution_benchmark import KS, TIE, citation_counts, prf, top_k
+from benchmarks.bootstrap import interval, resampled_means
 from langchain_genprog.attribute.mexgen import CLIME, LeaveOneOut
 from langchain_genprog.attribute.mexgen.method import Plan, by_size
 
@@ -230,12 +231,9 @@ def report(rows: dict[str, dict[str, Any]], ref: str | None) -> str:
             diffs = [r["per_example"][u] - rows[ref]["per_example"][u] for u in r["per_example"]]
             w = sum(x > TIE for x in diffs)
             los = sum(x < -TIE for x in diffs)
-            # examples resampled, as in attribution_benchmark.paired_table
-            boot = np.random.default_rng(0).choice(diffs, size=(10_000, len(diffs))).mean(axis=1)
-            low, high = np.percentile(boot, [2.5, 97.5])
+            boot = resampled_means(diffs, np.random.default_rng(0))
             line += (
-                f" {np.mean(diffs):+.3f} | [{low:+.3f}, {high:+.3f}] "
-                f"| {w}/{len(diffs) - w - los}/{los} |"
+                f" {np.mean(diffs):+.3f} | {interval(boot)} | {w}/{len(diffs) - w - los}/{los} |"
             )
         lines.append(line)
     return "\n".join(lines)

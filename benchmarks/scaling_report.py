@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import attribution_benchmark as ab
+from benchmarks.bootstrap import interval, resampled_indices, resampled_means
 from benchmarks.result_rows import read_rows
 
 KS = (1, 2, 3)
@@ -190,9 +191,6 @@ def table(examples, runs, data: str) -> list[str]:
     return lines
 
 
-PAIRED_DRAWS = 10_000
-
-
 def f1_of(counts: np.ndarray) -> np.ndarray:
     """F1 of pooled ``(hits, predicted, gold)`` counts (last axis): ``2·hits / (pred + gold)``."""
     total = counts[..., 1] + counts[..., 2]
@@ -228,7 +226,7 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
             )
             for name in (ref, m)
         )
-        draws = rng.integers(0, len(common), size=(PAIRED_DRAWS, len(common)))
+        draws = resampled_indices(len(common), rng)
         boot = f1_of(ours[draws].sum(axis=1)) - f1_of(other[draws].sum(axis=1))
         per_example = f1_of(ours) - f1_of(other)
         won, lost = int((per_example > 0).sum()), int((per_example < 0).sum())
@@ -237,9 +235,9 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
             f"| {m} | {len(common)} | {f1_of(ours.sum(axis=0)):.3f} "
             f"| {f1_of(other.sum(axis=0)):.3f} "
             f"| {f1_of(ours.sum(axis=0)) - f1_of(other.sum(axis=0)):+.3f} "
-            f"| {_interval(boot)} | {won} / {len(common) - won - lost} / {lost} "
+            f"| {interval(boot)} | {won} / {len(common) - won - lost} / {lost} "
             f"| {f'{np.mean(fid):+.3f}' if fid.size else 'n/a'} "
-            f"| {_interval(_resampled_means(fid, rng)) if fid.size else 'n/a'} |"
+            f"| {interval(resampled_means(fid, rng)) if fid.size else 'n/a'} |"
         )
     return lines if len(lines) > 2 else []
 
@@ -247,16 +245,6 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
 def _fidelity_differences(runs, common: list[str], ref: str, other: str) -> np.ndarray:
     pairs = [(runs[u][ref].get("fidelity"), runs[u][other].get("fidelity")) for u in common]
     return np.array([np.mean(a) - np.mean(b) for a, b in pairs if a and b], dtype=float)
-
-
-def _resampled_means(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    draws = rng.integers(0, len(values), size=(PAIRED_DRAWS, len(values)))
-    return np.asarray(values[draws].mean(axis=1), dtype=float)
-
-
-def _interval(draws: np.ndarray) -> str:
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return f"[{low:+.3f}, {high:+.3f}]"
 
 
 def recall_lines(examples, runs) -> list[str]:
