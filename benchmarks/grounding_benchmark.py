@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.result_rows import drop_methods, read_rows
+from benchmarks.result_rows import drop_methods, read_rows, row_keys
 from langchain_genprog.attribute.base import AnswerSentence, AttributionResult
 from langchain_genprog.evaluation.cost import CostTracker
 from langchain_genprog.evaluation.datasets import Example, load_aftg
@@ -284,9 +284,7 @@ def _done(results: Path, redo: Sequence[str]) -> set[tuple[str, str]]:
     again (the default was 44 % of the cost of the first examples of a full run).
     """
     drop_methods(results, redo)
-    if not results.exists():
-        return set()
-    return {(row["example"], row["method"]) for row in read_rows(results)}
+    return row_keys(results, "example")
 
 
 def _commit() -> str | None:

@@ -13,6 +13,17 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def row_keys(path: Path, id_field: str = "unique_id") -> set[tuple[Any, str]]:
+    """The ``(example id, method)`` of every row of a results file (none if it is missing).
+
+    What a resumed run skips; ``id_field`` names the example id (``unique_id``
+    in the attribution results, ``example`` in the grounding ones).
+    """
+    if not path.exists():
+        return set()
+    return {(row[id_field], row["method"]) for row in read_rows(path)}
+
+
 def drop_methods(path: Path, methods: Collection[str]) -> int:
     """Remove the rows of ``methods`` (to measure them again after a change); how many went.
 
@@ -39,12 +50,10 @@ def merge_rows(source: Path, target: Path) -> int:
     """
     if not source.exists():
         return 0
-    have = (
-        {(r.get("unique_id"), r["method"]) for r in read_rows(target)} if target.exists() else set()
-    )
+    have = row_keys(target)
     added = []
     for row in read_rows(source):
-        key = (row.get("unique_id"), row["method"])
+        key = (row["unique_id"], row["method"])
         if key not in have:
             have.add(key)
             added.append(json.dumps(row) + "\n")

@@ -123,8 +123,7 @@ def test_compare_runs_uses_only_examples_both_runs_finished(tmp_path: Path) -> N
 
 
 def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> None:
-    from benchmarks.result_rows import drop_methods
-    from benchmarks.scaling_benchmark import done_keys
+    from benchmarks.result_rows import drop_methods, row_keys
 
     out = tmp_path / "mds.jsonl"
     rows = [
@@ -132,7 +131,7 @@ def test_scaling_benchmark_redo_drops_only_the_named_methods(tmp_path: Path) -> 
     ]
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert drop_methods(out, ["c2f"]) == 2
-    assert done_keys(out) == {(u, m) for u in ("a", "b") for m in ("example", "lexical")}
+    assert row_keys(out) == {(u, m) for u in ("a", "b") for m in ("example", "lexical")}
     assert drop_methods(out, []) == 0 and drop_methods(tmp_path / "none.jsonl", ["c2f"]) == 0
 
 
