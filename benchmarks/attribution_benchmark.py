@@ -325,6 +325,27 @@ class Fidelity:
             out.append(rand - float(self.cache[top][j]))
         return out
 
+    def score_against(
+        self, scores: list[list[float]], ref_scores: list[list[float]], ref_fidelity: list[float]
+    ) -> list[float]:
+        """:meth:`score`, from a stored row of this example instead of the random sets.
+
+        ``fidelity = rand - lp(top)`` and the stored row gives ``rand =
+        ref_fidelity + lp(ref_top)``, so an answer sentence whose top-k is the
+        reference's keeps its fidelity (no call) and one whose top-k changed
+        costs two full-prompt calls (its top-k and the reference's), not the
+        ``n_random + 1`` per sentence of a fresh baseline. Exact for the same
+        scorer and prompt (the random sets are seeded).
+        """
+        tops = [frozenset(top_k(row, self.k)) for row in scores]
+        refs = [frozenset(top_k(row, self.k)) for row in ref_scores]
+        changed = [j for j, (a, b) in enumerate(zip(tops, refs, strict=True)) if a != b]
+        self.ensure([refs[j] for j in changed] + [tops[j] for j in changed])
+        out = [float(f) for f in ref_fidelity]
+        for j in changed:
+            out[j] += float(self.cache[refs[j]][j]) - float(self.cache[tops[j]][j])
+        return out
+
 
 # --------------------------------------------------------------------------- report
 

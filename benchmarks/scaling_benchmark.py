@@ -5,11 +5,14 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 (no truncation of sources or answer). Methods:
 
 * ``c2f`` - ``MExGenAttributor()`` as it ships (``scheme="auto"``, sentences):
-  coarse-to-fine above 15 citable sentences (blocks scored alone, 15
-  candidates, a 16-row orthogonal design, rank fusion with lexical +
-  embedding priors) - every MDS topic but one and all but three LFQA
-  questions - and the flat C-LIME design at or below 15 (those rows carry
-  no coarse-to-fine details, so the re-rankings below skip them).
+  coarse-to-fine above 15 citable sentences (the lexical + embedding priors
+  pick 15 candidates, a 16-row orthogonal design measures them, rank fusion
+  of the measurement and the priors) - every MDS topic but one and all but
+  three LFQA questions - and the flat C-LIME design at or below 15 (those
+  rows carry no coarse-to-fine details, so the re-rankings below skip them).
+* ``c2f-blocks`` - the default until session 21 (``screen="blocks"``): blocks
+  of ``ceil(sqrt(N))`` sentences are also scored alone (``sqrt(N) + 1``
+  calls) and their gains join the priors in picking the candidates.
   ``c2f-measured`` and ``c2f-logit`` are *the same run* ranked differently:
   by the measured scores alone, and by a logistic fusion fitted on the
   examples of the other fold (cross-fitted by example index parity; never
@@ -57,7 +60,7 @@ import numpy as np
 
 from benchmarks import attribution_benchmark as ab
 from benchmarks.peers import common
-from benchmarks.result_rows import drop_methods, merge_rows, row_keys
+from benchmarks.result_rows import drop_methods, merge_rows, read_rows, row_keys
 
 DATA = common.MDS_DEV.parent.parent
 OUT = Path(__file__).resolve().parent / "results" / "attribution_scaling"
@@ -68,6 +71,7 @@ METHODS = (
     "lexical-overlap",
     "emb-cosine",
     "c2f",
+    "c2f-blocks",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -106,7 +110,7 @@ def blocks_of(example: dict[str, Any]) -> list[list[int]]:
 
 
 def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any]:
-    """``c2f`` or ``default-shipped`` (the previous default) through ``MExGenAttributor``."""
+    """``c2f``, its labelled variants, or ``default-shipped`` through ``MExGenAttributor``."""
     import langchain_genprog.attribute.coarse_to_fine_node as node
     from langchain_genprog.attribute import MExGenAttributor
 
@@ -114,6 +118,8 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
     common_prompt = {"with_documents": False, "template": ab.peer_template(query)}
     if name == "c2f":
         options: dict[str, Any] = {}  # the default as it ships: scheme="auto", sentences
+    elif name == "c2f-blocks":
+        options = {"screen": "blocks"}
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:
@@ -146,7 +152,7 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         **counter.snapshot(),
         "model_calls": result.model_calls,
         "complete": result.complete,
-        "config": {k: str(v) for k, v in attributor.config if k in {"scheme", "levels"}},
+        "config": {k: str(v) for k, v in attributor.config if k in {"scheme", "levels", "screen"}},
     }
     run = captured.get("run")
     if run is not None:
@@ -172,6 +178,7 @@ def wide_options(n_answer: int) -> dict[str, Any]:
     units = min(31, max(15, 3 * n_answer))
     return {
         "scheme": "coarse-to-fine",
+        "screen": "blocks",  # as its one measured row ran
         "max_fine_units": units,
         "fine_rows": 16 if units <= 15 else 32,
     }
@@ -179,7 +186,7 @@ def wide_options(n_answer: int) -> dict[str, Any]:
 
 def run_method(name: str, example, model, tokenizer, scorer) -> dict[str, Any]:
     args = (example["sources"], example["question"], example["answer_sentences"], model, tokenizer)
-    if name in ("c2f", "c2f-wide", "default-shipped"):
+    if name in ("c2f", "c2f-blocks", "c2f-wide", "default-shipped"):
         return run_ours(name, example, model, scorer)
     if name.startswith("context-cite-"):
         from benchmarks.peers import contextcite_runner
@@ -239,6 +246,18 @@ def fidelity_of(ex, scorer, n_random: int) -> ab.Fidelity:
     return _FIDELITY[uid]
 
 
+def reference_row(args, uid: str) -> dict[str, Any] | None:
+    """``--fidelity-from``'s stored row for ``uid`` (from the results in ``OUT``), if it has one."""
+    if not args.fidelity_from:
+        return None
+    path = OUT / f"{args.data}.jsonl"
+    for row in read_rows(path) if path.exists() else []:
+        wanted = row["unique_id"] == uid and row["method"] == args.fidelity_from
+        if wanted and row.get("fidelity") and row.get("scores"):
+            return row
+    return None
+
+
 def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
     done = row_keys(out)
     uid = ex["unique_id"]
@@ -279,8 +298,13 @@ def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
         counts = ab.citation_counts(ex, res["scores"])
         res["counts"] = {str(k): v for k, v in counts.items()}
         if fid is not None:
-            fid.random_baseline()
-            res["fidelity"] = fid.score(res["scores"])
+            ref = reference_row(args, uid)
+            if ref is not None:
+                res["fidelity"] = fid.score_against(res["scores"], ref["scores"], ref["fidelity"])
+                res["fidelity_from"] = ref["method"]
+            else:
+                fid.random_baseline()
+                res["fidelity"] = fid.score(res["scores"])
         res.update(unique_id=uid, method=m, load=os.getloadavg()[0], pid=os.getpid())
         append(out, res)
         print(
@@ -297,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", default="", help="comma-separated dev indices")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--fidelity-random", type=int, default=4)
+    parser.add_argument(
+        "--fidelity-from",
+        default="",
+        help="a method whose stored rows (in benchmarks/results) give each example's random "
+        "baseline: a new ranking then costs two fidelity calls per answer sentence whose "
+        "top-2 changed, not a fresh baseline of 4 per sentence (Fidelity.score_against)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out-dir", default=str(OUT))
     parser.add_argument("--summarize", action="store_true")

@@ -30,6 +30,7 @@ ORDER = (
     "c2f",
     "c2f-measured",
     "c2f-logit",
+    "c2f-blocks",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -247,11 +248,11 @@ def _fidelity_differences(runs, common: list[str], ref: str, other: str) -> np.n
     return np.array([np.mean(a) - np.mean(b) for a, b in pairs if a and b], dtype=float)
 
 
-def recall_lines(examples, runs) -> list[str]:
+def recall_lines(examples, runs, method: str = "c2f", chosen_by: str = "") -> list[str]:
     hit = total = 0
     sizes = []
     for uid, r in runs.items():
-        info = r.get("c2f", {}).get("c2f")
+        info = r.get(method, {}).get("c2f")
         if not info:
             continue
         cand = set(info["candidates"])
@@ -262,8 +263,8 @@ def recall_lines(examples, runs) -> list[str]:
     if not total:
         return []
     return [
-        f"Recall of gold links among the sentences c2f's fine pass measured (chosen by the block "
-        f"gains and the lexical + embedding priors): **{hit / total:.3f}** ({hit}/{total}; "
+        f"Recall of gold links among the sentences {method}'s fine pass measured (chosen by "
+        f"{chosen_by}the lexical + embedding priors): **{hit / total:.3f}** ({hit}/{total}; "
         f"candidates per example: {sizes}).",
         "",
     ]
@@ -372,6 +373,7 @@ def write_summary(out_dir: Path, summary: Path) -> str:
         all_examples.append(examples)
         all_runs.append(runs)
         md += [*table(examples, runs, data), "", *recall_lines(examples, runs)]
+        md += recall_lines(examples, runs, "c2f-blocks", "the block gains and ")
         paired = paired_lines(runs)
         if paired:
             md += [f"Paired on the examples both ran ({data.upper()}):", "", *paired, ""]

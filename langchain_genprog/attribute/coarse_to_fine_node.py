@@ -2,9 +2,10 @@
 
 Adapts :class:`~langchain_genprog.attribute.mexgen.coarse_to_fine.CoarseToFine`
 to answers and sources: every citable sentence is a unit (no neighbourhood
-pruning: the coarse pass covers the whole input, block by block), the cheap
-priors of :mod:`~langchain_genprog.attribute.priors` pick candidates with the
-block gains, program leaves are always measured, and the citations are
+pruning: every sentence is ranked), the cheap priors of
+:mod:`~langchain_genprog.attribute.priors` pick the candidates (alone, or with
+the block gains for ``screen="blocks"``), program leaves are always measured,
+and the citations are
 ranked by the fused ranking while only a measured score above
 ``support_threshold`` makes a citation or a supported sentence.
 """
@@ -30,6 +31,7 @@ from langchain_genprog.attribute.mexgen.results import (
 )
 from langchain_genprog.attribute.mexgen.units import Segment
 from langchain_genprog.attribute.priors import compute_priors
+from langchain_genprog.errors import InvalidInputError
 from langchain_genprog.segment.sources import Sources
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ def attribute_coarse_to_fine(
         max_fine_units=config.max_fine_units,
         fine_rows=config.fine_rows,
         keep_blocks=config.keep_blocks,
+        screen_levels=screen_levels(config.screen, bool(priors)),
         segmenter=attributor.segmenter,
         on_progress=attributor.on_progress,
     )
@@ -103,6 +106,21 @@ def attribute_coarse_to_fine(
         time.perf_counter() - started,
         ranking=ranking,
     )
+
+
+def screen_levels(screen: str, has_priors: bool) -> int | None:
+    """The engine's ``screen_levels`` for the config's ``screen``: 0 = priors alone.
+
+    Raises:
+        InvalidInputError: For ``screen="priors"`` when no prior applies to the
+            answer (e.g. only ``leaves``, and no sentence has any).
+    """
+    if screen == "blocks" or (screen == "auto" and not has_priors):
+        return None
+    if not has_priors:
+        msg = "screen='priors' but no prior applies to this answer; use screen='auto' or 'blocks'"
+        raise InvalidInputError(msg)
+    return 0
 
 
 def as_explanation(result: CoarseToFineResult, segments: Sequence[Segment]) -> Explanation:

@@ -139,12 +139,11 @@ class MExGenAttributorConfig(MExGenConfig):
             "(a chosen estimator such as 'loo', few sentences, or per-sentence targets). "
             "'flat': one design over the candidate sentences (about 2.5·N calls over the "
             "whole prompt; `max_candidates` prunes long inputs). 'coarse-to-fine' "
-            "(attribute.mexgen.coarse_to_fine): every sentence is covered; blocks of "
-            "ceil(sqrt(N)) sentences are scored alone (B + 1 ≈ sqrt(N) + 1 short calls), "
-            "the `max_fine_units` best sentences by block gain and `priors` get a fixed "
-            "orthogonal design of `fine_rows` rows on a prompt holding only them: calls = "
-            "sqrt(N) + 1 + fine_rows (+ one per phrase if levels ask for phrases), "
-            "whatever the answer length; no prompt longer than a block or the candidates."
+            "(attribute.mexgen.coarse_to_fine): every sentence is ranked (see `screen`), "
+            "the `max_fine_units` best get a fixed orthogonal design of `fine_rows` rows on "
+            "a prompt holding only them: calls = fine_rows (+ sqrt(N) + 1 with "
+            "screen='blocks', + one per phrase if levels ask for phrases), whatever N and "
+            "the answer length; no prompt longer than a block or the candidates."
         ),
     )
     targets: Literal["answer", "sentence"] = Field(
@@ -155,6 +154,18 @@ class MExGenAttributorConfig(MExGenConfig):
             "answer sentence its own design over its own candidates, its prompt holding only "
             "them and the answer up to it (attribute.per_sentence): more, much shorter calls "
             "when each sentence has few candidates (the grounding gate's measurement)."
+        ),
+    )
+    screen: Literal["auto", "priors", "blocks"] = Field(
+        default="auto",
+        description=(
+            "Coarse-to-fine: what ranks every sentence before the fine pass. 'priors': the "
+            "cheap `priors` alone, no model call (their candidate recall equalled the block "
+            "pass's on the full-size run: 0.618 vs 0.617 of MultiNews gold links, 0.789 vs "
+            "0.772 on LFQA). 'blocks': each block of ceil(sqrt(N)) sentences is also scored "
+            "alone (sqrt(N) + 1 calls reading the whole input once), for answers the "
+            "priors cannot match (neither copied nor paraphrased). 'auto': 'priors' when "
+            "there are any for the answer, else 'blocks'."
         ),
     )
     block_size: int | None = Field(
@@ -261,6 +272,8 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
         if self.measured_weight < 0:
             raise InvalidInputError("measured_weight must be non-negative")
+        if self.screen == "priors" and not self.priors:
+            raise InvalidInputError("screen='priors' needs priors; use screen='blocks' without")
         if self.targets == "sentence" and self.scheme == "coarse-to-fine":
             msg = "targets='sentence' is a flat-scheme option; coarse-to-fine scores the answer"
             raise InvalidInputError(msg)

@@ -128,6 +128,57 @@ def test_with_priors_one_coarse_level_and_sqrt_n_plus_fixed_calls() -> None:
         assert top(result.measured, j, 3) == units
 
 
+def noisy_prior(weights: np.ndarray, important: dict[int, set[int]], seed: int) -> np.ndarray:
+    """A prior that ranks the important units high among random scores, not always first."""
+    prior = np.random.default_rng(seed).random(weights.shape) * 0.5
+    for j, units in important.items():
+        prior[sorted(units), j] += 0.6
+    return prior
+
+
+@pytest.mark.parametrize("n", [40, 400, 1500])
+def test_priors_alone_make_a_run_of_fine_rows_whatever_n(n: int) -> None:
+    weights, important = hidden_game(n, seed=4)
+    game = UnitGame(weights)
+    result = engine(game, screen_levels=0).explain(
+        segments(n), priors={"lexical": noisy_prior(weights, important, seed=9)}
+    )
+    assert result.levels == [] and result.coarse_calls == 0
+    assert game.calls == result.model_calls == 16  # one Hadamard block, no coarse call
+    assert game.longest <= 15  # no prompt holds more than the candidates
+    assert len(result.candidates) == 15
+    for j, units in important.items():
+        assert top(result.measured, j, 3) == units
+        # the additive values come back, not just their order
+        for i in units:
+            assert result.measured[i, j] == pytest.approx(weights[i, j], abs=0.05)
+
+
+def test_priors_alone_need_priors_and_keep_must_include() -> None:
+    weights, important = hidden_game(200, seed=8)
+    with pytest.raises(InvalidInputError, match="pass priors"):
+        engine(UnitGame(weights), screen_levels=0).explain(segments(200))
+    result = engine(UnitGame(weights), screen_levels=0).explain(
+        segments(200),
+        priors={"lexical": noisy_prior(weights, important, seed=1)},
+        must_include=[5, 150],
+    )
+    assert {5, 150} <= set(result.candidates)
+    with pytest.raises(InvalidInputError, match="screen_levels"):
+        engine(UnitGame(weights), screen_levels=-1)
+
+
+def test_priors_alone_budget_ending_in_the_fine_pass_reports_partial() -> None:
+    weights, important = hidden_game(100, seed=7)
+    game = UnitGame(weights)
+    config = MExGenConfig(levels=("sentence",), budget=Budget(max_calls=5))
+    result = CoarseToFine(game, config, screen_levels=0).explain(
+        segments(100), priors={"lexical": noisy_prior(weights, important, seed=2)}
+    )
+    assert not result.complete
+    assert game.calls <= 5
+
+
 def test_pairwise_interaction_game_credits_both_redundant_units() -> None:
     """Two units that say the same thing: either alone carries the output (OR game)."""
     n = 240

@@ -293,16 +293,23 @@ def test_neighbourhood_never_empty() -> None:
     assert len(attributor.candidates(sentences, many)) == 5
 
 
-def test_coarse_to_fine_scheme_cites_measured_support(sources, scorer) -> None:
+@pytest.mark.parametrize(("screen", "coarse_calls"), [("auto", 0), ("blocks", 3)])
+def test_coarse_to_fine_scheme_cites_measured_support(
+    sources, scorer, screen: str, coarse_calls: int
+) -> None:
     attributor = MExGenAttributor(
-        scorer, scheme="coarse-to-fine", levels=("sentence",), priors=("lexical", "leaves")
+        scorer,
+        scheme="coarse-to-fine",
+        levels=("sentence",),
+        priors=("lexical", "leaves"),
+        screen=screen,
     )
     result = attributor.attribute(answer_sentences(), sources, question="Monuments?")
     assert result.complete and result.unit_ids == [1, 2, 3, 4, 5, 6]
     assert result.model_calls == scorer.calls
-    # two documents of three sentences: two blocks scored alone plus the empty prompt,
-    # then a design over the six sentences
-    assert result.model_calls <= 3 + 32
+    # the priors pick the candidates for free; blocks add two documents of three
+    # sentences scored alone plus the empty prompt; then one design over the six
+    assert result.model_calls == coarse_calls + 16
     first, second, third = result.sentences
     assert first.citations[0].sentence_id == 2 and first.supported is True
     assert second.citations[0].sentence_id == 4 and second.supported is True
@@ -320,11 +327,37 @@ def test_coarse_to_fine_budget_too_small_for_the_coarse_pass(sources, scorer) ->
     from langchain_genprog.errors import BudgetExhaustedError
 
     attributor = MExGenAttributor(
-        scorer, scheme="coarse-to-fine", priors=("lexical",), budget=Budget(max_calls=2)
+        scorer,
+        scheme="coarse-to-fine",
+        priors=("lexical",),
+        screen="blocks",
+        budget=Budget(max_calls=2),
     )
     with pytest.raises(BudgetExhaustedError, match="coarse pass"):
         attributor.attribute(answer_sentences(), sources)
     assert scorer.calls == 0
+
+
+def test_coarse_to_fine_priors_screen_with_a_small_budget_is_partial(sources, scorer) -> None:
+    attributor = MExGenAttributor(
+        scorer, scheme="coarse-to-fine", priors=("lexical",), budget=Budget(max_calls=2)
+    )
+    result = attributor.attribute(answer_sentences(), sources)
+    assert not result.complete and scorer.calls <= 2
+
+
+def test_priors_screen_needs_a_prior_for_the_answer(sources, scorer) -> None:
+    with pytest.raises(InvalidInputError, match="needs priors"):
+        MExGenAttributor(scorer, scheme="coarse-to-fine", priors=(), screen="priors")
+    # only program leaves, and the answer has none: 'priors' cannot rank, 'auto' uses blocks
+    bare = [s.model_copy(update={"leaf_ids": []}) for s in answer_sentences()]
+    strict = MExGenAttributor(
+        scorer, scheme="coarse-to-fine", priors=("leaves",), screen="priors"
+    )
+    with pytest.raises(InvalidInputError, match="no prior applies"):
+        strict.attribute(bare, sources)
+    auto = MExGenAttributor(scorer, scheme="coarse-to-fine", priors=("leaves",))
+    assert auto.attribute(bare, sources).model_calls == 3 + 16
 
 
 def test_coarse_to_fine_options_are_checked() -> None:
