@@ -221,6 +221,11 @@ def test_wide_variant_grows_candidates_with_the_answer_and_is_a_valid_config() -
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 
     assert wide_options(3)["max_fine_units"] == 15 and wide_options(3)["fine_rows"] == 16
-    assert wide_options(8) == {"scheme": "coarse-to-fine", "max_fine_units": 24, "fine_rows": 32}
+    assert wide_options(8) == {
+        "scheme": "coarse-to-fine",
+        "screen": "blocks",
+        "max_fine_units": 24,
+        "fine_rows": 32,
+    }
     assert wide_options(22)["max_fine_units"] == 31
     MExGenAttributorConfig(**wide_options(8))
