@@ -39,21 +39,29 @@ def drop_methods(path: Path, methods: Collection[str]) -> int:
     return len(lines) - len(kept)
 
 
-def merge_rows(source: Path, target: Path) -> int:
+def merge_rows(source: Path, target: Path, replace: Collection[str] = ()) -> int:
     """Append to ``target`` the rows of ``source`` it lacks; how many were added.
 
     Two processes must never append to one file, so a second process writes
     to its own directory and its rows are merged afterwards. A row is
     identified by its ``(unique_id, method)`` (the ``example`` row included),
     so an example's timing row is kept once and a method measured in both
-    files keeps the row ``target`` already had.
+    files keeps the row ``target`` already had — unless the method is in
+    ``replace``: then ``source``'s row wins (a peer measured again next to a
+    changed method, so that their wall times pair by process).
     """
     if not source.exists():
         return 0
+    incoming = read_rows(source)
+    redone = {(r["unique_id"], r["method"]) for r in incoming if r["method"] in replace}
+    if redone and target.exists():
+        lines = [line for line in target.read_text().splitlines() if line.strip()]
+        kept = [ln for ln in lines if _key(json.loads(ln)) not in redone]
+        target.write_text("".join(line + "\n" for line in kept))
     have = row_keys(target)
     added = []
-    for row in read_rows(source):
-        key = (row["unique_id"], row["method"])
+    for row in incoming:
+        key = _key(row)
         if key not in have:
             have.add(key)
             added.append(json.dumps(row) + "\n")
@@ -62,3 +70,7 @@ def merge_rows(source: Path, target: Path) -> int:
         with target.open("a") as fh:
             fh.writelines(added)
     return len(added)
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, str]:
+    return (row["unique_id"], row["method"])

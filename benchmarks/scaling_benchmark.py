@@ -348,13 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         "--merge",
         default="",
         help="append to --out-dir the rows another process wrote to this directory "
-        "(rows already there are kept), then stop",
+        "(rows already there are kept, except those of the --redo methods), then stop",
     )
     args = parser.parse_args(argv)
     if args.merge:
         for data in ("mds", "lfqa"):
             name = f"{data}.jsonl"
-            added = merge_rows(Path(args.merge) / name, Path(args.out_dir) / name)
+            replace = [m for m in args.redo.split(",") if m]
+            added = merge_rows(Path(args.merge) / name, Path(args.out_dir) / name, replace)
             print(f"{name}: {added} rows merged", flush=True)
         return 0
     if args.summarize:

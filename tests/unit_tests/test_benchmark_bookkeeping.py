@@ -173,6 +173,14 @@ def test_merge_rows_appends_only_rows_the_target_lacks(tmp_path: Path) -> None:
     ]
     assert merge_rows(source, target) == 0  # merging again adds nothing
     assert merge_rows(tmp_path / "missing.jsonl", target) == 0
+    # a method to replace: the source's row wins, in place of the target's
+    assert merge_rows(source, target, replace={"c2f"}) == 2
+    rows = read_rows(target)
+    assert sorted((r["unique_id"], r["method"], r.get("v")) for r in rows) == [
+        ("a", "c2f", 2),
+        ("a", "example", None),
+        ("b", "c2f", 3),
+    ]
 
 
 def _counted(hits: int, gold: int, fidelity: float) -> dict[str, object]:
