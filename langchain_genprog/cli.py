@@ -296,7 +296,15 @@ def _report_answer(state: dict[str, Any], question: str | None, seconds: float) 
     )
 
 
-_MEXGEN_OPTIONS = ("method", "sampling", "levels", "scheme", "max_calls", "max_seconds")
+_MEXGEN_OPTIONS = (
+    "method",
+    "sampling",
+    "levels",
+    "scheme",
+    "screen",
+    "max_calls",
+    "max_seconds",
+)
 """The MExGen options of :func:`mexgen_options`, as the command receives them (unprefixed)."""
 
 
@@ -335,9 +343,17 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             type=click.Choice(["auto", "flat", "coarse-to-fine"]),
             default="auto",
             show_default=True,
-            help="coarse-to-fine: blocks first, then 16 rows over the 15 best sentences "
-            "(calls grow like sqrt(N)); flat: one design over every candidate; auto: "
-            "coarse-to-fine for C-LIME over more than 15 sentences.",
+            help="coarse-to-fine: 16 rows over the 15 best sentences whatever N (see "
+            "--screen); flat: one design over every candidate; auto: coarse-to-fine for "
+            "C-LIME over more than 15 sentences.",
+        ),
+        click.option(
+            f"--{prefix}screen",
+            type=click.Choice(["auto", "priors", "blocks"]),
+            default="auto",
+            show_default=True,
+            help="coarse-to-fine: pick the 15 by the lexical + embedding priors alone (no "
+            "call), or also score blocks of sqrt(N) sentences alone (sqrt(N) + 1 calls).",
         ),
         click.option(
             f"--{prefix}max-calls",
@@ -372,6 +388,7 @@ def _mexgen_config(
     sampling: str,
     levels: str,
     scheme: str,
+    screen: str,
     max_calls: int | None,
     max_seconds: float | None,
 ) -> MExGenAttributorConfig:
@@ -384,6 +401,7 @@ def _mexgen_config(
         "sampling": sampling,
         "levels": tuple(levels.split(",")),
         "scheme": scheme,
+        "screen": screen,
         "budget": {"max_calls": max_calls, "max_seconds": max_seconds} if limited else None,
     }
     return MExGenAttributorConfig(**options)

@@ -104,6 +104,31 @@ def test_attribute_command_passes_the_sampling_design(
     assert seen[1][0] == "orthogonal" and seen[1][1] != 11
 
 
+def test_attribute_command_passes_the_screen(
+    docs: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spans = [(0, 23), (24, len(ANSWER))]
+    monkeypatch.setattr(
+        posthoc, "default_scorer", lambda: KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
+    )
+    seen: list[object] = []
+    original = posthoc.attribute
+
+    def spy(*args, **options):
+        result = original(*args, **options)
+        seen.append((options["config"].screen, result.model_calls))
+        return result
+
+    monkeypatch.setattr(posthoc, "attribute", spy)
+    for screen in ("priors", "blocks"):
+        args = ["attribute", *docs, "--answer", ANSWER, "--scheme", "coarse-to-fine"]
+        result = CliRunner().invoke(cli.main, [*args, "--screen", screen, "--quiet"])
+        assert result.exit_code == 0, result.output
+    # the priors pick the candidates for free; blocks add their coarse calls
+    assert seen[0] == ("priors", 16)
+    assert seen[1][0] == "blocks" and seen[1][1] > 16
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
