@@ -2,8 +2,9 @@
 
 The coarse-to-fine scheme measures only a few candidate sentences per answer
 (``max_fine_units``); what its candidates miss, no measurement can find. The
-candidates come from the block gains *and* the cheap priors. This study
-measures the priors' part alone, with no model call, on all 28 MDS dev topics
+candidates come from the cheap priors (with ``screen="blocks"``, also from
+block gains, which added no recall on the full-size run). This study
+measures the priors, with no model call, on all 28 MDS dev topics
 and all 44 LFQA dev questions, whole (every source and reference sentence):
 
 * per answer sentence with gold links: recall of its gold sources among the

@@ -161,7 +161,7 @@ class MExGenAttributorConfig(MExGenConfig):
         description=(
             "Coarse-to-fine: what ranks every sentence before the fine pass. 'priors': the "
             "cheap `priors` alone, no model call (their candidate recall equalled the block "
-            "pass's on the full-size run: 0.618 vs 0.617 of MultiNews gold links, 0.789 vs "
+            "pass's on the full-size run: 0.617 vs 0.621 of MultiNews gold links, 0.789 vs "
             "0.772 on LFQA). 'blocks': each block of ceil(sqrt(N)) sentences is also scored "
             "alone (sqrt(N) + 1 calls reading the whole input once), for answers the "
             "priors cannot match (neither copied nor paraphrased). 'auto': 'priors' when "

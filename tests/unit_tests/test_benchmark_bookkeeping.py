@@ -237,3 +237,25 @@ def test_wide_variant_grows_candidates_with_the_answer_and_is_a_valid_config() -
     }
     assert wide_options(22)["max_fine_units"] == 31
     MExGenAttributorConfig(**wide_options(8))
+
+
+def test_screen_recall_replays_each_screen_through_the_shipped_candidate_pick() -> None:
+    from benchmarks.scaling_report import screen_recall_lines
+
+    # one answer sentence, four sources, gold S2 (index 2); the run measured one candidate
+    run = {"unit_source": [0, 1, 2, 3], "screen": [[0.9, 0.1, 0.2, 0.3]], "candidates": [0]}
+    runs = {
+        "a": {
+            "c2f-blocks": {"c2f": run},
+            "lexical-overlap": {"scores": [[0.0, 0.1, 0.8, 0.2]]},
+            "emb-cosine": {"scores": [[0.1, 0.0, 0.7, 0.3]]},
+        },
+        "b": {"c2f-blocks": {"c2f": run}},  # no cheap-signal rows: left out
+    }
+    (line, _) = screen_recall_lines({"a": {"gold": [[2]]}}, runs)
+    assert "on the 1 `c2f-blocks` runs" in line and "recall of 1 gold links" in line
+    # blocks alone pick S0; the priors S2; fused, two priors outvote the blocks
+    assert "block gains alone **0.000**" in line
+    assert "priors alone **1.000**" in line
+    assert "block gains + priors **1.000**" in line
+    assert screen_recall_lines({"a": {"gold": [[2]]}}, {}) == []

@@ -26,9 +26,11 @@ the number of calls grow like ``sqrt(N)`` and keeps every prompt short:
 
 **Priors alone** (``screen_levels=0``). On the full-size run (issue 10) the
 block gains did not add to the priors' candidate recall: of the gold links,
-the 15 candidates by lexical + embedding priors held 0.618 on 27 MultiNews
+the 15 candidates by lexical + embedding priors held 0.617 on 27 MultiNews
 topics and 0.789 on 31 LFQA questions; block gains fused with the same
-priors, 0.617 and 0.772; block gains alone, 0.422 and 0.488. So when the
+priors, 0.621 and 0.772; block gains alone, 0.422 and 0.488
+(``benchmarks/results/attribution_scaling.md``, replayed through
+:meth:`CoarseToFine.candidates`). So when the
 caller has priors it can skip step 1: the candidates are the priors' best,
 the run is the fine pass alone (``R`` calls, whatever ``N``), and no prompt
 reads the rest of the input. The block pass stays for callers without
