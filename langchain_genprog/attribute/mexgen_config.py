@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
@@ -134,9 +135,11 @@ class MExGenAttributorConfig(MExGenConfig):
     scheme: Literal["auto", "flat", "coarse-to-fine"] = Field(
         default="auto",
         description=(
-            "'auto' (default): 'coarse-to-fine' for the default C-LIME method over more "
-            "than `max_fine_units` citable sentences and whole-answer targets, else 'flat' "
-            "(a chosen estimator such as 'loo', few sentences, or per-sentence targets). "
+            "'auto' (default): 'coarse-to-fine' for the default C-LIME method and "
+            "whole-answer targets over more than `max_fine_units` citable sentences, or fewer "
+            "where the flat design would take more than `fine_rows` calls (10–15 sentences); "
+            "else 'flat' (a chosen estimator such as 'loo', few sentences, or per-sentence "
+            "targets). "
             "'flat': one design over the candidate sentences (about 2.5·N calls over the "
             "whole prompt; `max_candidates` prunes long inputs). 'coarse-to-fine' "
             "(attribute.mexgen.coarse_to_fine): every sentence is ranked (see `screen`), "
@@ -226,16 +229,26 @@ class MExGenAttributorConfig(MExGenConfig):
 
         Coarse-to-fine's fine pass is always C-LIME on an orthogonal design, so
         ``auto`` keeps the flat scheme where the caller chose another estimator
-        (its choice is honoured), asked for per-sentence targets, or where the
-        input fits the fine pass whole (the block pass would add calls for
-        nothing).
+        (its choice is honoured) or asked for per-sentence targets. Otherwise it
+        is coarse-to-fine above ``max_fine_units`` sentences, and below them
+        whenever the flat design would take more calls than the fine pass's
+        ``fine_rows``: for 10–15 sentences the flat fold-over design is 32 rows,
+        as many calls as context-cite's 32 ablations, where the fine pass over
+        the same sentences is 16.
         """
         if self.scheme != "auto":
             return self.scheme
-        default_method = self.method == "clime"
-        if default_method and self.targets == "answer" and n_sentences > self.max_fine_units:
+        if self.method != "clime" or self.targets != "answer":
+            return "flat"
+        if n_sentences > self.max_fine_units or self.flat_calls(n_sentences) > self.fine_rows:
             return "coarse-to-fine"
         return "flat"
+
+    def flat_calls(self, n_sentences: int) -> int:
+        """Calls of the flat scheme's first-level design over ``n_sentences`` units."""
+        method, _ = self.attribution_methods()
+        plan = method.plan(n_sentences, np.random.default_rng(self.seed))
+        return len(set(plan.subsets))  # a subset planned twice is measured once
 
     @property
     def context_template(self) -> ContextTemplate:

@@ -351,9 +351,7 @@ def test_priors_screen_needs_a_prior_for_the_answer(sources, scorer) -> None:
         MExGenAttributor(scorer, scheme="coarse-to-fine", priors=(), screen="priors")
     # only program leaves, and the answer has none: 'priors' cannot rank, 'auto' uses blocks
     bare = [s.model_copy(update={"leaf_ids": []}) for s in answer_sentences()]
-    strict = MExGenAttributor(
-        scorer, scheme="coarse-to-fine", priors=("leaves",), screen="priors"
-    )
+    strict = MExGenAttributor(scorer, scheme="coarse-to-fine", priors=("leaves",), screen="priors")
     with pytest.raises(InvalidInputError, match="no prior applies"):
         strict.attribute(bare, sources)
     auto = MExGenAttributor(scorer, scheme="coarse-to-fine", priors=("leaves",))
@@ -419,10 +417,13 @@ def test_per_sentence_targets_are_a_flat_scheme_option() -> None:
     ("options", "n_sentences", "expected"),
     [
         ({}, 16, "coarse-to-fine"),  # the default: C-LIME over more than max_fine_units
-        ({}, 15, "flat"),  # fits the fine pass whole: no block pass
+        ({}, 15, "coarse-to-fine"),  # flat: a 32-row fold-over design; the fine pass: 16
+        ({}, 10, "coarse-to-fine"),
+        ({}, 9, "flat"),  # flat: one 16-row block, no more calls than the fine pass
+        ({}, 4, "flat"),  # flat: 8 rows
         ({"method": "loo"}, 400, "flat"),  # a chosen estimator is honoured
         ({"targets": "sentence"}, 400, "flat"),
-        ({"max_fine_units": 40}, 30, "flat"),
+        ({"max_fine_units": 40, "fine_rows": 64}, 30, "flat"),  # 64 flat rows: not more
         ({"scheme": "flat"}, 400, "flat"),
         ({"scheme": "coarse-to-fine"}, 3, "coarse-to-fine"),
     ],
@@ -439,9 +440,9 @@ def test_default_attributor_runs_coarse_to_fine_on_many_sentences() -> None:
     sentences = answer_sentences(leaves=[[32], [34], [35]])
     scorer = KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences])
     result = MExGenAttributor(scorer, priors=("lexical", "leaves")).attribute(sentences, many)
-    # every one of the 36 sentences is covered; blocks alone, then 16 fine rows
+    # every one of the 36 sentences is covered; the priors pick 15, 16 fine rows measure them
     assert result.unit_ids == list(range(1, 37))
-    assert result.model_calls == scorer.calls < 36
+    assert result.model_calls == scorer.calls == 16
     assert max(len(p) for p in scorer.prompts) < len(" ".join(filler))
     first, second, third = result.sentences
     assert first.citations[0].sentence_id == 32 and first.supported is True
