@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -76,22 +77,28 @@ def test_attribute_command_with_scorer(
     assert scorer.calls > 0
 
 
-def test_attribute_command_passes_the_sampling_design(
-    docs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def attributed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, int]]:
+    """``(config, model calls)`` of each post hoc attribution the CLI runs, on a keyword scorer."""
     spans = [(0, 23), (24, len(ANSWER))]
     monkeypatch.setattr(
         posthoc, "default_scorer", lambda: KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
     )
-    seen: list[object] = []
+    seen: list[tuple[Any, int]] = []
     original = posthoc.attribute
 
     def spy(*args, **options):
         result = original(*args, **options)
-        seen.append((options["config"].sampling, result.model_calls))
+        seen.append((options["config"], result.model_calls))
         return result
 
     monkeypatch.setattr(posthoc, "attribute", spy)
+    return seen
+
+
+def test_attribute_command_passes_the_sampling_design(
+    docs: list[str], attributed: list[tuple[Any, int]]
+) -> None:
     for design in ("constrained", "orthogonal"):
         result = CliRunner().invoke(
             cli.main, ["attribute", *docs, "--answer", ANSWER, "--sampling", design, "--quiet"]
@@ -100,31 +107,20 @@ def test_attribute_command_passes_the_sampling_design(
         assert "The park opened in May. [S2]" in result.output
     # 4 units: constrained C-LIME measures the empty set, 4 singletons and 6 pairs;
     # the orthogonal design 5 blocks of 8 rows, with repeats measured once.
+    seen = [(config.sampling, calls) for config, calls in attributed]
     assert seen[0] == ("constrained", 11)
     assert seen[1][0] == "orthogonal" and seen[1][1] != 11
 
 
 def test_attribute_command_passes_the_screen(
-    docs: list[str], monkeypatch: pytest.MonkeyPatch
+    docs: list[str], attributed: list[tuple[Any, int]]
 ) -> None:
-    spans = [(0, 23), (24, len(ANSWER))]
-    monkeypatch.setattr(
-        posthoc, "default_scorer", lambda: KeywordScorer([{"opened": 3.0}, {"mayor": 3.0}], spans)
-    )
-    seen: list[object] = []
-    original = posthoc.attribute
-
-    def spy(*args, **options):
-        result = original(*args, **options)
-        seen.append((options["config"].screen, result.model_calls))
-        return result
-
-    monkeypatch.setattr(posthoc, "attribute", spy)
     for screen in ("priors", "blocks"):
         args = ["attribute", *docs, "--answer", ANSWER, "--scheme", "coarse-to-fine"]
         result = CliRunner().invoke(cli.main, [*args, "--screen", screen, "--quiet"])
         assert result.exit_code == 0, result.output
     # the priors pick the candidates for free; blocks add their coarse calls
+    seen = [(config.screen, calls) for config, calls in attributed]
     assert seen[0] == ("priors", 16)
     assert seen[1][0] == "blocks" and seen[1][1] > 16
 
