@@ -128,7 +128,7 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
     original = node.as_explanation
 
     def spy(result, segments):
-        captured["run"] = result
+        captured["run"], captured["segments"] = result, segments
         return original(result, segments)
 
     node.as_explanation = spy
@@ -154,18 +154,27 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         "complete": result.complete,
         "config": {k: str(v) for k, v in attributor.config if k in {"scheme", "levels", "screen"}},
     }
-    run = captured.get("run")
-    if run is not None:
-        seg = [u.spans[0][0] for u in run.units]
-        out["c2f"] = {
-            "unit_source": seg,
-            "measured": np.where(np.isnan(run.measured), None, run.measured).T.tolist(),
-            "screen": run.screen.T.tolist(),
-            "candidates": [seg[i] for i in run.candidates],
-            "coarse_calls": run.coarse_calls,
-            "levels": run.levels,
-        }
+    if "run" in captured:
+        out["c2f"] = c2f_details(captured["run"], captured["segments"])
     return out
+
+
+def c2f_details(run, segments) -> dict[str, Any]:
+    """A coarse-to-fine run's signals per unit, units named by their source index (from 0).
+
+    Units index the prompt's segments, which skip blank sentences, so each is
+    mapped through its segment's label (``S<id>``, ids from 1).
+    """
+    source = [int(segments[u.spans[0][0]].label[1:]) - 1 for u in run.units]
+    return {
+        "source_indexed": True,
+        "unit_source": source,
+        "measured": np.where(np.isnan(run.measured), None, run.measured).T.tolist(),
+        "screen": run.screen.T.tolist(),
+        "candidates": [source[i] for i in run.candidates],
+        "coarse_calls": run.coarse_calls,
+        "levels": run.levels,
+    }
 
 
 def wide_options(n_answer: int) -> dict[str, Any]:

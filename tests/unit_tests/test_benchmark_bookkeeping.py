@@ -259,3 +259,25 @@ def test_screen_recall_replays_each_screen_through_the_shipped_candidate_pick() 
     assert "priors alone **1.000**" in line
     assert "block gains + priors **1.000**" in line
     assert screen_recall_lines({"a": {"gold": [[2]]}}, {}) == []
+
+
+def test_c2f_details_name_units_by_source_index_past_skipped_blank_sentences() -> None:
+    from benchmarks.scaling_benchmark import c2f_details
+    from langchain_genprog.attribute.mexgen import Segment
+    from langchain_genprog.attribute.mexgen.coarse_to_fine import (
+        CoarseToFineResult,
+        sentence_units,
+    )
+
+    # sources S1..S4 with S2 blank: the prompt has three segments, S1, S3, S4
+    segments = [Segment(text=t, label=f"S{i}") for i, t in ((1, "a."), (3, "c."), (4, "d."))]
+    units = sentence_units(segments)
+    measured = np.array([[0.5], [np.nan], [0.2]])
+    run = CoarseToFineResult(
+        units=units, blocks=[], block_gain=np.zeros((0, 1)), screen=np.zeros((3, 1))
+    )
+    run.measured, run.candidates = measured, [0, 2]
+    details = c2f_details(run, segments)
+    assert details["unit_source"] == [0, 2, 3]  # not the segment indices 0, 1, 2
+    assert details["candidates"] == [0, 3]
+    assert details["measured"] == [[0.5, None, 0.2]]
