@@ -281,3 +281,14 @@ def test_c2f_details_name_units_by_source_index_past_skipped_blank_sentences() -
     assert details["unit_source"] == [0, 2, 3]  # not the segment indices 0, 1, 2
     assert details["candidates"] == [0, 3]
     assert details["measured"] == [[0.5, None, 0.2]]
+
+
+def test_oracle_ceiling_counts_what_k_allows() -> None:
+    from benchmarks.scaling_report import oracle_lines
+
+    # one sentence with one gold link, one with three: at k = 2 the oracle hits 1 + 2
+    examples = {"a": {"n_sources": 5, "gold": [[0], [1, 2, 3]]}}
+    (line, _) = oracle_lines(examples, {"a": {"c2f": {}}})
+    # k=1: 2 hits / 2 pred / 4 gold -> 0.667; k=2: 3 / 4 / 4 -> 0.750; k=3: 4 / 6 / 4 -> 0.800
+    assert "**0.667 / 0.750 / 0.800**" in line and "on the 1 examples" in line
+    assert oracle_lines(examples, {"a": {}}) == []
