@@ -292,3 +292,19 @@ def test_oracle_ceiling_counts_what_k_allows() -> None:
     # k=1: 2 hits / 2 pred / 4 gold -> 0.667; k=2: 3 / 4 / 4 -> 0.750; k=3: 4 / 6 / 4 -> 0.800
     assert "**0.667 / 0.750 / 0.800**" in line and "on the 1 examples" in line
     assert oracle_lines(examples, {"a": {}}) == []
+
+
+def test_wall_ratio_lines_name_every_example_above_the_limit() -> None:
+    from benchmarks.scaling_report import wall_ratio_lines
+
+    def pair(c2f_s: float, pid: int) -> dict[str, object]:
+        return {
+            "c2f": {"wall_time_s": c2f_s, "forward_tokens": 40, "pid": pid},
+            "context-cite-32": {"wall_time_s": 10.0, "forward_tokens": 100, "pid": 1},
+        }
+
+    examples = {u: {"n_sources": n} for u, n in (("a", 20), ("b", 50), ("c", 90))}
+    runs = {"a": pair(6.0, 1), "b": pair(3.0, 1), "c": pair(9.0, 2)}  # c: another process
+    (line, _) = wall_ratio_lines(examples, runs)
+    assert "on the 2 examples" in line and "largest **0.60** (N = 20)" in line
+    assert "above 0.5: 0.60 (tokens 0.40) at N = 20." in line
