@@ -1,9 +1,11 @@
-"""Coarse-to-fine attribution: blocks first, then a fixed design over a few sentences.
+"""Coarse-to-fine attribution: rank every sentence cheaply, then a fixed design over a few.
 
 The flat engine fits an orthogonal design over every sentence: about
 ``2.5·N`` model calls, each over the whole input. That cost follows the
 input, and the input may not even fit the scorer's window. This scheme makes
-the number of calls grow like ``sqrt(N)`` and keeps every prompt short:
+the number of calls fixed (priors alone, ``screen_levels=0``, what the
+attributor runs by default) or grow like ``sqrt(N)`` (with blocks), and keeps
+every prompt short:
 
 1. **Coarse pass (blocks, one call each).** The sentences are cut into
    blocks (:mod:`~.blocks`: documents, split into runs of ``ceil(sqrt(N))``
