@@ -5,11 +5,12 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 (no truncation of sources or answer). Methods:
 
 * ``c2f`` - ``MExGenAttributor()`` as it ships (``scheme="auto"``, sentences):
-  coarse-to-fine above 15 citable sentences (the lexical + embedding priors
-  pick 15 candidates, a 16-row orthogonal design measures them, rank fusion
-  of the measurement and the priors) - every MDS topic but one and all but
-  three LFQA questions - and the flat C-LIME design at or below 15 (those
-  rows carry no coarse-to-fine details, so the re-rankings below skip them).
+  coarse-to-fine above 9 citable sentences (the lexical + embedding priors
+  pick up to 15 candidates, a 16-row orthogonal design measures them, rank
+  fusion of the measurement and the priors) - every MDS topic but one and
+  all but two LFQA questions - and the flat C-LIME design at or below 9
+  (those rows carry no coarse-to-fine details, so the re-rankings below
+  skip them).
 * ``c2f-blocks`` - the default until session 21 (``screen="blocks"``): blocks
   of ``ceil(sqrt(N))`` sentences are also scored alone (``sqrt(N) + 1``
   calls) and their gains join the priors in picking the candidates.
