@@ -345,7 +345,7 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             show_default=True,
             help="coarse-to-fine: 16 rows over the 15 best sentences whatever N (see "
             "--screen); flat: one design over every candidate; auto: coarse-to-fine for "
-            "C-LIME over more than 15 sentences.",
+            "C-LIME over more than 9 sentences.",
         ),
         click.option(
             f"--{prefix}screen",
