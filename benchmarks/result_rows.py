@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,9 @@ def drop_methods(path: Path, methods: Collection[str]) -> int:
     The file is rewritten only when a row goes, so a resumed run that redoes
     nothing leaves it untouched.
     """
-    if not path.exists() or not methods:
+    if not methods:
         return 0
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line)["method"] not in methods]
-    if len(kept) < len(lines):
-        path.write_text("".join(line + "\n" for line in kept))
-    return len(lines) - len(kept)
+    return _drop_rows(path, lambda row: row["method"] in methods)
 
 
 def merge_rows(source: Path, target: Path, replace: Collection[str] = ()) -> int:
@@ -53,11 +49,9 @@ def merge_rows(source: Path, target: Path, replace: Collection[str] = ()) -> int
     if not source.exists():
         return 0
     incoming = read_rows(source)
-    redone = {(r["unique_id"], r["method"]) for r in incoming if r["method"] in replace}
-    if redone and target.exists():
-        lines = [line for line in target.read_text().splitlines() if line.strip()]
-        kept = [ln for ln in lines if _key(json.loads(ln)) not in redone]
-        target.write_text("".join(line + "\n" for line in kept))
+    redone = {_key(r) for r in incoming if r["method"] in replace}
+    if redone:
+        _drop_rows(target, lambda row: _key(row) in redone)
     have = row_keys(target)
     added = []
     for row in incoming:
@@ -70,6 +64,17 @@ def merge_rows(source: Path, target: Path, replace: Collection[str] = ()) -> int
         with target.open("a") as fh:
             fh.writelines(added)
     return len(added)
+
+
+def _drop_rows(path: Path, gone: Callable[[dict[str, Any]], bool]) -> int:
+    """Remove the rows ``gone`` selects; how many went (rewritten only if one did)."""
+    if not path.exists():
+        return 0
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if not gone(json.loads(line))]
+    if len(kept) < len(lines):
+        path.write_text("".join(line + "\n" for line in kept))
+    return len(lines) - len(kept)
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, str]:
