@@ -47,6 +47,7 @@ Two processes never append to one file: give the second its own
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -260,12 +261,17 @@ def reference_row(args, uid: str) -> dict[str, Any] | None:
     """``--fidelity-from``'s stored row for ``uid`` (from the results in ``OUT``), if it has one."""
     if not args.fidelity_from:
         return None
-    path = OUT / f"{args.data}.jsonl"
+    return _reference_rows(OUT / f"{args.data}.jsonl", args.fidelity_from).get(uid)
+
+
+@functools.cache
+def _reference_rows(path: Path, method: str) -> dict[str, dict[str, Any]]:
+    """``method``'s stored rows with fidelity, by example: read once per process (MBs of scores)."""
+    found: dict[str, dict[str, Any]] = {}
     for row in read_rows(path) if path.exists() else []:
-        wanted = row["unique_id"] == uid and row["method"] == args.fidelity_from
-        if wanted and row.get("fidelity") and row.get("scores"):
-            return row
-    return None
+        if row["method"] == method and row.get("fidelity") and row.get("scores"):
+            found.setdefault(row["unique_id"], row)  # the first, as a scan would find
+    return found
 
 
 def run_example(ex, methods, out: Path, model, tokenizer, scorer, args) -> None:
