@@ -16,6 +16,7 @@ log-log fit of calls and wall time against N per method (the plot).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,16 @@ def same_process(run: dict[str, Any], other: dict[str, Any] | None) -> bool:
     return other is not None and run.get("pid") is not None and run.get("pid") == other.get("pid")
 
 
+def pooled_f1(counts: Iterable[dict[str, dict[str, int]]]) -> list[float]:
+    """F1@k for each k of ``KS`` over the pooled counts of examples (keyed ``"1"``, ``"2"`` ...)."""
+    totals = {k: {"hits": 0, "pred": 0, "gold": 0} for k in KS}
+    for example in counts:
+        for k in KS:
+            for key in totals[k]:
+                totals[k][key] += example[str(k)][key]
+    return [ab.prf(totals[k])[2] for k in KS]
+
+
 def table(examples, runs, data: str) -> list[str]:
     lines = [
         f"### {data.upper()}: {len(examples)} examples "
@@ -155,12 +166,7 @@ def table(examples, runs, data: str) -> list[str]:
         per = [(uid, r[m]) for uid, r in runs.items() if m in r]
         if not per:
             continue
-        totals = {k: {"hits": 0, "pred": 0, "gold": 0} for k in KS}
-        for _, r in per:
-            for k in KS:
-                for key in totals[k]:
-                    totals[k][key] += r["counts"][str(k)][key]
-        f1 = [ab.prf(totals[k])[2] for k in KS]
+        f1 = pooled_f1(r["counts"] for _, r in per)
         fid = [x for _, r in per for x in (r.get("fidelity") or [])]
         ratios = [
             r["wall_time_s"] / runs[uid]["context-cite-32"]["wall_time_s"]
@@ -300,8 +306,7 @@ def oracle_lines(examples, runs, method: str = "c2f") -> list[str]:
     The ceiling of the table's F1 columns: an answer sentence with one gold
     link caps precision at 1/2 for k = 2, one with three caps recall at 2/3.
     """
-    total = {k: {"hits": 0, "pred": 0, "gold": 0} for k in KS}
-    n = 0
+    counts = []
     for uid, r in runs.items():
         if method not in r:
             continue
@@ -309,16 +314,14 @@ def oracle_lines(examples, runs, method: str = "c2f") -> list[str]:
         scores = [
             [1.0 if i in links else 0.0 for i in range(ex["n_sources"])] for links in ex["gold"]
         ]
-        for k, c in ab.citation_counts({"gold": ex["gold"]}, scores).items():
-            for key in c:
-                total[k][key] += c[key]
-        n += 1
-    if not n:
+        found = ab.citation_counts({"gold": ex["gold"]}, scores)
+        counts.append({str(k): c for k, c in found.items()})
+    if not counts:
         return []
-    f1s = " / ".join(f"{ab.prf(total[k])[2]:.3f}" for k in KS)
+    f1s = " / ".join(f"{f:.3f}" for f in pooled_f1(counts))
     return [
         f"Ceiling: an oracle ranking every gold link first scores F1@1/2/3 **{f1s}** on the "
-        f"{n} examples `{method}` ran.",
+        f"{len(counts)} examples `{method}` ran.",
         "",
     ]
 
