@@ -74,6 +74,7 @@ METHODS = (
     "emb-cosine",
     "c2f",
     "c2f-blocks",
+    "c2f-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -122,6 +123,8 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         options: dict[str, Any] = {}  # the default as it ships: scheme="auto", sentences
     elif name == "c2f-blocks":
         options = {"screen": "blocks"}
+    elif name == "c2f-full":
+        options = {"fine_context": "full"}
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:
@@ -197,7 +200,7 @@ def wide_options(n_answer: int) -> dict[str, Any]:
 
 def run_method(name: str, example, model, tokenizer, scorer) -> dict[str, Any]:
     args = (example["sources"], example["question"], example["answer_sentences"], model, tokenizer)
-    if name in ("c2f", "c2f-blocks", "c2f-wide", "default-shipped"):
+    if name in ("c2f", "c2f-blocks", "c2f-full", "c2f-wide", "default-shipped"):
         return run_ours(name, example, model, scorer)
     if name.startswith("context-cite-"):
         from benchmarks.peers import contextcite_runner

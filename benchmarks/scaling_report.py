@@ -32,6 +32,7 @@ ORDER = (
     "c2f-measured",
     "c2f-logit",
     "c2f-blocks",
+    "c2f-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",

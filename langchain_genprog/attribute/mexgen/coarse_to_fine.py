@@ -78,6 +78,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import isqrt
+from typing import Literal
 
 import numpy as np
 
@@ -158,6 +159,10 @@ class CoarseToFine:
             their size).
         prior_weight: Weight of each prior against the coarse signal (weight
             1) when ranking candidates.
+        fine_context: What the fine pass's prompts hold besides the
+            candidates: ``"candidates"``, nothing (the shortest prompts);
+            ``"full"``, every other sentence too, kept and never removed, so
+            each candidate is measured where the answer was written from.
         segmenter: Phrase segmenter, for a phrase level.
         on_progress: ``on_progress(done, total)`` after each batch.
 
@@ -177,6 +182,7 @@ class CoarseToFine:
         keep_blocks: int = 3,
         screen_levels: int | None = None,
         prior_weight: float = 1.0,
+        fine_context: Literal["candidates", "full"] = "candidates",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
@@ -196,6 +202,7 @@ class CoarseToFine:
         self.keep_blocks = keep_blocks
         self.screen_levels = screen_levels
         self.prior_weight = prior_weight
+        self.fine_context = fine_context
         self.segmenter = segmenter
         self.on_progress = on_progress
 
@@ -364,7 +371,12 @@ class CoarseToFine:
         n_out = self.scalarizer.n_outputs
         result.measured = np.full((len(result.units), n_out), np.nan)
         keep = {result.units[i].spans[0][0] for i in result.candidates}
-        index = _kept_segments(segments, keep)
+        if self.fine_context == "full":
+            index = list(range(len(segments)))
+            fine_segments = [_pin(s) if i not in keep else s for i, s in enumerate(segments)]
+        else:
+            index = _kept_segments(segments, keep)
+            fine_segments = [segments[i] for i in index]
         coarse = result.coarse_calls
         remaining = None if budget.max_calls is None else budget.max_calls - coarse
         seconds = None
@@ -382,7 +394,7 @@ class CoarseToFine:
         engine = MExGen(
             self.scalarizer, fine_config, segmenter=self.segmenter, on_progress=progress
         )
-        fine = engine.explain([segments[i] for i in index], render)
+        fine = engine.explain(fine_segments, render)
         unit_of = {result.units[i].spans[0][0]: i for i in result.candidates}
         for unit in fine.levels[0].units:
             original = index[unit.segment]
@@ -459,6 +471,11 @@ def _kept_segments(segments: Sequence[Segment], keep: set[int]) -> list[int]:
                 header_used = True
             out.append(i)
     return out
+
+
+def _pin(segment: Segment) -> Segment:
+    """``segment`` as fixed context: in every prompt, never removed nor attributed to."""
+    return segment if segment.fixed else segment.model_copy(update={"fixed": True})
 
 
 def _subprompt(
