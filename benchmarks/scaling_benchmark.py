@@ -75,6 +75,8 @@ METHODS = (
     "c2f",
     "c2f-blocks",
     "c2f-full",
+    "c2f-ss",
+    "c2f-ss-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -125,6 +127,10 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         options = {"screen": "blocks"}
     elif name == "c2f-full":
         options = {"fine_context": "full"}
+    elif name == "c2f-ss":
+        options = {"fine_per_output": 4}
+    elif name == "c2f-ss-full":
+        options = {"fine_per_output": 4, "fine_context": "full"}
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:
@@ -200,7 +206,7 @@ def wide_options(n_answer: int) -> dict[str, Any]:
 
 def run_method(name: str, example, model, tokenizer, scorer) -> dict[str, Any]:
     args = (example["sources"], example["question"], example["answer_sentences"], model, tokenizer)
-    if name in ("c2f", "c2f-blocks", "c2f-full", "c2f-wide", "default-shipped"):
+    if name.startswith("c2f") or name == "default-shipped":
         return run_ours(name, example, model, scorer)
     if name.startswith("context-cite-"):
         from benchmarks.peers import contextcite_runner

@@ -33,6 +33,8 @@ ORDER = (
     "c2f-logit",
     "c2f-blocks",
     "c2f-full",
+    "c2f-ss",
+    "c2f-ss-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",

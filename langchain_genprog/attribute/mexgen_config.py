@@ -199,6 +199,17 @@ class MExGenAttributorConfig(MExGenConfig):
             "the fine pass's cost)."
         ),
     )
+    fine_per_output: int | None = Field(
+        default=None,
+        description=(
+            "Coarse-to-fine: candidates per answer sentence. None: `max_fine_units` in all, "
+            "round-robin over the answer sentences, each with a column of the design of its "
+            "own. A number K: each answer sentence's K best, measured by a supersaturated "
+            "design (attribute.mexgen.supersaturated) of `fine_rows` rows in which "
+            "candidates of different answer sentences share columns: up to K·A candidates "
+            "for the same calls."
+        ),
+    )
     fine_context: Literal["candidates", "full"] = Field(
         default="candidates",
         description=(
@@ -292,6 +303,8 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_block_chars must be at least 1 (or None)")
         if self.max_fine_units < 1 or self.keep_blocks < 1 or self.fine_rows < 2:
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
+        if self.fine_per_output is not None and not 1 <= self.fine_per_output < self.fine_rows:
+            raise InvalidInputError("fine_per_output must be between 1 and fine_rows - 1")
         if self.measured_weight < 0:
             raise InvalidInputError("measured_weight must be non-negative")
         if self.screen == "priors" and not self.priors:

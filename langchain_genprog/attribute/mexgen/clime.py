@@ -167,7 +167,7 @@ class CLIME:
             return scores
         x = features[:, active]
         if self.num_nonzeros is None:
-            coef = _weighted_fit(x, target, weights)
+            coef = weighted_fit(x, target, weights)
         else:
             coef = np.column_stack(
                 [self._sparse_fit(x, target[:, j], weights) for j in range(n_outputs)]
@@ -198,11 +198,11 @@ class CLIME:
         if not self.debias:
             out[:] = np.asarray(coef).ravel()
         elif selected.size:
-            out[selected] = _weighted_fit(x[:, selected], y[:, None], weights)[:, 0]
+            out[selected] = weighted_fit(x[:, selected], y[:, None], weights)[:, 0]
         return out
 
 
-def _weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
+def weighted_fit(x: FloatArray, y: FloatArray, weights: FloatArray) -> FloatArray:
     """Coefficients ``(n_features, n_outputs)`` of a weighted least-squares fit with intercept.
 
     The intercept is removed by weighted centering, then ``numpy.linalg.lstsq``
@@ -248,11 +248,7 @@ def _orthogonal_plan(n_units: int, wanted: float, rng: np.random.Generator) -> P
     twice is measured once and weighted twice.
     """
     size = 1 << n_units.bit_length()  # smallest power of two > n_units
-    # Sylvester's construction is one Kronecker product per doubling; scipy's
-    # ``hadamard`` does the same but is not a dependency of the core package.
-    hadamard = np.ones((1, 1), dtype=int)
-    while hadamard.shape[0] < size:
-        hadamard = np.kron(hadamard, np.array([[1, 1], [1, -1]]))
+    hadamard = sylvester_hadamard(size)
     blocks = max(1, round(wanted / size))
     weights: dict[Subset, float] = {}
     for block in range(blocks):
@@ -266,6 +262,18 @@ def _orthogonal_plan(n_units: int, wanted: float, rng: np.random.Generator) -> P
             weights[subset] = weights.get(subset, 0.0) + 1.0
     subsets = sorted(weights, key=lambda s: (len(s), sorted(s)))
     return Plan(tiers=by_size(subsets), weights=weights)
+
+
+def sylvester_hadamard(size: int) -> np.ndarray:
+    """The ``size × size`` Sylvester Hadamard matrix (``size`` a power of two).
+
+    One Kronecker product per doubling; scipy's ``hadamard`` does the same but
+    is not a dependency of the core package.
+    """
+    hadamard = np.ones((1, 1), dtype=int)
+    while hadamard.shape[0] < size:
+        hadamard = np.kron(hadamard, np.array([[1, 1], [1, -1]]))
+    return hadamard
 
 
 def _draw(n_units: int, size: int, wanted: int, rng: np.random.Generator) -> list[Subset]:

@@ -91,6 +91,7 @@ from langchain_genprog.attribute.mexgen.fusion import percentile_ranks, rank_fus
 from langchain_genprog.attribute.mexgen.game import ProgressCallback
 from langchain_genprog.attribute.mexgen.results import Explanation
 from langchain_genprog.attribute.mexgen.scalarizers import FloatArray, Scalarizer
+from langchain_genprog.attribute.mexgen.supersaturated import SupersaturatedDesign
 from langchain_genprog.attribute.mexgen.template import ContextTemplate, PromptRenderer
 from langchain_genprog.attribute.mexgen.units import Segment, Segmenter, Unit, build_units
 from langchain_genprog.errors import BudgetExhaustedError, InvalidInputError
@@ -112,6 +113,9 @@ class CoarseToFineResult:
         pool: Units of the groups kept at the last coarse level (measured
             first when they fit in ``max_fine_units``).
         candidates: Unit indices measured in the fine pass, reading order.
+        owners: With ``per_output``, per candidate the outputs it was picked
+            for (the fine pass measures it for those alone); else empty.
+        affinity: ``(n_candidates, n_outputs)``: the ranking that picked them.
         measured: ``(n_units, n_outputs)`` fine-pass scores; ``nan`` off the candidates.
         fine: The fine pass's explanation (its segment indices are those of
             ``fine_segments``), or ``None`` if no fine pass ran.
@@ -129,6 +133,8 @@ class CoarseToFineResult:
     levels: list[int] = field(default_factory=list)
     pool: list[int] = field(default_factory=list)
     candidates: list[int] = field(default_factory=list)
+    owners: list[set[int]] = field(default_factory=list)
+    affinity: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     measured: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     fine: Explanation | None = None
     fine_segments: list[int] = field(default_factory=list)
@@ -159,6 +165,12 @@ class CoarseToFine:
             their size).
         prior_weight: Weight of each prior against the coarse signal (weight
             1) when ranking candidates.
+        per_output: Candidates per output (``None``: ``max_fine_units`` in all,
+            taken round-robin, each with a column of its own). With a number,
+            each output gets its ``per_output`` best and the fine pass is a
+            :class:`~.supersaturated.SupersaturatedDesign` of ``fine_rows`` rows:
+            units of different outputs share columns, so the candidates may
+            outnumber the rows.
         fine_context: What the fine pass's prompts hold besides the
             candidates: ``"candidates"``, nothing (the shortest prompts);
             ``"full"``, every other sentence too, kept and never removed, so
@@ -182,12 +194,15 @@ class CoarseToFine:
         keep_blocks: int = 3,
         screen_levels: int | None = None,
         prior_weight: float = 1.0,
+        per_output: int | None = None,
         fine_context: Literal["candidates", "full"] = "candidates",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         if max_fine_units < 1 or fine_rows < 2 or keep_blocks < 1:
             raise InvalidInputError("max_fine_units, keep_blocks >= 1 and fine_rows >= 2")
+        if per_output is not None and not 1 <= per_output < fine_rows:
+            raise InvalidInputError("per_output must be between 1 and fine_rows - 1")
         if prior_weight < 0 or (screen_levels is not None and screen_levels < 0):
             raise InvalidInputError("prior_weight must be >= 0 and screen_levels >= 0 (or None)")
         self.scalarizer = scalarizer
@@ -202,6 +217,7 @@ class CoarseToFine:
         self.keep_blocks = keep_blocks
         self.screen_levels = screen_levels
         self.prior_weight = prior_weight
+        self.per_output = per_output
         self.fine_context = fine_context
         self.segmenter = segmenter
         self.on_progress = on_progress
@@ -254,7 +270,9 @@ class CoarseToFine:
         depth = self.screen_levels or (1 if checked else len(units))
         result = self._screen(segments, units, blocks, render, budget, depth, must_include)
         first = [*must_include, *(result.pool if len(result.pool) <= self.max_fine_units else [])]
-        result.candidates = self.candidates(result.screen, checked, first)
+        result.candidates, result.owners, result.affinity = self._pick(
+            result.screen, checked, first
+        )
         self._fine(segments, render, result, budget, started)
         result.seconds = time.perf_counter() - started
         return result
@@ -276,7 +294,7 @@ class CoarseToFine:
             block_gain=np.zeros((0, n_out)),
             screen=np.zeros((len(units), n_out)),
         )
-        result.candidates = self.candidates(None, priors, must_include)
+        result.candidates, result.owners, result.affinity = self._pick(None, priors, must_include)
         self._fine(segments, render, result, self.config.budget or Budget(), started)
         result.seconds = time.perf_counter() - started
         return result
@@ -287,24 +305,41 @@ class CoarseToFine:
         priors: dict[str, FloatArray],
         must_include: Sequence[int],
     ) -> list[int]:
-        """Round-robin over outputs of each output's best units, up to ``max_fine_units``.
+        """The units the fine pass measures, reading order.
 
         ``screen`` (the coarse passes' signal) enters the ranking with weight 1
-        and each prior with ``prior_weight``; ``None``: the priors alone.
+        and each prior with ``prior_weight``; ``None``: the priors alone. Without
+        ``per_output``: round-robin over outputs of each output's best units, up
+        to ``max_fine_units``. With it: each output's ``per_output`` best, and
+        each ``must_include`` unit for the output it ranks best for.
         """
+        return self._pick(screen, priors, must_include)[0]
+
+    def _pick(
+        self,
+        screen: FloatArray | None,
+        priors: dict[str, FloatArray],
+        must_include: Sequence[int],
+    ) -> tuple[list[int], list[set[int]], FloatArray]:
+        """Candidates, their owners (empty without ``per_output``) and the ranking's rows."""
         coarse = {} if screen is None else {"coarse": screen}
         signals = {**coarse, **priors}
         weights = {"coarse": 1.0, **dict.fromkeys(priors, self.prior_weight)}
         ranking = rank_fusion(signals, weights)
         n_units = ranking.shape[0]
-        chosen: dict[int, None] = dict.fromkeys(i for i in must_include if 0 <= i < n_units)
+        wanted = [i for i in must_include if 0 <= i < n_units]
         orders = [np.argsort(-ranking[:, j], kind="stable") for j in range(ranking.shape[1])]
+        if self.per_output is not None:
+            owners = _owners(ranking, orders, wanted, self.per_output)
+            chosen = sorted(owners)
+            return chosen, [owners[i] for i in chosen], ranking[chosen]
+        picked: dict[int, None] = dict.fromkeys(wanted)
         for position in range(n_units):
             for order in orders:
-                if len(chosen) >= self.max_fine_units:
-                    return sorted(chosen)
-                chosen.setdefault(int(order[position]), None)
-        return sorted(chosen)
+                if len(picked) >= self.max_fine_units:
+                    return sorted(picked), [], ranking[sorted(picked)]
+                picked.setdefault(int(order[position]), None)
+        return sorted(picked), [], ranking[sorted(picked)]
 
     def _screen(
         self,
@@ -382,9 +417,13 @@ class CoarseToFine:
         seconds = None
         if budget.max_seconds is not None:
             seconds = max(1e-3, budget.max_seconds - (time.perf_counter() - started))
+        method: CLIME | SupersaturatedDesign
+        if self.per_output is not None:
+            method = SupersaturatedDesign(result.owners, result.affinity, rows=self.fine_rows)
+        else:
+            method = CLIME(sampling="orthogonal", oversampling=self.fine_rows / len(keep))
         fine_config = self.config.replace(
-            method=CLIME(sampling="orthogonal", oversampling=self.fine_rows / len(keep)),
-            budget=Budget(max_calls=remaining, max_seconds=seconds),
+            method=method, budget=Budget(max_calls=remaining, max_seconds=seconds)
         )
 
         def progress(done: int, total: int) -> None:
@@ -404,6 +443,31 @@ class CoarseToFine:
         result.fine_segments = index
         result.model_calls = coarse + fine.model_calls
         result.complete = result.complete and fine.complete
+
+
+def _owners(
+    ranking: FloatArray, orders: Sequence[np.ndarray], wanted: Sequence[int], per_output: int
+) -> dict[int, set[int]]:
+    """Unit to the outputs it is a candidate of: each output's ``per_output`` best.
+
+    A ``wanted`` unit goes first to the output it ranks best for among those
+    with room left, so no output owns more than ``per_output`` units.
+    """
+    owners: dict[int, set[int]] = {}
+    load = [0] * ranking.shape[1]
+    for i in wanted:
+        room = [j for j in np.argsort(-ranking[i], kind="stable") if load[j] < per_output]
+        j = int(room[0]) if room else int(np.argmax(ranking[i]))
+        owners.setdefault(i, set()).add(j)
+        load[j] += 1
+    for j, order in enumerate(orders):
+        for i in order:
+            if load[j] >= per_output:
+                break
+            if j not in owners.setdefault(int(i), set()):
+                owners[int(i)].add(j)
+                load[j] += 1
+    return {i: o for i, o in owners.items() if o}
 
 
 def _kept_groups(
