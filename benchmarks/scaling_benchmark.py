@@ -75,8 +75,8 @@ METHODS = (
     "c2f",
     "c2f-blocks",
     "c2f-full",
-    "c2f-ss",
-    "c2f-ss-full",
+    "c2f-ss8",
+    "c2f-ss8-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -127,10 +127,11 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         options = {"screen": "blocks"}
     elif name == "c2f-full":
         options = {"fine_context": "full"}
-    elif name == "c2f-ss":
-        options = {"fine_per_output": 4}
-    elif name == "c2f-ss-full":
-        options = {"fine_per_output": 4, "fine_context": "full"}
+    elif name.startswith("c2f-ss"):  # c2f-ss<K>[-full]
+        per_output = int(name.removeprefix("c2f-ss").removesuffix("-full"))
+        options = {"fine_per_output": per_output}
+        if name.endswith("-full"):
+            options["fine_context"] = "full"
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:

@@ -165,9 +165,11 @@ class CoarseToFine:
             their size).
         prior_weight: Weight of each prior against the coarse signal (weight
             1) when ranking candidates.
-        per_output: Candidates per output (``None``: ``max_fine_units`` in all,
-            taken round-robin, each with a column of its own). With a number,
-            each output gets its ``per_output`` best and the fine pass is a
+        per_output: Candidates per output at least (``None``: ``max_fine_units``
+            in all, taken round-robin, each with a column of its own). With a
+            number ``K``, each output gets its ``max(K, (R - 1) // A)`` best (``R``
+            the design's rows, ``A`` the outputs: a few outputs share the
+            columns out, many get ``K`` each) and the fine pass is a
             :class:`~.supersaturated.SupersaturatedDesign` of ``fine_rows`` rows:
             units of different outputs share columns, so the candidates may
             outnumber the rows.
@@ -310,8 +312,9 @@ class CoarseToFine:
         ``screen`` (the coarse passes' signal) enters the ranking with weight 1
         and each prior with ``prior_weight``; ``None``: the priors alone. Without
         ``per_output``: round-robin over outputs of each output's best units, up
-        to ``max_fine_units``. With it: each output's ``per_output`` best, and
-        each ``must_include`` unit for the output it ranks best for.
+        to ``max_fine_units``. With it: each output's best (``per_output``, or
+        more when few outputs share the columns), and each ``must_include``
+        unit for the output it ranks best for.
         """
         return self._pick(screen, priors, must_include)[0]
 
@@ -330,7 +333,9 @@ class CoarseToFine:
         wanted = [i for i in must_include if 0 <= i < n_units]
         orders = [np.argsort(-ranking[:, j], kind="stable") for j in range(ranking.shape[1])]
         if self.per_output is not None:
-            owners = _owners(ranking, orders, wanted, self.per_output)
+            columns = (1 << (self.fine_rows.bit_length() - 1)) - 1
+            per = max(self.per_output, columns // ranking.shape[1])
+            owners = _owners(ranking, orders, wanted, per)
             chosen = sorted(owners)
             return chosen, [owners[i] for i in chosen], ranking[chosen]
         picked: dict[int, None] = dict.fromkeys(wanted)

@@ -8,18 +8,20 @@ column of a Hadamard matrix of its own, so ``R`` rows measure at most
 answer sentence, and the measurement can only reorder what the cheap priors
 already put first.
 
-This design lets units **share a column** when no output has both as a
-candidate (a *supersaturated* design: more factors than runs). Each output
-``j`` owns a few units (its best by the priors); the owned units of one
-output get distinct columns, so output ``j``'s regression on its own units
-(least squares with an intercept, the other units left out) sees orthogonal
-regressors and every other column is orthogonal to them too. What it cannot
-tell apart is a unit it owns and the units of other outputs that share that
-unit's column: their effects *on output j* add up in the estimate. Columns
-are therefore shared by units with the lowest prior affinity to each
-other's outputs (greedy, the most-owned units first), so what is aliased is
-what the priors call irrelevant to the output. A unit's score for an output
-that does not own it is ``nan`` (not measured).
+This design lets units **share a column** when no output picked both (a
+*supersaturated* design: more factors than runs). Each output ``j`` picks a
+few units (its best by the priors); the picks of one output get distinct
+columns. Units of a column are removed together, so one least-squares fit
+(with an intercept) gives an effect per column and output, and output ``j``
+reads each column as one unit: its own pick there, or else the column's unit
+its prior ranks highest. So every output is measured on every column — its
+own picks, plus the best of the other outputs' picks — as with a column per
+unit, while the candidates outnumber the rows. What a column cannot tell
+apart is its units' effects on one output: they add up in the estimate.
+Columns are therefore shared by units with the lowest prior affinity to each
+other's outputs (greedy, the most-picked units first), so what is aliased is
+what the priors call irrelevant to the output. Units an output does not read
+stay ``nan`` for it (not measured).
 
 ``R`` rows (a power of two) give ``R - 1`` columns. One block, no
 fold-over: with columns shared, more columns (less aliasing) buy more than
@@ -75,16 +77,18 @@ class SupersaturatedDesign:
         if most > self.size - 1:
             msg = f"an output owns {most} units; {self.size} rows give {self.size - 1} columns"
             raise InvalidInputError(msg)
-        self.columns = assign_columns(self.owners, affinity, self.size - 1)
+        self.columns, self.measured_for = assign_columns(self.owners, affinity, self.size - 1)
 
     def plan(self, n_units: int, rng: np.random.Generator) -> Plan:
         """The Hadamard rows, unit ``u`` removed where its column is -1."""
         if n_units != len(self.owners):
             raise InvalidInputError(f"the design has {len(self.owners)} units, not {n_units}")
-        design = sylvester_hadamard(self.size)[:, [1 + c for c in self.columns]]
+        hadamard = sylvester_hadamard(self.size)
+        placed = [u for u, c in enumerate(self.columns) if c >= 0]
+        design = hadamard[:, [1 + self.columns[u] for u in placed]]
         weights: dict[frozenset[int], float] = {}
         for row in design:
-            subset = frozenset(np.flatnonzero(row == -1).tolist())
+            subset = frozenset(placed[k] for k in np.flatnonzero(row == -1))
             weights[subset] = weights.get(subset, 0.0) + 1.0
         subsets = sorted(weights, key=lambda s: (len(s), sorted(s)))
         return Plan(tiers=by_size(subsets), weights=weights)
@@ -92,54 +96,73 @@ class SupersaturatedDesign:
     def estimate(
         self, n_units: int, n_outputs: int, observations: Observations, plan: Plan
     ) -> FloatArray:
-        """Per output, least squares on its own units; ``nan`` for the units it does not own."""
+        """One fit over the columns; each output reads each column as one unit.
+
+        The units of a column are removed together, so the data know columns,
+        not units: output ``j`` reads a column as the unit it picked there,
+        or, if it picked none, as the column's unit its prior ranks highest.
+        Every other unit of the column stays ``nan`` for ``j``.
+        """
         scores = nan_scores(n_units, n_outputs)
         subsets = sorted(observations, key=lambda s: (len(s), sorted(s)))
-        if len(subsets) < 2:
+        used = sorted({c for c in self.columns if c >= 0})
+        if len(subsets) < 2 or not used:
             return scores
-        features = np.zeros((len(subsets), n_units))
-        for row, subset in enumerate(subsets):
-            features[row, list(subset)] = 1.0
+        first = {c: self.columns.index(c) for c in used}
+        features = np.array([[float(first[c] in s) for c in used] for s in subsets])
         target = np.vstack([observations[s] for s in subsets])
         weights = np.array([plan.weights.get(s, 1.0) for s in subsets])
-        for j in range(n_outputs):
-            own = [u for u in range(n_units) if j in self.owners[u]]
-            if own:
-                coef = weighted_fit(features[:, own], target[:, [j]], weights)
-                scores[own, j] = -coef[:, 0]  # features mark removal
+        coef = weighted_fit(features, target, weights)
+        for k, c in enumerate(used):
+            members = [u for u, col in enumerate(self.columns) if col == c]
+            for j in range(n_outputs):
+                scores[self._reader(members, j), j] = -coef[k, j]  # features mark removal
         return scores
 
+    def _reader(self, members: Sequence[int], output: int) -> int:
+        """The unit ``output`` reads a column as: its own pick there, else its most relevant."""
+        for u in members:
+            if output in self.measured_for[u]:
+                return u
+        return max(members, key=lambda u: (self.affinity[u, output], -u))
 
-def assign_columns(owners: Sequence[set[int]], affinity: FloatArray, n_columns: int) -> list[int]:
+
+def assign_columns(
+    owners: Sequence[set[int]], affinity: FloatArray, n_columns: int
+) -> tuple[list[int], list[set[int]]]:
     """A column per unit; units sharing an owner never share a column.
 
     Units are placed most-owned first (ties: most relevant first) in the
     allowed column whose units are least relevant to the unit's outputs and
     the least relevant the other way round; an empty column costs nothing.
+    A unit that finds no allowed column (its outputs' other units use every
+    one) takes the column where the fewest of its outputs clash, and is
+    measured for the others only; for none, it gets column ``-1`` (never
+    removed, not measured). Either is rare: it takes a unit owned by several
+    outputs that together own more units than there are columns.
 
-    Raises:
-        InvalidInputError: If a unit finds no allowed column (its outputs'
-            units already use every column).
+    Returns:
+        The column of each unit, and the outputs each unit is measured for.
     """
     n_units = len(owners)
+    kept = [set(o) for o in owners]
     best = np.array([max(affinity[u, j] for j in owners[u]) for u in range(n_units)])
     order = sorted(range(n_units), key=lambda u: (-len(owners[u]), -best[u], u))
     members: list[list[int]] = [[] for _ in range(n_columns)]
     column = [-1] * n_units
     for u in order:
-        costs = []
+        options = []
         for c in range(n_columns):
-            if any(owners[u] & owners[v] for v in members[c]):
-                continue
+            clash = {j for v in members[c] for j in kept[u] & kept[v]}
             cost = sum(
-                sum(affinity[v, j] for j in owners[u]) + sum(affinity[u, j] for j in owners[v])
+                sum(affinity[v, j] for j in kept[u]) + sum(affinity[u, j] for j in kept[v])
                 for v in members[c]
             )
-            costs.append((cost, len(members[c]), c))
-        if not costs:
-            msg = f"unit {u}: its outputs' other units use all {n_columns} columns"
-            raise InvalidInputError(msg)
-        chosen = min(costs)[2]
+            options.append((len(clash), cost, len(members[c]), c, clash))
+        n_clash, _, _, chosen, clash = min(options, key=lambda o: o[:4])
+        kept[u] -= clash
+        if n_clash and not kept[u]:
+            continue  # every output of u clashes everywhere: u is left out
         members[chosen].append(u)
         column[u] = chosen
-    return column
+    return column, kept

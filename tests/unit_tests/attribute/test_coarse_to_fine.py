@@ -272,3 +272,66 @@ def test_logistic_fusion_learns_which_signal_predicts_the_label() -> None:
     prob = logistic_fusion(feats[0], weights)
     assert prob.shape == (30, 2)
     assert prob[feats[0]["good"] > 0.9].min() > prob[feats[0]["good"] < 0.3].max()
+
+
+def separable_game(n: int, n_outputs: int, seed: int) -> tuple[np.ndarray, dict[int, set[int]]]:
+    """Each output depends on three units of its own (no unit matters to two outputs)."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((n, n_outputs))
+    picks = rng.choice(n, size=3 * n_outputs, replace=False)
+    important = {j: {int(i) for i in picks[3 * j : 3 * j + 3]} for j in range(n_outputs)}
+    for j, units in important.items():
+        weights[sorted(units), j] = [3.0, 2.0, 1.5]
+    return weights, important
+
+
+def test_per_output_measures_more_candidates_than_rows() -> None:
+    """Ten outputs, four candidates each: 40 candidates in 16 calls, values exact."""
+    n, n_outputs = 400, 10
+    weights, important = separable_game(n, n_outputs, seed=11)
+    game = UnitGame(weights)
+    result = engine(game, screen_levels=0, per_output=4).explain(
+        segments(n), priors={"lexical": noisy_prior(weights, important, seed=3)}
+    )
+    assert game.calls == result.model_calls == 16
+    assert len(result.candidates) > 15
+    assert all(len(owned) >= 1 for owned in result.owners)
+    for j, units in important.items():
+        assert top(result.measured, j, 3) == units
+        for i in units:
+            assert result.measured[i, j] == pytest.approx(weights[i, j], abs=1e-9)
+        # each output reads the 15 columns as 15 units (its picks first), the rest nan
+        assert (~np.isnan(result.measured[:, j])).sum() == 15
+        picked = [i for i, owned in zip(result.candidates, result.owners) if j in owned]
+        assert not np.isnan(result.measured[picked, j]).any()
+
+
+def test_per_output_widens_to_the_columns_when_outputs_are_few() -> None:
+    weights, important = hidden_game(300, seed=12, n_outputs=1)
+    result = engine(UnitGame(weights), screen_levels=0, per_output=4).explain(
+        segments(300), priors={"lexical": noisy_prior(weights, important, seed=4)}
+    )
+    assert len(result.candidates) == 15  # (16 - 1) // 1 output, not 4
+    assert top(result.measured, 0, 3) == important[0]
+    with pytest.raises(InvalidInputError, match="per_output"):
+        CoarseToFine(UnitGame(weights), per_output=16)
+
+
+def test_full_context_measures_candidates_next_to_the_rest() -> None:
+    """``a`` (a candidate) and ``b`` (not one) say the same: only with ``b`` present is ``a`` free."""
+    n = 60
+    weights = np.zeros((n, 1))
+    a, b = 10, 50
+    weights[[a, b], 0] = 2.0
+    pairs = [(a, b, 0, -2.0)]  # v = 2 if a or b is present
+    prior = np.linspace(1.0, 0.0, n)[:, None]  # ranks a among the candidates, b far below
+    alone = UnitGame(weights, pairs)
+    short = engine(alone, screen_levels=0).explain(segments(n), priors={"lexical": prior})
+    full_game = UnitGame(weights, pairs)
+    full = engine(full_game, screen_levels=0, fine_context="full").explain(
+        segments(n), priors={"lexical": prior}
+    )
+    assert b not in full.candidates and a in full.candidates
+    assert alone.longest <= 15 and full_game.longest == n
+    assert short.measured[a, 0] == pytest.approx(2.0)
+    assert full.measured[a, 0] == pytest.approx(0.0)
