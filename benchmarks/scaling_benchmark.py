@@ -74,9 +74,7 @@ METHODS = (
     "emb-cosine",
     "c2f",
     "c2f-blocks",
-    "c2f-full",
     "c2f-ss8",
-    "c2f-ss8-full",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -125,13 +123,8 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         options: dict[str, Any] = {}  # the default as it ships: scheme="auto", sentences
     elif name == "c2f-blocks":
         options = {"screen": "blocks"}
-    elif name == "c2f-full":
-        options = {"fine_context": "full"}
-    elif name.startswith("c2f-ss"):  # c2f-ss<K>[-full]
-        per_output = int(name.removeprefix("c2f-ss").removesuffix("-full"))
-        options = {"fine_per_output": per_output}
-        if name.endswith("-full"):
-            options["fine_context"] = "full"
+    elif name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
+        options = {"fine_per_output": int(name.removeprefix("c2f-ss"))}
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:
@@ -184,6 +177,7 @@ def c2f_details(run, segments) -> dict[str, Any]:
         "measured": np.where(np.isnan(run.measured), None, run.measured).T.tolist(),
         "screen": run.screen.T.tolist(),
         "candidates": [source[i] for i in run.candidates],
+        "owners": [sorted(o) for o in run.owners],  # per candidate; empty for round-robin
         "coarse_calls": run.coarse_calls,
         "levels": run.levels,
     }

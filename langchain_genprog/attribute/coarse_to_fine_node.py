@@ -81,7 +81,6 @@ def attribute_coarse_to_fine(
         keep_blocks=config.keep_blocks,
         screen_levels=screen_levels(config.screen, bool(priors)),
         per_output=config.fine_per_output,
-        fine_context=config.fine_context,
         segmenter=attributor.segmenter,
         on_progress=attributor.on_progress,
     )

@@ -210,15 +210,6 @@ class MExGenAttributorConfig(MExGenConfig):
             "for the same calls."
         ),
     )
-    fine_context: Literal["candidates", "full"] = Field(
-        default="candidates",
-        description=(
-            "Coarse-to-fine: what the fine pass's prompts hold besides the candidates. "
-            "'candidates': nothing (prompts of at most `max_fine_units` sentences); 'full': "
-            "every other sentence too, never removed, so a candidate is measured where the "
-            "answer was written from (fine_rows calls over the whole input)."
-        ),
-    )
     keep_blocks: int = Field(
         default=3,
         description="Coarse-to-fine: per answer sentence, blocks kept at a deeper coarse level.",

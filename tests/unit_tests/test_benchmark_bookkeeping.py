@@ -308,3 +308,18 @@ def test_wall_ratio_lines_name_every_example_above_the_limit() -> None:
     (line, _) = wall_ratio_lines(examples, runs)
     assert "on the 2 examples" in line and "largest **0.60** (N = 20)" in line
     assert "above 0.5: 0.60 (tokens 0.40) at N = 20." in line
+
+
+def test_recall_counts_a_link_only_where_its_answer_sentence_was_measured() -> None:
+    from benchmarks.scaling_report import recall_lines
+
+    # a supersaturated run: sentence 0 read S0, S1; sentence 1 read S1, S2 (S2 shares S0's column)
+    info = {
+        "unit_source": [0, 1, 2],
+        "candidates": [0, 1, 2],
+        "measured": [[0.4, 0.1, None], [None, 0.3, 0.2]],
+    }
+    examples = {"a": {"gold": [[2], [2]]}}
+    (line, _) = recall_lines(examples, {"a": {"c2f-ss8": {"c2f": info}}}, "c2f-ss8")
+    assert "**0.500** (1/2" in line  # S2 is a candidate, but sentence 0 never read it
+    assert recall_lines(examples, {"a": {}}, "c2f-ss8") == []

@@ -78,7 +78,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import isqrt
-from typing import Literal
 
 import numpy as np
 
@@ -173,10 +172,6 @@ class CoarseToFine:
             :class:`~.supersaturated.SupersaturatedDesign` of ``fine_rows`` rows:
             units of different outputs share columns, so the candidates may
             outnumber the rows.
-        fine_context: What the fine pass's prompts hold besides the
-            candidates: ``"candidates"``, nothing (the shortest prompts);
-            ``"full"``, every other sentence too, kept and never removed, so
-            each candidate is measured where the answer was written from.
         segmenter: Phrase segmenter, for a phrase level.
         on_progress: ``on_progress(done, total)`` after each batch.
 
@@ -197,7 +192,6 @@ class CoarseToFine:
         screen_levels: int | None = None,
         prior_weight: float = 1.0,
         per_output: int | None = None,
-        fine_context: Literal["candidates", "full"] = "candidates",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
@@ -220,7 +214,6 @@ class CoarseToFine:
         self.screen_levels = screen_levels
         self.prior_weight = prior_weight
         self.per_output = per_output
-        self.fine_context = fine_context
         self.segmenter = segmenter
         self.on_progress = on_progress
 
@@ -411,12 +404,7 @@ class CoarseToFine:
         n_out = self.scalarizer.n_outputs
         result.measured = np.full((len(result.units), n_out), np.nan)
         keep = {result.units[i].spans[0][0] for i in result.candidates}
-        if self.fine_context == "full":
-            index = list(range(len(segments)))
-            fine_segments = [_pin(s) if i not in keep else s for i, s in enumerate(segments)]
-        else:
-            index = _kept_segments(segments, keep)
-            fine_segments = [segments[i] for i in index]
+        index = _kept_segments(segments, keep)
         coarse = result.coarse_calls
         remaining = None if budget.max_calls is None else budget.max_calls - coarse
         seconds = None
@@ -438,7 +426,7 @@ class CoarseToFine:
         engine = MExGen(
             self.scalarizer, fine_config, segmenter=self.segmenter, on_progress=progress
         )
-        fine = engine.explain(fine_segments, render)
+        fine = engine.explain([segments[i] for i in index], render)
         unit_of = {result.units[i].spans[0][0]: i for i in result.candidates}
         for unit in fine.levels[0].units:
             original = index[unit.segment]
@@ -540,11 +528,6 @@ def _kept_segments(segments: Sequence[Segment], keep: set[int]) -> list[int]:
                 header_used = True
             out.append(i)
     return out
-
-
-def _pin(segment: Segment) -> Segment:
-    """``segment`` as fixed context: in every prompt, never removed nor attributed to."""
-    return segment if segment.fixed else segment.model_copy(update={"fixed": True})
 
 
 def _subprompt(

@@ -42,7 +42,9 @@ def test_recovers_each_outputs_values_from_fewer_rows_than_units() -> None:
 def test_units_of_one_output_never_share_a_column() -> None:
     rng = np.random.default_rng(1)
     n_units, n_outputs = 40, 12
-    owners = [{int(j) for j in rng.choice(n_outputs, size=2, replace=False)} for _ in range(n_units)]
+    owners = [
+        {int(j) for j in rng.choice(n_outputs, size=2, replace=False)} for _ in range(n_units)
+    ]
     columns, measured_for = assign_columns(owners, rng.random((n_units, n_outputs)), 15)
     for u in range(n_units):
         for v in range(u + 1, n_units):
@@ -78,7 +80,7 @@ def test_an_alias_biases_only_the_output_that_owns_the_column() -> None:
 def test_a_unit_that_finds_no_column_is_measured_for_fewer_outputs() -> None:
     """Four units clashing pairwise need four columns; with three one output drops a unit."""
     owners = [{0, 1}, {0, 2}, {1, 2}, {0, 1, 2}]
-    columns, measured_for = assign_columns(owners, np.ones((4, 3)), 3)
+    _, measured_for = assign_columns(owners, np.ones((4, 3)), 3)
     dropped = [(u, owners[u] - measured_for[u]) for u in range(4) if measured_for[u] != owners[u]]
     assert len(dropped) == 1 and len(dropped[0][1]) == 1
     design = SupersaturatedDesign(owners, np.ones((4, 3)), rows=4)
