@@ -17,14 +17,21 @@ every prompt short:
    ``B + 1`` calls, and every source token is read once.
 2. **Candidates.** Per output, sentences are ranked by the rank average of
    their block's gain and of the cheap priors the caller passes (word
-   overlap, embedding cosine, the program's leaves), and taken round-robin
-   over outputs up to ``max_fine_units``; ``must_include`` (program leaves)
-   first.
+   overlap, embedding cosine, the program's leaves). Either taken
+   round-robin over outputs up to ``max_fine_units`` (one design column
+   each), or, with ``per_output=K``, each output's ``K`` best (more when
+   few outputs share the ``R - 1`` columns); ``must_include`` (program
+   leaves) first.
 3. **Fine pass (fixed design).** The flat engine runs on the candidates
    alone (the rest of the input is left out of the prompt, as AttriBoT
-   prunes to its top paragraphs): C-LIME on an orthogonal fold-over design
-   of ``fine_rows`` rows whatever the number of candidates, then, only if the
-   levels ask for it, LOO over the phrases of the best sentences.
+   prunes to its top paragraphs): C-LIME on an orthogonal design of
+   ``fine_rows`` rows whatever the number of candidates — one column per
+   candidate, or with ``per_output`` a
+   :class:`~.supersaturated.SupersaturatedDesign` in which candidates of
+   different outputs share columns, so ``K·A`` candidates fit ``R`` rows
+   and each output is measured on ``R - 1`` of them, its own ``K`` first —
+   then, only if the levels ask for it, LOO over the phrases of the best
+   sentences.
 
 **Priors alone** (``screen_levels=0``). On the full-size run (issue 10) the
 block gains did not add to the priors' candidate recall: of the gold links,
@@ -59,9 +66,10 @@ of a pass, only the number of groups a deeper coarse level keeps):
   each further coarse level adds at most ``keep_blocks·A·(g^½ + 1)`` calls for kept groups of ``g``
   sentences (``g = sqrt(N)``, then ``N^¼`` ...), so ``O(sqrt N + A·N^¼·log log N)``;
 * tokens ≈ ``T_src + (B + 1)·(T_fixed + T_ans) + R·(d·t_sent + T_fixed +
-  T_ans)`` with ``d ≤ max_fine_units``: the source is read once, and only
-  the fine pass repeats a (short) context; the scorer's prefix-KV reuse
-  saves the fine rows' shared prefixes on top.
+  T_ans)`` with ``d ≤ max_fine_units`` candidates (``d ≤ K·A`` with
+  ``per_output``): the source is read once, and only the fine pass repeats a
+  (short) context; the scorer's prefix-KV reuse saves the fine rows' shared
+  prefixes on top.
 * the longest prompt is one block or the candidates, never the whole input.
 
 With blocks, the budget's ``max_calls`` must cover the coarse pass (``B + 1`` calls):
