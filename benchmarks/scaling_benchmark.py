@@ -6,12 +6,19 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 
 * ``c2f`` - ``MExGenAttributor()`` as it ships (``scheme="auto"``, sentences):
   coarse-to-fine above 9 citable sentences (the lexical + embedding priors
-  pick up to 15 candidates, a 16-row orthogonal design measures them, rank
-  fusion of the measurement and the priors) - every MDS topic but one and
-  all but two LFQA questions - and the flat C-LIME design at or below 9
-  (those rows carry no coarse-to-fine details, so the re-rankings below
-  skip them).
-* ``c2f-blocks`` - the default until session 21 (``screen="blocks"``): blocks
+  pick each answer sentence's 8 best, ``fine_per_output=8``; a 16-row
+  supersaturated design measures them, candidates of different answer
+  sentences sharing columns; rank fusion of the measurement and the priors)
+  - every MDS topic but one and all but two LFQA questions - and the flat
+  C-LIME design at or below 9 (those rows carry no coarse-to-fine details,
+  so the re-rankings below skip them).
+* ``c2f-rr`` - the default until session 22 (``fine_per_output=None``): 15
+  candidates round-robin over the answer sentences, a column each. Its rows
+  were measured as ``c2f`` and relabelled when the default changed (the flat
+  rows at N <= 9 count for both).
+* ``c2f-ss<K>`` - the supersaturated design with ``fine_per_output=K``.
+* ``c2f-blocks`` - the default until session 21 (``screen="blocks"``,
+  round-robin candidates): blocks
   of ``ceil(sqrt(N))`` sentences are also scored alone (``sqrt(N) + 1``
   calls) and their gains join the priors in picking the candidates.
   ``c2f-measured`` and ``c2f-logit`` are *the same run* ranked differently:
@@ -73,6 +80,7 @@ METHODS = (
     "lexical-overlap",
     "emb-cosine",
     "c2f",
+    "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
     "c2f-wide",
@@ -121,8 +129,10 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
     common_prompt = {"with_documents": False, "template": ab.peer_template(query)}
     if name == "c2f":
         options: dict[str, Any] = {}  # the default as it ships: scheme="auto", sentences
+    elif name == "c2f-rr":
+        options = {"fine_per_output": None}
     elif name == "c2f-blocks":
-        options = {"screen": "blocks"}
+        options = {"screen": "blocks", "fine_per_output": None}
     elif name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
         options = {"fine_per_output": int(name.removeprefix("c2f-ss"))}
     elif name == "c2f-wide":
@@ -193,7 +203,8 @@ def wide_options(n_answer: int) -> dict[str, Any]:
     units = min(31, max(15, 3 * n_answer))
     return {
         "scheme": "coarse-to-fine",
-        "screen": "blocks",  # as its one measured row ran
+        "screen": "blocks",  # as its one measured row ran (round-robin)
+        "fine_per_output": None,
         "max_fine_units": units,
         "fine_rows": 16 if units <= 15 else 32,
     }

@@ -31,6 +31,7 @@ ORDER = (
     "c2f",
     "c2f-measured",
     "c2f-logit",
+    "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
     "c2f-wide",

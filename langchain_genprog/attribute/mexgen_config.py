@@ -185,8 +185,8 @@ class MExGenAttributorConfig(MExGenConfig):
     max_fine_units: int = Field(
         default=15,
         description=(
-            "Coarse-to-fine: sentences measured by the fine design (15 fit one Hadamard "
-            "block of 16 rows)."
+            "Coarse-to-fine with `fine_per_output=None`: sentences measured by the fine design "
+            "(15 fit one Hadamard block of 16 rows)."
         ),
     )
     fine_rows: int = Field(
@@ -200,14 +200,16 @@ class MExGenAttributorConfig(MExGenConfig):
         ),
     )
     fine_per_output: int | None = Field(
-        default=None,
+        default=8,
         description=(
-            "Coarse-to-fine: candidates per answer sentence. None: `max_fine_units` in all, "
-            "round-robin over the answer sentences, each with a column of the design of its "
-            "own. A number K: each answer sentence's K best, measured by a supersaturated "
-            "design (attribute.mexgen.supersaturated) of `fine_rows` rows in which "
-            "candidates of different answer sentences share columns: up to K·A candidates "
-            "for the same calls."
+            "Coarse-to-fine: candidates per answer sentence. K (default 8): each answer "
+            "sentence's K best by the priors, measured by a supersaturated design "
+            "(attribute.mexgen.supersaturated) of `fine_rows` rows in which candidates of "
+            "different answer sentences share columns — up to K·A candidates for the same "
+            "calls, each answer sentence measured on fine_rows - 1 of them, its own K first; "
+            "columns its picks leave free are filled round-robin. None: `max_fine_units` in "
+            "all, round-robin over the answer sentences, a column each (the default until "
+            "the supersaturated design: on 8-sentence answers that is about two per sentence)."
         ),
     )
     keep_blocks: int = Field(

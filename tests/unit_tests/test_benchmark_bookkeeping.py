@@ -232,6 +232,7 @@ def test_wide_variant_grows_candidates_with_the_answer_and_is_a_valid_config() -
     assert wide_options(8) == {
         "scheme": "coarse-to-fine",
         "screen": "blocks",
+        "fine_per_output": None,
         "max_fine_units": 24,
         "fine_rows": 32,
     }

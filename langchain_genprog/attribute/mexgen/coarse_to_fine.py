@@ -19,9 +19,9 @@ every prompt short:
    their block's gain and of the cheap priors the caller passes (word
    overlap, embedding cosine, the program's leaves). Either taken
    round-robin over outputs up to ``max_fine_units`` (one design column
-   each), or, with ``per_output=K``, each output's ``K`` best (more when
-   few outputs share the ``R - 1`` columns); ``must_include`` (program
-   leaves) first.
+   each), or, with ``per_output=K``, each output's ``K`` best (topped up
+   round-robin while fewer than the ``R - 1`` columns);
+   ``must_include`` (program leaves) first.
 3. **Fine pass (fixed design).** The flat engine runs on the candidates
    alone (the rest of the input is left out of the prompt, as AttriBoT
    prunes to its top paragraphs): C-LIME on an orthogonal design of
@@ -172,11 +172,10 @@ class CoarseToFine:
             their size).
         prior_weight: Weight of each prior against the coarse signal (weight
             1) when ranking candidates.
-        per_output: Candidates per output at least (``None``: ``max_fine_units``
-            in all, taken round-robin, each with a column of its own). With a
-            number ``K``, each output gets its ``max(K, (R - 1) // A)`` best (``R``
-            the design's rows, ``A`` the outputs: a few outputs share the
-            columns out, many get ``K`` each) and the fine pass is a
+        per_output: Candidates per output (``None``: ``max_fine_units`` in all,
+            taken round-robin, each with a column of its own). With a number
+            ``K``, each output gets its ``K`` best (columns left free are
+            filled round-robin) and the fine pass is a
             :class:`~.supersaturated.SupersaturatedDesign` of ``fine_rows`` rows:
             units of different outputs share columns, so the candidates may
             outnumber the rows.
@@ -313,9 +312,9 @@ class CoarseToFine:
         ``screen`` (the coarse passes' signal) enters the ranking with weight 1
         and each prior with ``prior_weight``; ``None``: the priors alone. Without
         ``per_output``: round-robin over outputs of each output's best units, up
-        to ``max_fine_units``. With it: each output's best (``per_output``, or
-        more when few outputs share the columns), and each ``must_include``
-        unit for the output it ranks best for.
+        to ``max_fine_units``. With it: each output's ``per_output`` best, each
+        ``must_include`` unit for the output it ranks best for, and, while the
+        design has columns to spare, more round-robin.
         """
         return self._pick(screen, priors, must_include)[0]
 
@@ -335,8 +334,7 @@ class CoarseToFine:
         orders = [np.argsort(-ranking[:, j], kind="stable") for j in range(ranking.shape[1])]
         if self.per_output is not None:
             columns = (1 << (self.fine_rows.bit_length() - 1)) - 1
-            per = max(self.per_output, columns // ranking.shape[1])
-            owners = _owners(ranking, orders, wanted, per)
+            owners = _owners(ranking, orders, wanted, self.per_output, columns)
             chosen = sorted(owners)
             return chosen, [owners[i] for i in chosen], ranking[chosen]
         picked: dict[int, None] = dict.fromkeys(wanted)
@@ -447,12 +445,20 @@ class CoarseToFine:
 
 
 def _owners(
-    ranking: FloatArray, orders: Sequence[np.ndarray], wanted: Sequence[int], per_output: int
+    ranking: FloatArray,
+    orders: Sequence[np.ndarray],
+    wanted: Sequence[int],
+    per_output: int,
+    columns: int,
 ) -> dict[int, set[int]]:
     """Unit to the outputs it is a candidate of: each output's ``per_output`` best.
 
     A ``wanted`` unit goes first to the output it ranks best for among those
-    with room left, so no output owns more than ``per_output`` units.
+    with room left, so no output owns more than ``per_output`` units. When
+    the outputs' picks overlap so much that they leave columns free (one or
+    two outputs, or outputs about the same sources), the free columns are
+    filled round-robin with each output's next best: a free column is a
+    measurement paid for anyway.
     """
     owners: dict[int, set[int]] = {}
     load = [0] * ranking.shape[1]
@@ -468,7 +474,13 @@ def _owners(
             if j not in owners.setdefault(int(i), set()):
                 owners[int(i)].add(j)
                 load[j] += 1
-    return {i: o for i, o in owners.items() if o}
+    owners = {i: o for i, o in owners.items() if o}
+    for position in range(ranking.shape[0]):
+        for j, order in enumerate(orders):
+            if len(owners) >= columns:
+                return owners
+            owners.setdefault(int(order[position]), {j})
+    return owners
 
 
 def _kept_groups(

@@ -25,7 +25,9 @@ stay ``nan`` for it (not measured).
 
 ``R`` rows (a power of two) give ``R - 1`` columns. One block, no
 fold-over: with columns shared, more columns (less aliasing) buy more than
-the fold-over's freedom from pairwise interactions would.
+the fold-over's freedom from pairwise interactions would. With so few units
+that each fits a column of a block of half the rows, nothing is shared: the
+rows are that block and its fold-over, as in the orthogonal design.
 
 Greedy column assignment is written here because it is a few lines over the
 owners' sets; a general graph-colouring library would not weigh aliasing.
@@ -77,19 +79,28 @@ class SupersaturatedDesign:
         if most > self.size - 1:
             msg = f"an output owns {most} units; {self.size} rows give {self.size - 1} columns"
             raise InvalidInputError(msg)
-        self.columns, self.measured_for = assign_columns(self.owners, affinity, self.size - 1)
+        self.block = self.size
+        if 2 << len(owners).bit_length() <= self.size:
+            # Few enough units for a column each in half the rows: a smaller
+            # block and its fold-over (as the orthogonal design), nothing shared.
+            self.block = 1 << len(owners).bit_length()
+            self.columns, self.measured_for = list(range(len(owners))), list(self.owners)
+        else:
+            self.columns, self.measured_for = assign_columns(self.owners, affinity, self.size - 1)
 
     def plan(self, n_units: int, rng: np.random.Generator) -> Plan:
         """The Hadamard rows, unit ``u`` removed where its column is -1."""
         if n_units != len(self.owners):
             raise InvalidInputError(f"the design has {len(self.owners)} units, not {n_units}")
-        hadamard = sylvester_hadamard(self.size)
+        hadamard = sylvester_hadamard(self.block)
         placed = [u for u, c in enumerate(self.columns) if c >= 0]
         design = hadamard[:, [1 + self.columns[u] for u in placed]]
         weights: dict[frozenset[int], float] = {}
-        for row in design:
-            subset = frozenset(placed[k] for k in np.flatnonzero(row == -1))
-            weights[subset] = weights.get(subset, 0.0) + 1.0
+        for block in range(self.size // self.block):
+            removed_sign = -1 if block % 2 == 0 else 1  # odd blocks: the fold-over
+            for row in design:
+                subset = frozenset(placed[k] for k in np.flatnonzero(row == removed_sign))
+                weights[subset] = weights.get(subset, 0.0) + 1.0
         subsets = sorted(weights, key=lambda s: (len(s), sorted(s)))
         return Plan(tiers=by_size(subsets), weights=weights)
 

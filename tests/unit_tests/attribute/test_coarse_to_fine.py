@@ -308,12 +308,18 @@ def test_per_output_measures_more_candidates_than_rows() -> None:
         assert not np.isnan(result.measured[picked, j]).any()
 
 
-def test_per_output_widens_to_the_columns_when_outputs_are_few() -> None:
+def test_per_output_fills_the_columns_its_picks_leave_free() -> None:
     weights, important = hidden_game(300, seed=12, n_outputs=1)
     result = engine(UnitGame(weights), screen_levels=0, per_output=4).explain(
         segments(300), priors={"lexical": noisy_prior(weights, important, seed=4)}
     )
-    assert len(result.candidates) == 15  # (16 - 1) // 1 output, not 4
+    assert len(result.candidates) == 15  # one output's 4 picks, 11 free columns filled
     assert top(result.measured, 0, 3) == important[0]
+    # two outputs picking the same sources: 4 picks in all, the other 11 columns filled
+    shared = np.tile(np.linspace(1.0, 0.0, 300)[:, None], (1, 2))
+    two = engine(UnitGame(np.zeros((300, 2))), screen_levels=0, per_output=4).explain(
+        segments(300), priors={"lexical": shared}
+    )
+    assert two.candidates == list(range(15))
     with pytest.raises(InvalidInputError, match="per_output"):
         CoarseToFine(UnitGame(weights), per_output=16)

@@ -105,3 +105,14 @@ def test_bad_designs_raise() -> None:
         SupersaturatedDesign([{0}], np.zeros((2, 1)))
     with pytest.raises(InvalidInputError, match="4 rows"):
         SupersaturatedDesign([{0}], np.zeros((1, 1)), rows=2)
+
+
+def test_few_units_get_a_column_each_and_the_fold_over() -> None:
+    """Six units in 16 rows: an 8-row block and its complement, every unit read by all."""
+    owners = [{0}, {0}, {0}, {1}, {1}, {1}]
+    values = np.arange(12, dtype=float).reshape(6, 2) / 10
+    design = SupersaturatedDesign(owners, np.zeros((6, 2)), rows=16)
+    plan = design.plan(6, np.random.default_rng(0))
+    assert len(plan.subsets) == 16 and sorted(design.columns) == list(range(6))
+    scores = measure(design, values)
+    assert scores == pytest.approx(values)  # every unit measured for every output
