@@ -143,10 +143,10 @@ class MExGenAttributorConfig(MExGenConfig):
             "'flat': one design over the candidate sentences (about 2.5·N calls over the "
             "whole prompt; `max_candidates` prunes long inputs). 'coarse-to-fine' "
             "(attribute.mexgen.coarse_to_fine): every sentence is ranked (see `screen`), "
-            "the `max_fine_units` best get a fixed orthogonal design of `fine_rows` rows on "
-            "a prompt holding only them: calls = fine_rows (+ sqrt(N) + 1 with "
-            "screen='blocks', + one per phrase if levels ask for phrases), whatever N and "
-            "the answer length; no prompt longer than a block or the candidates."
+            "each answer sentence's `fine_per_output` best get a fixed design of `fine_rows` "
+            "rows on a prompt holding only the candidates: calls = fine_rows (+ sqrt(N) + 1 "
+            "with screen='blocks', + one per phrase if levels ask for phrases), whatever N "
+            "and the answer length; no prompt longer than a block or the candidates."
         ),
     )
     targets: Literal["answer", "sentence"] = Field(

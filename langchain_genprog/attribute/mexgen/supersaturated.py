@@ -115,17 +115,21 @@ class SupersaturatedDesign:
         Every other unit of the column stays ``nan`` for ``j``.
         """
         scores = nan_scores(n_units, n_outputs)
-        subsets = sorted(observations, key=lambda s: (len(s), sorted(s)))
         used = sorted({c for c in self.columns if c >= 0})
+        groups = [[u for u, col in enumerate(self.columns) if col == c] for c in used]
+        # Only removals that take a column's units all or none say what a column does.
+        subsets = sorted(
+            (s for s in observations if all(len(s.intersection(g)) in (0, len(g)) for g in groups)),
+            key=lambda s: (len(s), sorted(s)),
+        )
         if len(subsets) < 2 or not used:
             return scores
-        first = {c: self.columns.index(c) for c in used}
+        first = {c: g[0] for c, g in zip(used, groups, strict=True)}
         features = np.array([[float(first[c] in s) for c in used] for s in subsets])
         target = np.vstack([observations[s] for s in subsets])
         weights = np.array([plan.weights.get(s, 1.0) for s in subsets])
         coef = weighted_fit(features, target, weights)
-        for k, c in enumerate(used):
-            members = [u for u, col in enumerate(self.columns) if col == c]
+        for k, members in enumerate(groups):
             for j in range(n_outputs):
                 scores[self._reader(members, j), j] = -coef[k, j]  # features mark removal
         return scores

@@ -116,3 +116,19 @@ def test_few_units_get_a_column_each_and_the_fold_over() -> None:
     assert len(plan.subsets) == 16 and sorted(design.columns) == list(range(6))
     scores = measure(design, values)
     assert scores == pytest.approx(values)  # every unit measured for every output
+
+
+def test_removals_that_split_a_column_are_not_read_as_the_column() -> None:
+    owners = [{u % 12} for u in range(24)]  # 24 units in 15 columns: some share
+    values = np.zeros((24, 12))
+    for u in range(24):
+        values[u, u % 12] = 1.0 + u / 10
+    design = SupersaturatedDesign(owners, np.zeros((24, 12)), rows=16)
+    plan = design.plan(24, np.random.default_rng(0))
+    observations = {s: 5.0 - values[sorted(s)].sum(axis=0) for s in plan.subsets}
+    shared = next(c for c in set(design.columns) if design.columns.count(c) > 1)
+    lone = frozenset({design.columns.index(shared)})  # one unit of a shared column
+    observations[lone] = np.full(12, -100.0)  # would wreck the fit if it were read
+    scores = design.estimate(24, 12, observations, plan)
+    for u in range(24):
+        assert scores[u, u % 12] == pytest.approx(values[u, u % 12], abs=1e-9)
