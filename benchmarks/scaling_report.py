@@ -454,13 +454,13 @@ NOTES = """
   after a change (`--redo`), or by another process, count in the token ratio only.
 * `c2f` is `MExGenAttributor()` as it ships: on inputs of at most 9 sentences (one MDS topic,
   two LFQA questions) that is the flat design, whose rows have no coarse-to-fine details (the
-  re-rankings and the candidate recall leave them out); those rows count for `c2f-blocks` too.
-  `c2f-blocks` (the block pass, the default until session 21) keeps the rows measured before;
-  where context-cite-32 was measured again next to the new `c2f`, the `c2f-blocks` rows of those
-  topics lost their same-process partner and count in the token ratio only. The new `c2f` rows
-  take fidelity's random baseline from the `c2f-blocks` row of the example
-  (`--fidelity-from`, exact: see `benchmarks/README.md`). `c2f-wide` is a labelled variant, not
-  the default.
+  re-rankings and the candidate recall leave them out). `c2f-rr` (15 candidates round-robin, the
+  default of session 21) and `c2f-blocks` (the block pass, the default until session 21) keep the
+  rows measured before; where context-cite-32 was measured again next to the new `c2f`, the older
+  rows lost their same-process partner and count in the token ratio only. The `c2f` rows of
+  session 22 take fidelity's random baseline from the `c2f-rr` row of the example, which took it
+  from `c2f-blocks` (`--fidelity-from`, exact: see `benchmarks/README.md`). `c2f-wide` is a
+  labelled variant, not the default.
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and
@@ -489,6 +489,7 @@ def write_summary(out_dir: Path, summary: Path) -> str:
         md += [*table(examples, runs, data), "", *wall_ratio_lines(examples, runs)]
         md += oracle_lines(examples, runs)
         md += recall_lines(examples, runs)
+        md += recall_lines(examples, runs, "c2f-rr")
         md += recall_lines(examples, runs, "c2f-blocks", "the block gains and ")
         md += screen_recall_lines(examples, runs)
         paired = paired_lines(runs)
