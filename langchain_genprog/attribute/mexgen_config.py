@@ -299,8 +299,10 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_block_chars must be at least 1 (or None)")
         if self.max_fine_units < 1 or self.keep_blocks < 1 or self.fine_rows < 2:
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
-        if self.fine_per_output is not None and not 1 <= self.fine_per_output < self.fine_rows:
-            raise InvalidInputError("fine_per_output must be between 1 and fine_rows - 1")
+        columns = (1 << (self.fine_rows.bit_length() - 1)) - 1
+        if self.fine_per_output is not None and not 1 <= self.fine_per_output <= columns:
+            msg = f"fine_per_output must be between 1 and {columns} (fine_rows={self.fine_rows})"
+            raise InvalidInputError(msg)
         if self.measured_weight < 0:
             raise InvalidInputError("measured_weight must be non-negative")
         if self.screen == "priors" and not self.priors:

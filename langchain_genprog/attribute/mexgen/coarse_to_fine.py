@@ -121,7 +121,7 @@ class CoarseToFineResult:
             first when they fit in ``max_fine_units``).
         candidates: Unit indices measured in the fine pass, reading order.
         owners: With ``per_output``, per candidate the outputs it was picked
-            for (the fine pass measures it for those alone); else empty.
+            for (no two picks of one output share a design column); else empty.
         affinity: ``(n_candidates, n_outputs)``: the ranking that picked them.
         measured: ``(n_units, n_outputs)`` fine-pass scores; ``nan`` off the candidates.
         fine: The fine pass's explanation (its segment indices are those of
@@ -204,8 +204,10 @@ class CoarseToFine:
     ) -> None:
         if max_fine_units < 1 or fine_rows < 2 or keep_blocks < 1:
             raise InvalidInputError("max_fine_units, keep_blocks >= 1 and fine_rows >= 2")
-        if per_output is not None and not 1 <= per_output < fine_rows:
-            raise InvalidInputError("per_output must be between 1 and fine_rows - 1")
+        columns = (1 << (fine_rows.bit_length() - 1)) - 1  # of the supersaturated design
+        if per_output is not None and not 1 <= per_output <= columns:
+            msg = f"per_output must be between 1 and {columns} (fine_rows={fine_rows})"
+            raise InvalidInputError(msg)
         if prior_weight < 0 or (screen_levels is not None and screen_levels < 0):
             raise InvalidInputError("prior_weight must be >= 0 and screen_levels >= 0 (or None)")
         self.scalarizer = scalarizer
@@ -221,6 +223,7 @@ class CoarseToFine:
         self.screen_levels = screen_levels
         self.prior_weight = prior_weight
         self.per_output = per_output
+        self.columns = columns
         self.segmenter = segmenter
         self.on_progress = on_progress
 
@@ -333,8 +336,7 @@ class CoarseToFine:
         wanted = [i for i in must_include if 0 <= i < n_units]
         orders = [np.argsort(-ranking[:, j], kind="stable") for j in range(ranking.shape[1])]
         if self.per_output is not None:
-            columns = (1 << (self.fine_rows.bit_length() - 1)) - 1
-            owners = _owners(ranking, orders, wanted, self.per_output, columns)
+            owners = _owners(ranking, orders, wanted, self.per_output, self.columns)
             chosen = sorted(owners)
             return chosen, [owners[i] for i in chosen], ranking[chosen]
         picked: dict[int, None] = dict.fromkeys(wanted)

@@ -120,3 +120,17 @@ def test_leaf_measurer_config() -> None:
     config = leaf_measurer(keyword_scorer(), neighbours=2).config
     assert (config.method, config.levels, config.max_candidates) == ("loo", ("sentence",), 1)
     assert (config.neighbours, config.lexical_top_m) == (2, 0)
+
+
+def test_fine_per_output_fits_the_designs_columns() -> None:
+    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
+    from langchain_genprog.errors import InvalidInputError
+
+    assert MExGenAttributorConfig().fine_per_output == 8
+    MExGenAttributorConfig(fine_per_output=None)
+    MExGenAttributorConfig(fine_per_output=15)  # 16 rows: 15 columns
+    for bad in (0, 16):
+        with pytest.raises(InvalidInputError, match="fine_per_output"):
+            MExGenAttributorConfig(fine_per_output=bad)
+    with pytest.raises(InvalidInputError, match="between 1 and 15"):
+        MExGenAttributorConfig(fine_rows=20, fine_per_output=16)  # 20 rows: one 16-row block
