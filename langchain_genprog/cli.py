@@ -343,9 +343,9 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             type=click.Choice(["auto", "flat", "coarse-to-fine"]),
             default="auto",
             show_default=True,
-            help="coarse-to-fine: 16 rows over the 15 best sentences whatever N (see "
-            "--screen); flat: one design over every candidate; auto: coarse-to-fine for "
-            "C-LIME over more than 9 sentences.",
+            help="coarse-to-fine: 16 rows over each answer sentence's 8 best sentences "
+            "whatever N (see --screen); flat: one design over every candidate; auto: "
+            "coarse-to-fine for C-LIME over more than 9 sentences.",
         ),
         click.option(
             f"--{prefix}screen",

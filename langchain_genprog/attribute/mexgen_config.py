@@ -20,6 +20,7 @@ from typing_extensions import Self
 from langchain_genprog.attribute.mexgen.clime import Sampling
 from langchain_genprog.attribute.mexgen.config import MethodName, MExGenConfig
 from langchain_genprog.attribute.mexgen.method import AttributionMethod
+from langchain_genprog.attribute.mexgen.supersaturated import design_columns
 from langchain_genprog.attribute.mexgen.template import ContextTemplate
 from langchain_genprog.attribute.mexgen.units import Level
 from langchain_genprog.attribute.priors import PriorName
@@ -299,7 +300,7 @@ class MExGenAttributorConfig(MExGenConfig):
             raise InvalidInputError("max_block_chars must be at least 1 (or None)")
         if self.max_fine_units < 1 or self.keep_blocks < 1 or self.fine_rows < 2:
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
-        columns = (1 << (self.fine_rows.bit_length() - 1)) - 1
+        columns = design_columns(self.fine_rows)
         if self.fine_per_output is not None and not 1 <= self.fine_per_output <= columns:
             msg = f"fine_per_output must be between 1 and {columns} (fine_rows={self.fine_rows})"
             raise InvalidInputError(msg)

@@ -98,7 +98,10 @@ from langchain_genprog.attribute.mexgen.fusion import percentile_ranks, rank_fus
 from langchain_genprog.attribute.mexgen.game import ProgressCallback
 from langchain_genprog.attribute.mexgen.results import Explanation
 from langchain_genprog.attribute.mexgen.scalarizers import FloatArray, Scalarizer
-from langchain_genprog.attribute.mexgen.supersaturated import SupersaturatedDesign
+from langchain_genprog.attribute.mexgen.supersaturated import (
+    SupersaturatedDesign,
+    design_columns,
+)
 from langchain_genprog.attribute.mexgen.template import ContextTemplate, PromptRenderer
 from langchain_genprog.attribute.mexgen.units import Segment, Segmenter, Unit, build_units
 from langchain_genprog.errors import BudgetExhaustedError, InvalidInputError
@@ -204,7 +207,7 @@ class CoarseToFine:
     ) -> None:
         if max_fine_units < 1 or fine_rows < 2 or keep_blocks < 1:
             raise InvalidInputError("max_fine_units, keep_blocks >= 1 and fine_rows >= 2")
-        columns = (1 << (fine_rows.bit_length() - 1)) - 1  # of the supersaturated design
+        columns = design_columns(fine_rows)
         if per_output is not None and not 1 <= per_output <= columns:
             msg = f"per_output must be between 1 and {columns} (fine_rows={fine_rows})"
             raise InvalidInputError(msg)
@@ -332,20 +335,14 @@ class CoarseToFine:
         signals = {**coarse, **priors}
         weights = {"coarse": 1.0, **dict.fromkeys(priors, self.prior_weight)}
         ranking = rank_fusion(signals, weights)
-        n_units = ranking.shape[0]
-        wanted = [i for i in must_include if 0 <= i < n_units]
+        wanted = [i for i in must_include if 0 <= i < ranking.shape[0]]
         orders = [np.argsort(-ranking[:, j], kind="stable") for j in range(ranking.shape[1])]
-        if self.per_output is not None:
-            owners = _owners(ranking, orders, wanted, self.per_output, self.columns)
-            chosen = sorted(owners)
-            return chosen, [owners[i] for i in chosen], ranking[chosen]
-        picked: dict[int, None] = dict.fromkeys(wanted)
-        for position in range(n_units):
-            for order in orders:
-                if len(picked) >= self.max_fine_units:
-                    return sorted(picked), [], ranking[sorted(picked)]
-                picked.setdefault(int(order[position]), None)
-        return sorted(picked), [], ranking[sorted(picked)]
+        if self.per_output is None:
+            chosen = sorted(_round_robin(orders, wanted, self.max_fine_units))
+            return chosen, [], ranking[chosen]
+        owners = _owners(ranking, orders, wanted, self.per_output, self.columns)
+        chosen = sorted(owners)
+        return chosen, [owners[i] for i in chosen], ranking[chosen]
 
     def _screen(
         self,
@@ -444,6 +441,17 @@ class CoarseToFine:
         result.fine_segments = index
         result.model_calls = coarse + fine.model_calls
         result.complete = result.complete and fine.complete
+
+
+def _round_robin(orders: Sequence[np.ndarray], wanted: Sequence[int], limit: int) -> list[int]:
+    """``wanted`` first, then each output's next best in turn, up to ``limit`` units."""
+    picked: dict[int, None] = dict.fromkeys(wanted)
+    for position in range(len(orders[0]) if orders else 0):
+        for order in orders:
+            if len(picked) >= limit:
+                return list(picked)
+            picked.setdefault(int(order[position]), None)
+    return list(picked)
 
 
 def _owners(

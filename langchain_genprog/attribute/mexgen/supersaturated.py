@@ -45,6 +45,11 @@ from langchain_genprog.attribute.mexgen.scalarizers import FloatArray
 from langchain_genprog.errors import InvalidInputError
 
 
+def design_columns(rows: int) -> int:
+    """Columns of a design of ``rows`` rows: ``R - 1``, ``R`` the largest power of two <= rows."""
+    return (1 << (rows.bit_length() - 1)) - 1
+
+
 class SupersaturatedDesign:
     """Hadamard rows over units that share columns across outputs.
 
@@ -72,7 +77,7 @@ class SupersaturatedDesign:
             raise InvalidInputError("every unit of a supersaturated design needs an owner")
         if rows < 4:
             raise InvalidInputError("a supersaturated design needs at least 4 rows")
-        self.size = 1 << (rows.bit_length() - 1)
+        self.size = design_columns(rows) + 1
         self.owners = [set(o) for o in owners]
         self.affinity = affinity
         most = max(sum(1 for o in self.owners if j in o) for j in range(affinity.shape[1]))
@@ -122,10 +127,9 @@ class SupersaturatedDesign:
             (s for s in observations if all(len(s.intersection(g)) in (0, len(g)) for g in groups)),
             key=lambda s: (len(s), sorted(s)),
         )
-        if len(subsets) < 2 or not used:
+        if len(subsets) < 2 or not groups:
             return scores
-        first = {c: g[0] for c, g in zip(used, groups, strict=True)}
-        features = np.array([[float(first[c] in s) for c in used] for s in subsets])
+        features = np.array([[float(g[0] in s) for g in groups] for s in subsets])
         target = np.vstack([observations[s] for s in subsets])
         weights = np.array([plan.weights.get(s, 1.0) for s in subsets])
         coef = weighted_fit(features, target, weights)
