@@ -17,6 +17,9 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
   were measured as ``c2f`` and relabelled when the default changed (the flat
   rows at N <= 9 count for both).
 * ``c2f-ss<K>`` - the supersaturated design with ``fine_per_output=K``.
+* ``c2f-rows<R>`` - the shipped scheme with ``fine_rows=R`` (``R - 1``
+  columns, so less sharing, at ``R/16`` of the default's fine calls): what
+  more measurement buys in fidelity, a labelled variant.
 * ``c2f-blocks`` - the default until session 21 (``screen="blocks"``,
   round-robin candidates): blocks
   of ``ceil(sqrt(N))`` sentences are also scored alone (``sqrt(N) + 1``
@@ -83,6 +86,7 @@ METHODS = (
     "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
+    "c2f-rows32",
     "c2f-wide",
     "default-shipped",
     "context-cite-32",
@@ -135,6 +139,8 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
         options = {"screen": "blocks", "fine_per_output": None}
     elif name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
         options = {"fine_per_output": int(name.removeprefix("c2f-ss"))}
+    elif name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows
+        options = {"fine_rows": int(name.removeprefix("c2f-rows"))}
     elif name == "c2f-wide":
         options = wide_options(len(example["answer_sentences"]))
     else:
