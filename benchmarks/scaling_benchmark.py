@@ -131,20 +131,7 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
 
     query = example["question"] or common.DEFAULT_QUERY
     common_prompt = {"with_documents": False, "template": ab.peer_template(query)}
-    if name == "c2f":
-        options: dict[str, Any] = {}  # the default as it ships: scheme="auto", sentences
-    elif name == "c2f-rr":
-        options = {"fine_per_output": None}
-    elif name == "c2f-blocks":
-        options = {"screen": "blocks", "fine_per_output": None}
-    elif name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
-        options = {"fine_per_output": int(name.removeprefix("c2f-ss"))}
-    elif name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows
-        options = {"fine_rows": int(name.removeprefix("c2f-rows"))}
-    elif name == "c2f-wide":
-        options = wide_options(len(example["answer_sentences"]))
-    else:
-        options = {"scheme": "flat", "levels": ("sentence", "phrase")}
+    options = method_options(name, len(example["answer_sentences"]))
     captured: dict[str, Any] = {}
     original = node.as_explanation
 
@@ -178,6 +165,25 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
     if "run" in captured:
         out["c2f"] = c2f_details(captured["run"], captured["segments"])
     return out
+
+
+def method_options(name: str, n_answer: int) -> dict[str, Any]:
+    """``MExGenAttributor`` options of ``c2f``, its labelled variants and ``default-shipped``."""
+    if name == "c2f":
+        return {}  # the default as it ships: scheme="auto", sentences
+    if name == "c2f-rr":
+        return {"fine_per_output": None}
+    if name == "c2f-blocks":
+        return {"screen": "blocks", "fine_per_output": None}
+    if name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
+        return {"fine_per_output": int(name.removeprefix("c2f-ss"))}
+    if name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows
+        return {"fine_rows": int(name.removeprefix("c2f-rows"))}
+    if name == "c2f-wide":
+        return wide_options(n_answer)
+    if name == "default-shipped":
+        return {"scheme": "flat", "levels": ("sentence", "phrase")}
+    raise ValueError(f"not one of ours: {name!r}")
 
 
 def c2f_details(run, segments) -> dict[str, Any]:

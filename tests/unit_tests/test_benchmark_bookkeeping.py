@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from benchmarks.grounding_benchmark import (
     METHODS,
@@ -238,6 +239,22 @@ def test_wide_variant_grows_candidates_with_the_answer_and_is_a_valid_config() -
     }
     assert wide_options(22)["max_fine_units"] == 31
     MExGenAttributorConfig(**wide_options(8))
+
+
+def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() -> None:
+    from benchmarks.scaling_benchmark import METHODS, method_options
+    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
+
+    ours = [m for m in METHODS if m.startswith("c2f") or m == "default-shipped"]
+    configs = {m: MExGenAttributorConfig(**method_options(m, 8)) for m in ours}
+    default = MExGenAttributorConfig()
+    assert configs["c2f"] == default
+    assert configs["c2f-rows32"].fine_rows == 32
+    assert configs["c2f-rows32"].fine_per_output == default.fine_per_output
+    assert configs["c2f-rr"].fine_per_output is None
+    assert configs["c2f-ss8"].fine_per_output == 8
+    with pytest.raises(ValueError, match="not one of ours"):
+        method_options("context-cite-32", 8)
 
 
 def test_screen_recall_replays_each_screen_through_the_shipped_candidate_pick() -> None:
