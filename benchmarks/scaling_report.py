@@ -34,6 +34,7 @@ ORDER = (
     "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
+    "c2f-ss5",
     "c2f-rows32",
     "c2f-wide",
     "default-shipped",
