@@ -451,9 +451,11 @@ NOTES = """
   topic and LFQA question here, AttriBoT and the old flat default 8-11 min, so they ran on fewer.
   Rerun `scaling_benchmark` without `--examples` to complete (done lines are skipped).
 * Wall times drift with the machine's load (each row records its load average: 1-13 on 2 cores
-  over the runs), forward tokens do not. Medians of per-example ratios use only examples where
-  both methods ran, and wall-time ratios only rows of one process (`pid`): rows measured again
-  after a change (`--redo`), or by another process, count in the token ratio only.
+  over the runs), forward tokens hardly (within 2 % when a row is measured again: the
+  scorer's prefix cache carries over from the previous call). Medians of per-example ratios use
+  only examples where both methods ran, and wall-time ratios only rows of one process (`pid`):
+  rows measured again after a change (`--redo`), or by another process, count in the token ratio
+  only.
 * `c2f` is `MExGenAttributor()` as it ships: on inputs of at most 9 sentences (one MDS topic,
   two LFQA questions) that is the flat design, whose rows have no coarse-to-fine details (the
   re-rankings and the candidate recall leave them out). `c2f-rr` (15 candidates round-robin, the
@@ -461,8 +463,9 @@ NOTES = """
   rows measured before; where context-cite-32 was measured again next to the new `c2f`, the older
   rows lost their same-process partner and count in the token ratio only. The `c2f` rows of
   session 22 take fidelity's random baseline from the `c2f-rr` row of the example, which took it
-  from `c2f-blocks` (`--fidelity-from`, exact: see `benchmarks/README.md`). `c2f-wide` is a
-  labelled variant, not the default.
+  from `c2f-blocks` (`--fidelity-from`, exact: see `benchmarks/README.md`). `c2f-wide`,
+  `c2f-ss5` and `c2f-rows32` are labelled variants (session 23 measured the last two with
+  `--fidelity-from c2f`), not the default.
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and
