@@ -18,8 +18,8 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
   rows at N <= 9 count for both).
 * ``c2f-ss<K>`` - the supersaturated design with ``fine_per_output=K``.
 * ``c2f-rows<R>`` - the shipped scheme with ``fine_rows=R`` (``R - 1``
-  columns, so less sharing, at ``R/16`` of the default's fine calls): what
-  more measurement buys in fidelity, a labelled variant.
+  columns, so less sharing; ``R`` fine calls instead of 16): what more
+  measurement buys in fidelity, a labelled variant.
 * ``c2f-blocks`` - the default until session 21 (``screen="blocks"``,
   round-robin candidates): blocks
   of ``ceil(sqrt(N))`` sentences are also scored alone (``sqrt(N) + 1``
