@@ -167,6 +167,11 @@ def run_ours(name: str, example: dict[str, Any], model, scorer) -> dict[str, Any
     return out
 
 
+def is_ours(name: str) -> bool:
+    """Whether ``name`` runs through ``MExGenAttributor`` (:func:`method_options`)."""
+    return name.startswith("c2f") or name == "default-shipped"
+
+
 def method_options(name: str, n_answer: int) -> dict[str, Any]:
     """``MExGenAttributor`` options of ``c2f``, its labelled variants and ``default-shipped``."""
     if name == "c2f":
@@ -224,7 +229,7 @@ def wide_options(n_answer: int) -> dict[str, Any]:
 
 def run_method(name: str, example, model, tokenizer, scorer) -> dict[str, Any]:
     args = (example["sources"], example["question"], example["answer_sentences"], model, tokenizer)
-    if name.startswith("c2f") or name == "default-shipped":
+    if is_ours(name):
         return run_ours(name, example, model, scorer)
     if name.startswith("context-cite-"):
         from benchmarks.peers import contextcite_runner

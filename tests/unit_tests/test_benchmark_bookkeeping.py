@@ -242,10 +242,10 @@ def test_wide_variant_grows_candidates_with_the_answer_and_is_a_valid_config() -
 
 
 def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() -> None:
-    from benchmarks.scaling_benchmark import METHODS, method_options
+    from benchmarks.scaling_benchmark import METHODS, is_ours, method_options
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
 
-    ours = [m for m in METHODS if m.startswith("c2f") or m == "default-shipped"]
+    ours = [m for m in METHODS if is_ours(m)]
     configs = {m: MExGenAttributorConfig(**method_options(m, 8)) for m in ours}
     default = MExGenAttributorConfig()
     assert configs["c2f"] == default
