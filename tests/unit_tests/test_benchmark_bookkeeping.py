@@ -341,3 +341,23 @@ def test_recall_counts_a_link_only_where_its_answer_sentence_was_measured() -> N
     (line, _) = recall_lines(examples, {"a": {"c2f-ss8": {"c2f": info}}}, "c2f-ss8")
     assert "**0.500** (1/2" in line  # S2 is a candidate, but sentence 0 never read it
     assert recall_lines(examples, {"a": {}}, "c2f-ss8") == []
+
+
+def test_answer_length_check_cuts_answer_and_gold_together_and_pairs_topics() -> None:
+    from benchmarks.answer_length_check import cut, summary
+
+    example = {"answer_sentences": ["a", "b", "c"], "gold": [[0], [1], [2]], "sources": ["x"]}
+    short = cut(example, 2)
+    assert short["answer_sentences"] == ["a", "b"] and short["gold"] == [[0], [1]]
+    assert example["gold"] == [[0], [1], [2]]  # the example itself is left whole
+
+    def row(uid: str, method: str, hits: int) -> dict:
+        counts = {"2": {"hits": hits, "pred": 4, "gold": 4}}
+        return {"unique_id": uid, "prefix": 3, "method": method, "counts": counts}
+
+    rows = [row("t1", m, h) for m, h in (("c2f", 3), ("c2f-rr", 1), ("lexical-overlap", 2))]
+    rows += [row("t2", m, h) for m, h in (("c2f", 2), ("c2f-rr", 2), ("lexical-overlap", 2))]
+    rows.append(row("t3", "c2f", 4))  # a topic one method lacks is left out of the pairing
+    line = summary(rows)[-1]
+    assert line.startswith("| 3 sentences | 2 | 0.625 | 0.375 | 0.500 | +0.250 |")
+    assert line.endswith("| 1 / 1 / 0 |")
