@@ -1,6 +1,6 @@
 """Issue 10: is the round-robin's lead on short LFQA answers an answer-length effect?
 
-On the full-size run the shipped supersaturated fine pass (``fine_per_output=8``)
+On the full-size run the supersaturated fine pass (``fine_per_output=8``, ``c2f-ss8``)
 beats the round-robin one (``None``) on MultiNews, whose answers all have 5–22
 sentences, and loses to it on LFQA answers of 3–4 sentences (F1@2 0.436 vs
 0.496 on 19 questions). A rule "round-robin up to 4 answer sentences" would
@@ -8,7 +8,8 @@ take the better of each, but answer length and data set coincide there, so the
 rule would be chosen on the very data it is scored on. This check separates
 the two: every MultiNews topic, every source sentence, the reference answer
 cut to its first ``A`` sentences (their gold links kept), attributed by both
-designs and by lexical overlap. If round-robin wins here too, length is the
+designs (``c2f-ss8``: the shipped default until session 24, when this check
+ran; ``c2f-rr``) and by lexical overlap. If round-robin wins here too, length is the
 cause; if not, the LFQA lead belongs to the data (one-topic answers).
 
 Cutting the answer is the point of this check, not a shortcut: the headline
@@ -38,7 +39,7 @@ from benchmarks.scaling_report import f1_of
 
 OUT = Path(__file__).resolve().parent / "results" / "answer_length_check"
 SUMMARY = Path(__file__).resolve().parent / "results" / "answer_length_check.md"
-METHODS = ("c2f", "c2f-rr", "lexical-overlap")
+METHODS = ("c2f-ss8", "c2f-rr", "lexical-overlap")
 N_MDS = 28
 
 
@@ -89,10 +90,10 @@ def run(prefixes: list[int], out: Path) -> None:
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Per prefix: pooled F1@2 of each method and c2f - c2f-rr paired over topics."""
+    """Per prefix: pooled F1@2 of each method and c2f-ss8 - c2f-rr paired over topics."""
     lines = [
-        "| answer cut to | topics | c2f | c2f-rr | lexical-overlap | c2f - c2f-rr | 95 % CI "
-        "| topics won / tied / lost |",
+        "| answer cut to | topics | c2f-ss8 | c2f-rr | lexical-overlap | c2f-ss8 - c2f-rr "
+        "| 95 % CI | topics won / tied / lost |",
         "|---|---|---|---|---|---|---|---|",
     ]
     rng = np.random.default_rng(0)
@@ -109,12 +110,14 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         }
         pooled = {name: f1_of(c.sum(axis=0)) for name, c in counts.items()}
         draws = resampled_indices(len(uids), rng)
-        boot = f1_of(counts["c2f"][draws].sum(axis=1)) - f1_of(counts["c2f-rr"][draws].sum(axis=1))
-        per_topic = f1_of(counts["c2f"]) - f1_of(counts["c2f-rr"])
+        ours, other = counts["c2f-ss8"], counts["c2f-rr"]
+        boot = f1_of(ours[draws].sum(axis=1)) - f1_of(other[draws].sum(axis=1))
+        per_topic = f1_of(ours) - f1_of(other)
         won, lost = int((per_topic > 0).sum()), int((per_topic < 0).sum())
         lines.append(
-            f"| {prefix} sentences | {len(uids)} | {pooled['c2f']:.3f} | {pooled['c2f-rr']:.3f} "
-            f"| {pooled['lexical-overlap']:.3f} | {pooled['c2f'] - pooled['c2f-rr']:+.3f} "
+            f"| {prefix} sentences | {len(uids)} | {pooled['c2f-ss8']:.3f} "
+            f"| {pooled['c2f-rr']:.3f} | {pooled['lexical-overlap']:.3f} "
+            f"| {pooled['c2f-ss8'] - pooled['c2f-rr']:+.3f} "
             f"| {interval(boot)} | {won} / {len(uids) - won - lost} / {lost} |"
         )
     return lines
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarize:
         text = "\n".join(
             [
-                "# Short answers on MultiNews: supersaturated (c2f) vs round-robin (c2f-rr)",
+                "# Short answers on MultiNews: supersaturated (c2f-ss8) vs round-robin (c2f-rr)",
                 "",
                 "Produced by `python -m benchmarks.answer_length_check --summarize` (see its "
                 "docstring); F1@2 against the gold links of the kept answer sentences, pooled "

@@ -5,14 +5,16 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
 (no truncation of sources or answer). Methods:
 
 * ``c2f`` - ``MExGenAttributor()`` as it ships (``scheme="auto"``, sentences):
-  coarse-to-fine above 9 citable sentences (the lexical + embedding priors
-  pick each answer sentence's 8 best, ``fine_per_output=8``; a 16-row
-  supersaturated design measures them, candidates of different answer
-  sentences sharing columns; rank fusion of the measurement and the priors)
-  - every MDS topic but one and all but two LFQA questions - and the flat
-  C-LIME design at or below 9 (those rows carry no coarse-to-fine details,
-  so the re-rankings below skip them).
-* ``c2f-rr`` - the default until session 22 (``fine_per_output=None``): 15
+  coarse-to-fine above 9 citable sentences - every MDS topic but one and all
+  but two LFQA questions - and the flat C-LIME design at or below 9 (those
+  rows carry no coarse-to-fine details, so the re-rankings below skip them).
+  The lexical + embedding priors pick the candidates (``fine_per_output=
+  "auto"``): on answers of 5+ sentences (every MDS topic) each answer
+  sentence's 8 best, measured by a 16-row supersaturated design in which
+  candidates of different answer sentences share columns; on answers of up to
+  4 (43 of 44 LFQA questions) 15 round-robin, a column each (as ``c2f-rr``).
+  Rank fusion of the measurement and the priors.
+* ``c2f-rr`` - the default of session 21 (``fine_per_output=None``): 15
   candidates round-robin over the answer sentences, a column each. Its rows
   were measured as ``c2f`` and relabelled when the default changed (the flat
   rows at N <= 9 count for both).

@@ -80,7 +80,7 @@ def attribute_coarse_to_fine(
         fine_rows=config.fine_rows,
         keep_blocks=config.keep_blocks,
         screen_levels=screen_levels(config.screen, bool(priors)),
-        per_output=config.fine_per_output,
+        per_output=config.per_output_for(len(scored)),
         segmenter=attributor.segmenter,
         on_progress=attributor.on_progress,
     )

@@ -37,6 +37,15 @@ DEFAULT_SUPPORT_THRESHOLD = 0.05
 
 _SENTENCE_LEVELS: tuple[Level, ...] = ("sentence", "phrase", "word")
 
+AUTO_PER_OUTPUT = 8
+"""``fine_per_output="auto"``: candidates per answer sentence on answers longer than
+:data:`AUTO_ROUND_ROBIN_UP_TO` sentences (capped at the design's columns)."""
+
+AUTO_ROUND_ROBIN_UP_TO = 4
+"""``fine_per_output="auto"``: answers of at most this many sentences get the
+round-robin design (``None``): there the 15 candidates are already 4 or more
+per sentence, each measured for every sentence without shared columns."""
+
 
 class MExGenAttributorConfig(MExGenConfig):
     """How :class:`~langchain_genprog.attribute.mexgen_node.MExGenAttributor` measures and cites.
@@ -202,21 +211,22 @@ class MExGenAttributorConfig(MExGenConfig):
             "on 17 MultiNews topics, at 2.1x the wall time: more rows do not buy fidelity."
         ),
     )
-    fine_per_output: int | None = Field(
-        default=8,
+    fine_per_output: int | Literal["auto"] | None = Field(
+        default="auto",
         description=(
-            "Coarse-to-fine: candidates per answer sentence. K (default 8): each answer "
-            "sentence's K best by the priors, measured by a supersaturated design "
+            "Coarse-to-fine: candidates per answer sentence. K: each answer sentence's K best "
+            "by the priors, measured by a supersaturated design "
             "(attribute.mexgen.supersaturated) of `fine_rows` rows in which candidates of "
             "different answer sentences share columns — up to K·A candidates for the same "
             "calls, each answer sentence measured on fine_rows - 1 of them, its own K first; "
             "columns its picks leave free are filled round-robin. None: `max_fine_units` in "
-            "all, round-robin over the answer sentences, a column each (the default until "
-            "the supersaturated design: on 8-sentence answers that is about two per sentence). "
-            "Full-size run (benchmarks/results/attribution_scaling.md), 8 vs None: MultiNews "
-            "F1@2 +0.039 and fidelity@2 +0.036 (both significant); LFQA F1@2 -0.036 (answers "
-            "of 3-4 sentences), fidelity@2 +0.015. K=5 sits between (MultiNews -0.009, LFQA "
-            "+0.021 against 8). For short answers about one topic, None ranked best."
+            "all, round-robin over the answer sentences, a column each (on 8-sentence answers "
+            "about two per sentence). 'auto' (default): None for answers of up to 4 sentences, "
+            "8 above. Full-size run (benchmarks/results/attribution_scaling.md), 8 vs None: "
+            "MultiNews (5-22 sentences) F1@2 +0.039 and fidelity@2 +0.036 (both significant); "
+            "LFQA (43 of 44 answers of 1-4 sentences) F1@2 -0.036; MultiNews answers cut to "
+            "3 or 4 sentences: a tie (-0.005, +0.008; benchmarks/answer_length_check.py). "
+            "K=5 sits between (MultiNews -0.009, LFQA +0.021 against 8)."
         ),
     )
     keep_blocks: int = Field(
@@ -264,6 +274,20 @@ class MExGenAttributorConfig(MExGenConfig):
             return "coarse-to-fine"
         return "flat"
 
+    def per_output_for(self, n_answer: int) -> int | None:
+        """``fine_per_output`` for an answer of ``n_answer`` sentences (``"auto"`` resolved).
+
+        Sharing columns buys each sentence more candidates of its own, which
+        matters when the round-robin's 15 are one or two per sentence; on short
+        answers the round-robin measures every candidate for every sentence,
+        unaliased, and ranked as well or better on both dev sets.
+        """
+        if self.fine_per_output != "auto":
+            return self.fine_per_output
+        if n_answer <= AUTO_ROUND_ROBIN_UP_TO:
+            return None
+        return min(AUTO_PER_OUTPUT, design_columns(self.fine_rows))
+
     def flat_calls(self, n_sentences: int) -> int:
         """Calls of the flat scheme's first-level design over ``n_sentences`` units."""
         method, _ = self.attribution_methods()
@@ -304,7 +328,8 @@ class MExGenAttributorConfig(MExGenConfig):
         if self.max_fine_units < 1 or self.keep_blocks < 1 or self.fine_rows < 2:
             raise InvalidInputError("max_fine_units and keep_blocks must be >= 1, fine_rows >= 2")
         columns = design_columns(self.fine_rows)
-        if self.fine_per_output is not None and not 1 <= self.fine_per_output <= columns:
+        per_output = self.fine_per_output
+        if isinstance(per_output, int) and not 1 <= per_output <= columns:
             msg = f"fine_per_output must be between 1 and {columns} (fine_rows={self.fine_rows})"
             raise InvalidInputError(msg)
         if self.measured_weight < 0:

@@ -355,9 +355,10 @@ def test_answer_length_check_cuts_answer_and_gold_together_and_pairs_topics() ->
         counts = {"2": {"hits": hits, "pred": 4, "gold": 4}}
         return {"unique_id": uid, "prefix": 3, "method": method, "counts": counts}
 
-    rows = [row("t1", m, h) for m, h in (("c2f", 3), ("c2f-rr", 1), ("lexical-overlap", 2))]
-    rows += [row("t2", m, h) for m, h in (("c2f", 2), ("c2f-rr", 2), ("lexical-overlap", 2))]
-    rows.append(row("t3", "c2f", 4))  # a topic one method lacks is left out of the pairing
+    methods = ("c2f-ss8", "c2f-rr", "lexical-overlap")
+    rows = [row("t1", m, h) for m, h in zip(methods, (3, 1, 2), strict=True)]
+    rows += [row("t2", m, h) for m, h in zip(methods, (2, 2, 2), strict=True)]
+    rows.append(row("t3", "c2f-ss8", 4))  # a topic one method lacks is left out of the pairing
     line = summary(rows)[-1]
     assert line.startswith("| 3 sentences | 2 | 0.625 | 0.375 | 0.500 | +0.250 |")
     assert line.endswith("| 1 / 1 / 0 |")

@@ -126,7 +126,7 @@ def test_fine_per_output_fits_the_designs_columns() -> None:
     from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
     from langchain_genprog.errors import InvalidInputError
 
-    assert MExGenAttributorConfig().fine_per_output == 8
+    assert MExGenAttributorConfig(fine_per_output=8).fine_per_output == 8
     MExGenAttributorConfig(fine_per_output=None)
     MExGenAttributorConfig(fine_per_output=15)  # 16 rows: 15 columns
     for bad in (0, 16):
@@ -134,3 +134,17 @@ def test_fine_per_output_fits_the_designs_columns() -> None:
             MExGenAttributorConfig(fine_per_output=bad)
     with pytest.raises(InvalidInputError, match="between 1 and 15"):
         MExGenAttributorConfig(fine_rows=20, fine_per_output=16)  # 20 rows: one 16-row block
+
+
+def test_auto_per_output_is_round_robin_on_short_answers_and_8_above() -> None:
+    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
+
+    config = MExGenAttributorConfig()
+    assert config.fine_per_output == "auto"
+    assert [config.per_output_for(a) for a in (1, 4, 5, 12)] == [None, None, 8, 8]
+    # a smaller design caps it at its columns; an explicit choice is kept whatever the length
+    assert MExGenAttributorConfig(fine_rows=8).per_output_for(5) == 7
+    assert MExGenAttributorConfig(fine_per_output=5).per_output_for(2) == 5
+    assert MExGenAttributorConfig(fine_per_output=None).per_output_for(9) is None
+    with pytest.raises(InvalidInputError, match="fine_per_output"):
+        MExGenAttributorConfig(fine_per_output="many")

@@ -448,3 +448,26 @@ def test_default_attributor_runs_coarse_to_fine_on_many_sentences() -> None:
     assert first.citations[0].sentence_id == 32 and first.supported is True
     assert second.citations[0].sentence_id == 34 and second.supported is True
     assert third.supported is False  # its leaf S35 does not support it; S36 does
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, None), ({"fine_per_output": 2}, 2), ({"fine_per_output": None}, None)],
+)
+def test_coarse_to_fine_gets_the_per_output_of_the_answers_length(
+    sources, scorer, monkeypatch, options, expected
+) -> None:
+    import langchain_genprog.attribute.coarse_to_fine_node as node
+
+    seen: list[int | None] = []
+
+    class Spy(node.CoarseToFine):
+        def __init__(self, *args, **kwargs) -> None:
+            seen.append(kwargs["per_output"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(node, "CoarseToFine", Spy)
+    attributor = MExGenAttributor(scorer, scheme="coarse-to-fine", levels=("sentence",), **options)
+    attributor.attribute(answer_sentences(), sources)
+    # three answer sentences: "auto" is round-robin up to four, an explicit choice is kept
+    assert seen == [expected]
