@@ -343,17 +343,18 @@ def mexgen_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[
             type=click.Choice(["auto", "flat", "coarse-to-fine"]),
             default="auto",
             show_default=True,
-            help="coarse-to-fine: 16 rows over each answer sentence's 8 best sentences "
-            "whatever N (see --screen); flat: one design over every candidate; auto: "
-            "coarse-to-fine for C-LIME over more than 9 sentences.",
+            help="coarse-to-fine: 16 rows whatever N over 15 candidates round-robin (answers "
+            "of up to 4 sentences) or each answer sentence's 8 best (longer; see --screen); "
+            "flat: one design over every candidate; auto: coarse-to-fine for C-LIME over "
+            "more than 9 sentences.",
         ),
         click.option(
             f"--{prefix}screen",
             type=click.Choice(["auto", "priors", "blocks"]),
             default="auto",
             show_default=True,
-            help="coarse-to-fine: pick the 15 by the lexical + embedding priors alone (no "
-            "call), or also score blocks of sqrt(N) sentences alone (sqrt(N) + 1 calls).",
+            help="coarse-to-fine: pick the candidates by the lexical + embedding priors alone "
+            "(no call), or also score blocks of sqrt(N) sentences alone (sqrt(N) + 1 calls).",
         ),
         click.option(
             f"--{prefix}max-calls",
