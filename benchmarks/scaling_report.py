@@ -463,9 +463,13 @@ NOTES = """
   rows measured before; where context-cite-32 was measured again next to the new `c2f`, the older
   rows lost their same-process partner and count in the token ratio only. The `c2f` rows of
   session 22 take fidelity's random baseline from the `c2f-rr` row of the example, which took it
-  from `c2f-blocks` (`--fidelity-from`, exact: see `benchmarks/README.md`). `c2f-wide`,
-  `c2f-ss5` and `c2f-rows32` are labelled variants (session 23 measured the last two with
-  `--fidelity-from c2f`), not the default.
+  from `c2f-blocks` (`--fidelity-from`, exact: see `benchmarks/README.md`). Since session 24
+  the default's `fine_per_output="auto"` is the round-robin on answers of up to 4 sentences and
+  8 per sentence above: every MDS answer has 5 or more, so the MDS `c2f` rows of session 22
+  stand; on LFQA `c2f` was measured again (next to context-cite-32 where the time allowed) and
+  the rows of session 22 are `c2f-ss8` (`fine_per_output=8`). `c2f-wide`, `c2f-ss5` and
+  `c2f-rows32` are labelled variants (session 23 measured the last two with `--fidelity-from
+  c2f`), not the default.
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and
