@@ -32,10 +32,9 @@ import numpy as np
 
 from benchmarks import attribution_benchmark as ab
 from benchmarks import scaling_benchmark as sb
-from benchmarks.bootstrap import interval, resampled_indices
 from benchmarks.peers import common
 from benchmarks.result_rows import read_rows, row_keys
-from benchmarks.scaling_report import f1_of
+from benchmarks.scaling_report import counts_of, f1_of, paired_f1_cells
 
 OUT = Path(__file__).resolve().parent / "results" / "answer_length_check"
 SUMMARY = Path(__file__).resolve().parent / "results" / "answer_length_check.md"
@@ -103,23 +102,10 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
             if r["prefix"] == prefix:
                 by_uid.setdefault(r["unique_id"], {})[r["method"]] = r
         uids = [u for u, m in by_uid.items() if all(name in m for name in METHODS)]
-        keys = ("hits", "pred", "gold")
-        counts = {
-            name: np.array([[by_uid[u][name]["counts"]["2"][k] for k in keys] for u in uids])
-            for name in METHODS
-        }
-        pooled = {name: f1_of(c.sum(axis=0)) for name, c in counts.items()}
-        draws = resampled_indices(len(uids), rng)
-        ours, other = counts["c2f-ss8"], counts["c2f-rr"]
-        boot = f1_of(ours[draws].sum(axis=1)) - f1_of(other[draws].sum(axis=1))
-        per_topic = f1_of(ours) - f1_of(other)
-        won, lost = int((per_topic > 0).sum()), int((per_topic < 0).sum())
-        lines.append(
-            f"| {prefix} sentences | {len(uids)} | {pooled['c2f-ss8']:.3f} "
-            f"| {pooled['c2f-rr']:.3f} | {pooled['lexical-overlap']:.3f} "
-            f"| {pooled['c2f-ss8'] - pooled['c2f-rr']:+.3f} "
-            f"| {interval(boot)} | {won} / {len(uids) - won - lost} / {lost} |"
-        )
+        ours, other, lexical = (counts_of(by_uid, uids, name) for name in METHODS)
+        ss8, rr, *paired = paired_f1_cells(ours, other, rng)
+        cells = [ss8, rr, f"{f1_of(lexical.sum(axis=0)):.3f}", *paired]
+        lines.append(f"| {prefix} sentences | {len(uids)} | {' | '.join(cells)} |")
     return lines
 
 

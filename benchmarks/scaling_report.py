@@ -232,6 +232,32 @@ def f1_of(counts: np.ndarray) -> np.ndarray:
     return np.where(total > 0, 2 * counts[..., 0] / np.maximum(total, 1), 0.0)
 
 
+def counts_of(runs, uids: list[str], method: str, k: int = 2) -> np.ndarray:
+    """``(len(uids), 3)`` per-example ``(hits, predicted, gold)`` counts of ``method`` at ``k``."""
+    keys = ("hits", "pred", "gold")
+    return np.array([[runs[u][method]["counts"][str(k)][key] for key in keys] for u in uids], float)
+
+
+def paired_f1_cells(ours: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> list[str]:
+    """Table cells of two methods paired on the same examples (rows of :func:`counts_of`).
+
+    Pooled F1 of each, their difference, its bootstrap interval (examples
+    resampled with replacement) and the examples won / tied / lost.
+    """
+    draws = resampled_indices(len(ours), rng)
+    boot = f1_of(ours[draws].sum(axis=1)) - f1_of(other[draws].sum(axis=1))
+    per_example = f1_of(ours) - f1_of(other)
+    won, lost = int((per_example > 0).sum()), int((per_example < 0).sum())
+    f1_ours, f1_other = f1_of(ours.sum(axis=0)), f1_of(other.sum(axis=0))
+    return [
+        f"{f1_ours:.3f}",
+        f"{f1_other:.3f}",
+        f"{f1_ours - f1_other:+.3f}",
+        interval(boot),
+        f"{won} / {len(ours) - won - lost} / {lost}",
+    ]
+
+
 def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
     """``ref`` against every other method on the examples both ran, paired.
 
@@ -251,26 +277,11 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
         common = [uid for uid, r in runs.items() if ref in r and m in r and m != ref]
         if not common or runs[common[0]][m].get("derived"):
             continue
-        ours, other = (
-            np.array(
-                [
-                    [runs[u][name]["counts"][str(k)][key] for key in ("hits", "pred", "gold")]
-                    for u in common
-                ],
-                dtype=float,
-            )
-            for name in (ref, m)
-        )
-        draws = resampled_indices(len(common), rng)
-        boot = f1_of(ours[draws].sum(axis=1)) - f1_of(other[draws].sum(axis=1))
-        per_example = f1_of(ours) - f1_of(other)
-        won, lost = int((per_example > 0).sum()), int((per_example < 0).sum())
+        ours, other = (counts_of(runs, common, name, k) for name in (ref, m))
+        f1_cells = " | ".join(paired_f1_cells(ours, other, rng))
         fid = _fidelity_differences(runs, common, ref, m)
         lines.append(
-            f"| {m} | {len(common)} | {f1_of(ours.sum(axis=0)):.3f} "
-            f"| {f1_of(other.sum(axis=0)):.3f} "
-            f"| {f1_of(ours.sum(axis=0)) - f1_of(other.sum(axis=0)):+.3f} "
-            f"| {interval(boot)} | {won} / {len(common) - won - lost} / {lost} "
+            f"| {m} | {len(common)} | {f1_cells} "
             f"| {f'{np.mean(fid):+.3f}' if fid.size else 'n/a'} "
             f"| {interval(resampled_means(fid, rng)) if fid.size else 'n/a'} |"
         )
