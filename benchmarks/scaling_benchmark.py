@@ -19,6 +19,11 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
   were measured as ``c2f`` and relabelled when the default changed (the flat
   rows at N <= 9 count for both).
 * ``c2f-ss<K>`` - the supersaturated design with ``fine_per_output=K``.
+* ``c2f-mw<W>`` - the shipped scheme with ``measured_weight=W`` in the rank
+  fusion. ``c2f-mw1`` is the default until session 25, whose rows were
+  measured as ``c2f``; the ``c2f`` rows since are that run re-ranked with the
+  new weight (``benchmarks/fusion_weight.py --promote``: the fusion is the
+  last step and calls no model), with fidelity@2 measured for the new ranking.
 * ``c2f-rows<R>`` - the shipped scheme with ``fine_rows=R`` (``R - 1``
   columns, so less sharing; ``R`` fine calls instead of 16): what more
   measurement buys in fidelity, a labelled variant.
@@ -85,6 +90,7 @@ METHODS = (
     "lexical-overlap",
     "emb-cosine",
     "c2f",
+    "c2f-mw1",
     "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
@@ -184,6 +190,8 @@ def method_options(name: str, n_answer: int) -> dict[str, Any]:
         return {"screen": "blocks", "fine_per_output": None}
     if name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
         return {"fine_per_output": int(name.removeprefix("c2f-ss"))}
+    if name.startswith("c2f-mw"):  # c2f-mw<W>: the shipped scheme with measured_weight=W
+        return {"measured_weight": float(name.removeprefix("c2f-mw"))}
     if name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows
         return {"fine_rows": int(name.removeprefix("c2f-rows"))}
     if name == "c2f-wide":

@@ -33,6 +33,7 @@ ORDER = (
     "c2f-logit",
     "c2f-rr",
     "c2f-blocks",
+    "c2f-mw1",
     "c2f-ss8",
     "c2f-ss5",
     "c2f-rows32",
@@ -480,7 +481,12 @@ NOTES = """
   stand; on LFQA `c2f` was measured again (next to context-cite-32 where the time allowed) and
   the rows of session 22 are `c2f-ss8` (`fine_per_output=8`). `c2f-wide`, `c2f-ss5` and
   `c2f-rows32` are labelled variants (session 23 measured the last two with `--fidelity-from
-  c2f`), not the default.
+  c2f`), not the default. Since session 25 the default's `measured_weight` is 2: the rows
+  measured until then are `c2f-mw1`, and the `c2f` rows are the same runs re-ranked with weight
+  2 (`benchmarks/fusion_weight.py --promote 2`; the fusion is the last step and calls no model,
+  so calls, tokens and wall time are the run's own), with fidelity@2 measured for the new
+  ranking. Measuring the new default afresh on 6 examples gave the same scores
+  (`benchmarks/README.md`).
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and

@@ -253,6 +253,7 @@ def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() ->
     assert configs["c2f-rows32"].fine_per_output == default.fine_per_output
     assert configs["c2f-rr"].fine_per_output is None
     assert configs["c2f-ss8"].fine_per_output == 8
+    assert configs["c2f-mw1"] == default.model_copy(update={"measured_weight": 1.0})
     with pytest.raises(ValueError, match="not one of ours"):
         method_options("context-cite-32", 8)
 
@@ -362,3 +363,107 @@ def test_answer_length_check_cuts_answer_and_gold_together_and_pairs_topics() ->
     line = summary(rows)[-1]
     assert line.startswith("| 3 sentences | 2 | 0.625 | 0.375 | 0.500 | +0.250 |")
     assert line.endswith("| 1 / 1 / 0 |")
+
+
+def _fused_row(uid: str, measured: np.ndarray, priors: list[np.ndarray], n: int) -> dict:
+    """A stored c2f row whose scores are the attributor's rank fusion at weight 1."""
+    from langchain_genprog.attribute.mexgen.fusion import rank_fusion
+
+    order = list(range(n - 1, -1, -1))  # units name sources in another order
+    signals = {"measured": measured, **{f"p{i}": p for i, p in enumerate(priors)}}
+    fused = rank_fusion(signals)
+    scores = np.full((measured.shape[1], n), -np.inf)
+    scores[:, order] = fused.T
+    nan_free = np.where(np.isnan(measured), None, measured)
+    return {
+        "unique_id": uid,
+        "method": "c2f",
+        "scores": scores.tolist(),
+        "c2f": {"unit_source": order, "measured": nan_free.T.tolist()},
+    }
+
+
+def test_fusion_weight_reweighs_a_stored_run_as_the_attributor_would() -> None:
+    from benchmarks.fusion_weight import reweigh
+    from langchain_genprog.attribute.mexgen.fusion import rank_fusion
+
+    rng = np.random.default_rng(3)
+    measured = rng.normal(size=(6, 2))
+    measured[[1, 4], 0] = np.nan  # not measured for the first answer sentence
+    priors = [rng.random((6, 2)), rng.random((6, 2))]
+    row = _fused_row("t1", measured, priors, 6)
+    for weight in (1.0, 3.0, 100.0):
+        signals = {"measured": measured, "p0": priors[0], "p1": priors[1]}
+        expected = rank_fusion(signals, {"measured": weight})[::-1].T
+        assert np.allclose(reweigh(row, weight), expected)
+    # scores that no fusion of two priors gives are refused, not re-ranked
+    bad = {**row, "scores": (np.array(row["scores"]) * 5).tolist()}
+    with pytest.raises(ValueError, match="not a fusion"):
+        reweigh(bad, 2.0)
+
+
+def test_fusion_weight_promotion_relabels_the_measured_run_once(tmp_path, monkeypatch) -> None:
+    import benchmarks.fusion_weight as fw
+    import benchmarks.scaling_benchmark as sb
+    from benchmarks.result_rows import read_rows
+
+    monkeypatch.setattr(sb, "OUT", tmp_path / "scaling")
+    monkeypatch.setattr(fw, "OUT", tmp_path / "sweep")
+    measured = np.array([[1.0], [0.0], [2.0]])
+    run = _fused_row("t1", measured, [np.array([[0.1], [0.9], [0.5]])] * 2, 3)
+    run.update(fidelity=[0.2], wall_time_s=5.0, pid=7)
+    flat = {"unique_id": "t2", "method": "c2f", "scores": [[1.0, 0.0]], "pid": 7}
+    peer = {"unique_id": "t1", "method": "context-cite-64", "scores": [[0.0, 1.0, 2.0]]}
+    sb.append(sb.OUT / "mds.jsonl", run)
+    sb.append(sb.OUT / "mds.jsonl", flat)
+    sb.append(sb.OUT / "mds.jsonl", peer)
+    (sb.OUT / "lfqa.jsonl").write_text("")
+    assert set(fw.base_rows("mds")) == {"t1"}
+    with pytest.raises(ValueError, match="no c2f-mw3 row"):
+        fw.promote("mds", 3.0)
+    swept = {"unique_id": "t1", "method": "c2f-mw3", "scores": fw.reweigh(run, 3.0)}
+    swept.update(counts={"2": {"hits": 1, "pred": 2, "gold": 1}}, fidelity=[0.3])
+    sb.append(fw.OUT / "mds.jsonl", swept)
+    assert fw.promote("mds", 3.0) == 2
+    assert fw.promote("mds", 3.0) == 2  # a second promotion replaces the rows of the first
+    rows = {(r["unique_id"], r["method"]): r for r in read_rows(sb.OUT / "mds.jsonl")}
+    assert sorted(rows) == [
+        ("t1", "c2f"),
+        ("t1", "c2f-mw1"),
+        ("t1", "context-cite-64"),
+        ("t2", "c2f"),
+        ("t2", "c2f-mw1"),
+    ]
+    new, old = rows[("t1", "c2f")], rows[("t1", "c2f-mw1")]
+    assert old["scores"] == run["scores"] and old["fidelity"] == [0.2]
+    assert new["scores"] == swept["scores"] and new["fidelity"] == [0.3]
+    assert new["pid"] == 7 and new["wall_time_s"] == 5.0 and new["measured_weight"] == 3.0
+    assert rows[("t2", "c2f")]["scores"] == flat["scores"]  # flat scheme: nothing fused
+    assert fw.base_rows("mds")["t1"]["method"] == "c2f-mw1"
+
+
+def test_fusion_weight_summary_pairs_each_weight_with_weight_one_and_the_peer(
+    tmp_path, monkeypatch
+) -> None:
+    import benchmarks.fusion_weight as fw
+    import benchmarks.scaling_benchmark as sb
+
+    monkeypatch.setattr(sb, "OUT", tmp_path / "scaling")
+    monkeypatch.setattr(fw, "OUT", tmp_path / "sweep")
+
+    def row(uid: str, method: str, hits: int, fidelity: float) -> dict:
+        counts = {str(k): {"hits": hits, "pred": 2, "gold": 2} for k in (1, 2, 3)}
+        return {"unique_id": uid, "method": method, "counts": counts, "fidelity": [fidelity]}
+
+    for uid in ("t1", "t2"):
+        sb.append(sb.OUT / "mds.jsonl", {"unique_id": uid, "method": "example", "index": 0})
+    sb.append(sb.OUT / "mds.jsonl", row("t1", "context-cite-64", 2, 0.5))  # t2 has no peer row
+    for uid, hits in (("t1", 1), ("t2", 2)):
+        sb.append(fw.OUT / "mds.jsonl", row(uid, "c2f-mw1", hits, 0.2))
+        sb.append(fw.OUT / "mds.jsonl", row(uid, "c2f-mw3", 2, 0.4))
+    one, three = fw.summary_lines("mds", (1.0, 3.0))[4:6]
+    assert one.startswith("| 1 | 2 | 0.750 | 0.750 | 0.750 | 0.200 | +0.000 ")
+    assert three.startswith("| 3 | 2 | 1.000 | 1.000 | 1.000 | 0.400 | +0.250 ")
+    # against weight 1 on both examples; against context-cite-64 on the one it ran
+    assert "| +0.200 [+0.200, +0.200] | 1 | +0.000 " in three
+    assert three.endswith("| -0.100 [-0.100, -0.100] |")

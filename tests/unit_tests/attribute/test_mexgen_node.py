@@ -471,3 +471,26 @@ def test_coarse_to_fine_gets_the_per_output_of_the_answers_length(
     attributor.attribute(answer_sentences(), sources)
     # three answer sentences: "auto" is round-robin up to four, an explicit choice is kept
     assert seen == [expected]
+
+
+@pytest.mark.parametrize(("options", "expected"), [({}, 2.0), ({"measured_weight": 1.0}, 1.0)])
+def test_coarse_to_fine_fuses_with_the_measured_weight(
+    sources, scorer, monkeypatch, options, expected
+) -> None:
+    import langchain_genprog.attribute.coarse_to_fine_node as node
+    from langchain_genprog.attribute.mexgen_config import FUSION_MEASURED_WEIGHT
+
+    seen: list[dict[str, float] | None] = []
+    original = node.rank_fusion
+
+    def spy(signals, weights=None):
+        seen.append(weights)
+        return original(signals, weights)
+
+    monkeypatch.setattr(node, "rank_fusion", spy)
+    attributor = MExGenAttributor(scorer, scheme="coarse-to-fine", levels=("sentence",), **options)
+    result = attributor.attribute(answer_sentences(), sources)
+    assert FUSION_MEASURED_WEIGHT == 2.0
+    assert seen == [{"measured": expected}]
+    # each answer sentence's measured support ranks first either way
+    assert [int(np.argmax(row)) for row in result.matrix[:2]] == [1, 3]

@@ -1,0 +1,241 @@
+"""Issue 10: the measured score's weight in the coarse-to-fine rank fusion.
+
+The coarse-to-fine attributor ranks each answer sentence's sources by a
+weighted mean of percentile ranks: the fine pass's measured score (weight
+``measured_weight``) and each prior (lexical overlap, MiniLM cosine; weight
+1). The fusion is the last step and calls no model, so every weight can be
+read off one stored run: for a stored ``c2f-mw1`` row (the run of
+``measured_weight=1``, the default until session 25), its fused ranks ``s``
+and measured ranks ``m`` give the priors' rank sum ``P = (1 + k)·s - m``
+(``k = 2`` priors), and weight ``w`` ranks by ``(w·m + P) / (w + k)``, which
+is what the attributor computes with that weight (exact: the priors are not
+recomputed, so nothing in them can drift).
+
+Per weight it scores F1@1/2/3 against the gold links (no model) and
+fidelity@2 with SmolLM2 (``Fidelity.score_against`` the stored row: two
+full-prompt calls per answer sentence whose top-2 changed, none otherwise).
+Rows go to ``benchmarks/results/fusion_weight/<data>.jsonl`` (resumable)::
+
+    python -m benchmarks.fusion_weight --data mds
+    python -m benchmarks.fusion_weight --data lfqa
+    python -m benchmarks.fusion_weight --summarize
+
+``--promote W`` writes the ``c2f`` rows of ``attribution_scaling/`` as weight
+``W``'s re-ranking of the ``c2f-mw1`` rows (run metadata kept: the
+measurement, its calls, tokens and wall time are the same run's), with the
+fidelity measured here, after relabelling the old ``c2f`` rows ``c2f-mw1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import attribution_benchmark as ab
+from benchmarks import scaling_benchmark as sb
+from benchmarks.bootstrap import interval, resampled_means
+from benchmarks.result_rows import read_rows, row_keys
+from benchmarks.scaling_report import counts_of, paired_f1_cells, pooled_f1, read
+
+RESULTS = Path(__file__).resolve().parent / "results"
+OUT = RESULTS / "fusion_weight"
+SUMMARY = RESULTS / "fusion_weight.md"
+BASE = "c2f-mw1"
+"""The stored run re-ranked: ``MExGenAttributor()`` with ``measured_weight=1``."""
+N_PRIORS = 2
+"""Priors in the benchmark's fusion: lexical and embedding (no program, so no leaves)."""
+WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
+
+
+def label(weight: float) -> str:
+    """The row name of a weight: ``c2f-mw3``, ``c2f-mw1.5``."""
+    return f"c2f-mw{weight:g}"
+
+
+def reweigh(row: dict[str, Any], weight: float) -> list[list[float]]:
+    """The scores (answer sentences x sources) of ``row``'s run fused with ``weight``.
+
+    Raises:
+        ValueError: If the stored ranks are not a rank fusion of ``N_PRIORS`` priors.
+    """
+    from langchain_genprog.attribute.mexgen.fusion import rank_features
+
+    info = row["c2f"]
+    order = info["unit_source"]
+    measured = rank_features({"m": np.array(info["measured"], dtype=float).T})["m"]
+    stored = np.array(row["scores"], dtype=float)[:, order].T  # units x outputs
+    priors = (1 + N_PRIORS) * stored - measured
+    if priors.min() < -1e-9 or priors.max() > N_PRIORS + 1e-9:
+        raise ValueError(f"{row['unique_id']}: stored scores are not a fusion of {N_PRIORS} priors")
+    fused = (weight * measured + priors) / (weight + N_PRIORS)
+    out = np.full((fused.shape[1], len(row["scores"][0])), -np.inf)
+    out[:, order] = fused.T
+    return out.tolist()
+
+
+def base_rows(data: str) -> dict[str, dict[str, Any]]:
+    """The stored ``c2f-mw1`` rows with coarse-to-fine details, by example id.
+
+    Before :func:`promote` first ran they are still named ``c2f`` (the rows
+    it writes are marked ``reranked_from``).
+    """
+    rows = read_rows(sb.OUT / f"{data}.jsonl")
+    measured = [r for r in rows if r["method"] in (BASE, "c2f") and "reranked_from" not in r]
+    return {r["unique_id"]: r for r in measured if "c2f" in r}
+
+
+def measure(data: str, weights: tuple[float, ...]) -> None:
+    """Append one row per (example, weight) not yet in ``OUT/<data>.jsonl``."""
+    from langchain_genprog.models import TransformersLogProbScorer
+
+    out = OUT / f"{data}.jsonl"
+    done = row_keys(out)
+    bases = base_rows(data)
+    model, tokenizer = sb.common.load_smollm2()
+    scorer = TransformersLogProbScorer(model, tokenizer, batch_size=1)
+    index = {
+        r["unique_id"]: r["index"]
+        for r in read_rows(sb.OUT / f"{data}.jsonl")
+        if r["method"] == "example"
+    }
+    for ex in sb.load(data, sorted(index[u] for u in bases)):
+        uid, base = ex["unique_id"], bases[ex["unique_id"]]
+        fidelity = ab.Fidelity(ex, scorer, k=2) if base.get("fidelity") else None
+        t0 = time.perf_counter()
+        for w in weights:
+            if (uid, label(w)) in done:
+                continue
+            scores = reweigh(base, w)
+            counts = ab.citation_counts(ex, scores)
+            row = {
+                "unique_id": uid,
+                "method": label(w),
+                "weight": w,
+                "scores": scores,
+                "counts": {str(k): v for k, v in counts.items()},
+            }
+            if fidelity is not None:
+                row["fidelity"] = fidelity.score_against(scores, base["scores"], base["fidelity"])
+            sb.append(out, row)
+        print(f"{data} {ex['index']} {uid[:12]}: {time.perf_counter() - t0:.0f}s", flush=True)
+
+
+def summary_lines(data: str, weights: tuple[float, ...]) -> list[str]:
+    """The table of one data set: each weight against weight 1 and context-cite-64."""
+    _, runs = read(sb.OUT / f"{data}.jsonl")
+    for row in read_rows(OUT / f"{data}.jsonl"):
+        runs.setdefault(row["unique_id"], {})[row["method"]] = row
+    lines = [
+        f"### {data.upper()}",
+        "",
+        "| measured weight | ex | F1@1 | F1@2 | F1@3 | fidelity@2 "
+        "| F1@2 − weight 1 [95 % CI] | fidelity@2 − weight 1 [95 % CI] "
+        "| ex with context-cite-64 | F1@2 − context-cite-64 [95 % CI] "
+        "| fidelity@2 − context-cite-64 [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    return [*lines, *(_weight_line(runs, w) for w in weights), ""]
+
+
+def _weight_line(runs, weight: float) -> str:
+    rng = np.random.default_rng(0)
+    method, one, peer = label(weight), label(1.0), "context-cite-64"
+    uids = [u for u in runs if method in runs[u] and one in runs[u]]
+    both = [u for u in uids if runs[u].get(peer, {}).get("fidelity")]
+    f1 = pooled_f1(runs[u][method]["counts"] for u in uids)
+    fid = [x for u in uids for x in runs[u][method].get("fidelity") or []]
+    vs_one = paired_f1_cells(counts_of(runs, uids, method), counts_of(runs, uids, one), rng)
+    vs_peer = paired_f1_cells(counts_of(runs, both, method), counts_of(runs, both, peer), rng)
+    return (
+        f"| {weight:g} | {len(uids)} | {' | '.join(f'{x:.3f}' for x in f1)} "
+        f"| {np.mean(fid):.3f} | {vs_one[2]} {vs_one[3]} "
+        f"| {_fidelity_cell(runs, uids, method, one, rng)} | {len(both)} "
+        f"| {vs_peer[2]} {vs_peer[3]} | {_fidelity_cell(runs, both, method, peer, rng)} |"
+    )
+
+
+def _fidelity_cell(runs, uids: list[str], method: str, other: str, rng) -> str:
+    """Mean per-example fidelity@2 difference and its bootstrap interval."""
+    diffs = [
+        np.mean(runs[u][method]["fidelity"]) - np.mean(runs[u][other]["fidelity"])
+        for u in uids
+        if runs[u][method].get("fidelity") and runs[u][other].get("fidelity")
+    ]
+    if not diffs:
+        return "n/a"
+    return f"{np.mean(diffs):+.3f} {interval(resampled_means(diffs, rng))}"
+
+
+def promote(data: str, weight: float) -> int:
+    """Make ``weight``'s re-rankings the ``c2f`` rows of ``attribution_scaling/<data>.jsonl``.
+
+    The old ``c2f`` rows are relabelled ``c2f-mw1`` the first time; a later
+    call replaces the ``c2f`` rows it wrote. Rows of the flat scheme (no
+    fusion: ``N <= 9``) are copied as they are. How many rows were written.
+
+    Raises:
+        ValueError: If a coarse-to-fine row has no measured re-ranking at ``weight``.
+    """
+    path = sb.OUT / f"{data}.jsonl"
+    rows = read_rows(path)
+    if not any(r["method"] == BASE for r in rows):
+        rows = [{**r, "method": BASE} if r["method"] == "c2f" else r for r in rows]
+    rows = [r for r in rows if r["method"] != "c2f"]
+    sweep = OUT / f"{data}.jsonl"
+    swept = {
+        r["unique_id"]: r
+        for r in (read_rows(sweep) if sweep.exists() else [])
+        if r["method"] == label(weight)
+    }
+    new = [_promoted(r, swept, weight) for r in rows if r["method"] == BASE]
+    path.write_text("".join(json.dumps(r, default=float) + "\n" for r in [*rows, *new]))
+    return len(new)
+
+
+def _promoted(
+    row: dict[str, Any], swept: dict[str, dict[str, Any]], weight: float
+) -> dict[str, Any]:
+    out = {**row, "method": "c2f", "reranked_from": BASE}
+    if "c2f" not in row:
+        return out  # the flat scheme: no fusion, the same ranking
+    if row["unique_id"] not in swept:
+        raise ValueError(f"{row['unique_id']}: no {label(weight)} row; run --data first")
+    new = swept[row["unique_id"]]
+    out.update(scores=new["scores"], counts=new["counts"], measured_weight=weight)
+    if row.get("fidelity"):
+        out["fidelity"] = new["fidelity"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=("mds", "lfqa"))
+    parser.add_argument("--weights", default=",".join(f"{w:g}" for w in WEIGHTS))
+    parser.add_argument("--summarize", action="store_true")
+    parser.add_argument("--promote", type=float, help="write this weight's c2f rows")
+    args = parser.parse_args(argv)
+    weights = tuple(float(w) for w in args.weights.split(","))
+    if args.promote is not None:
+        for data in ("mds", "lfqa"):
+            print(f"{data}: {promote(data, args.promote)} c2f rows written", flush=True)
+    elif args.summarize:
+        lines = ["# Measured weight in the coarse-to-fine fusion (issue 10)", "", __doc__, ""]
+        for data in ("mds", "lfqa"):
+            lines += summary_lines(data, weights)
+        SUMMARY.write_text("\n".join(lines))
+        print(SUMMARY.read_text())
+    elif args.data:
+        sb.common.set_threads(1)
+        measure(args.data, weights)
+    else:
+        parser.error("give --data, --summarize or --promote")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
