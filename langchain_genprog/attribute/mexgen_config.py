@@ -47,7 +47,8 @@ round-robin design (``None``): there its 15 candidates give each sentence 3 or
 more of its own, and every candidate is measured for every sentence, unaliased."""
 
 FUSION_MEASURED_WEIGHT = 2.0
-"""``measured_weight``'s default: the measurement counts as much as the two priors together.
+"""``measured_weight``'s default: the measurement counts as much as the lexical and embedding
+priors together (each prior weighs 1, program leaves included).
 
 The rank fusion trades the priors' agreement with the sources a writer copied
 (F1 against gold links) for the measurement's agreement with what the model

@@ -11,8 +11,9 @@ the measurement alone.
 Two combinations, both per output (per answer sentence) and on ranks, so the
 signals' scales (nats per token, cosine, word shares) never need calibrating:
 
-* :func:`rank_fusion` — a weighted mean of percentile ranks; equal weights
-  need no data at all (the attributor's default).
+* :func:`rank_fusion` — a weighted mean of percentile ranks; fixed weights
+  need no labelled data (the attributor weighs the measurement 2 and each
+  prior 1 by default: ``measured_weight``).
 * :func:`fit_logistic_weights` / :func:`logistic_fusion` — a logistic model
   of "is a gold link" on the same rank features, fitted on labelled examples.
   Fit it on a split you do not evaluate on; the benchmark cross-fits.
