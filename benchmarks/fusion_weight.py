@@ -50,6 +50,8 @@ BASE = "c2f-mw1"
 N_PRIORS = 2
 """Priors in the benchmark's fusion: lexical and embedding (no program, so no leaves)."""
 WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
+PEER = "context-cite-64"
+"""The peer whose fidelity@2 the issue's target names."""
 
 
 def label(weight: float) -> str:
@@ -127,7 +129,8 @@ def measure(data: str, weights: tuple[float, ...]) -> None:
 
 def summary_lines(data: str, weights: tuple[float, ...]) -> list[str]:
     """The table of one data set: each weight against weight 1 and context-cite-64."""
-    _, runs = read(sb.OUT / f"{data}.jsonl")
+    _, scaled = read(sb.OUT / f"{data}.jsonl")
+    runs = {u: {PEER: by[PEER]} for u, by in scaled.items() if PEER in by}
     for row in read_rows(OUT / f"{data}.jsonl"):
         runs.setdefault(row["unique_id"], {})[row["method"]] = row
     lines = [
@@ -144,7 +147,7 @@ def summary_lines(data: str, weights: tuple[float, ...]) -> list[str]:
 
 def _weight_line(runs, weight: float) -> str:
     rng = np.random.default_rng(0)
-    method, one, peer = label(weight), label(1.0), "context-cite-64"
+    method, one, peer = label(weight), label(1.0), PEER
     uids = [u for u in runs if method in runs[u] and one in runs[u]]
     both = [u for u in uids if runs[u].get(peer, {}).get("fidelity")]
     f1 = pooled_f1(runs[u][method]["counts"] for u in uids)
