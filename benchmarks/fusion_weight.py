@@ -15,7 +15,8 @@ Per weight it scores F1@1/2/3 against the gold links (no model) and
 fidelity@2 with SmolLM2 (``Fidelity.score_against`` the stored row: two
 full-prompt calls per answer sentence whose top-2 changed, none otherwise).
 Examples that ran the flat scheme (9 sentences or fewer: one MDS topic, two
-LFQA questions) fuse nothing and are left out. Rows go to ``benchmarks/results/fusion_weight/<data>.jsonl`` (resumable)::
+LFQA questions) fuse nothing and are left out. Rows go to
+``benchmarks/results/fusion_weight/<data>.jsonl`` (resumable)::
 
     python -m benchmarks.fusion_weight --data mds
     python -m benchmarks.fusion_weight --data lfqa
