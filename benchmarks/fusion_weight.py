@@ -42,7 +42,13 @@ from benchmarks import attribution_benchmark as ab
 from benchmarks import scaling_benchmark as sb
 from benchmarks.bootstrap import interval, resampled_means
 from benchmarks.result_rows import read_rows, row_keys
-from benchmarks.scaling_report import counts_of, paired_f1_cells, pooled_f1, read
+from benchmarks.scaling_report import (
+    counts_of,
+    fidelity_differences,
+    paired_f1_cells,
+    pooled_f1,
+    read,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUT = RESULTS / "fusion_weight"
@@ -100,14 +106,10 @@ def measure(data: str, weights: tuple[float, ...]) -> None:
     out = OUT / f"{data}.jsonl"
     done = row_keys(out)
     bases = base_rows(data)
+    examples, _ = read(sb.OUT / f"{data}.jsonl")
     model, tokenizer = sb.common.load_smollm2()
     scorer = TransformersLogProbScorer(model, tokenizer, batch_size=1)
-    index = {
-        r["unique_id"]: r["index"]
-        for r in read_rows(sb.OUT / f"{data}.jsonl")
-        if r["method"] == "example"
-    }
-    for ex in sb.load(data, sorted(index[u] for u in bases)):
+    for ex in sb.load(data, sorted(examples[u]["index"] for u in bases)):
         uid, base = ex["unique_id"], bases[ex["unique_id"]]
         fidelity = ab.Fidelity(ex, scorer, k=2) if base.get("fidelity") else None
         t0 = time.perf_counter()
@@ -166,12 +168,8 @@ def _weight_line(runs, weight: float) -> str:
 
 def _fidelity_cell(runs, uids: list[str], method: str, other: str, rng) -> str:
     """Mean per-example fidelity@2 difference and its bootstrap interval."""
-    diffs = [
-        np.mean(runs[u][method]["fidelity"]) - np.mean(runs[u][other]["fidelity"])
-        for u in uids
-        if runs[u][method].get("fidelity") and runs[u][other].get("fidelity")
-    ]
-    if not diffs:
+    diffs = fidelity_differences(runs, uids, method, other)
+    if not diffs.size:
         return "n/a"
     return f"{np.mean(diffs):+.3f} {interval(resampled_means(diffs, rng))}"
 

@@ -280,7 +280,7 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
             continue
         ours, other = (counts_of(runs, common, name, k) for name in (ref, m))
         f1_cells = " | ".join(paired_f1_cells(ours, other, rng))
-        fid = _fidelity_differences(runs, common, ref, m)
+        fid = fidelity_differences(runs, common, ref, m)
         lines.append(
             f"| {m} | {len(common)} | {f1_cells} "
             f"| {f'{np.mean(fid):+.3f}' if fid.size else 'n/a'} "
@@ -289,7 +289,8 @@ def paired_lines(runs, ref: str = "c2f", k: int = 2) -> list[str]:
     return lines if len(lines) > 2 else []
 
 
-def _fidelity_differences(runs, common: list[str], ref: str, other: str) -> np.ndarray:
+def fidelity_differences(runs, common: list[str], ref: str, other: str) -> np.ndarray:
+    """Per-example mean fidelity@2 of ``ref`` minus ``other``, where both have it."""
     pairs = [(runs[u][ref].get("fidelity"), runs[u][other].get("fidelity")) for u in common]
     return np.array([np.mean(a) - np.mean(b) for a, b in pairs if a and b], dtype=float)
 
