@@ -1,31 +1,38 @@
-"""Issue 10: the measured score's weight in the coarse-to-fine rank fusion.
+"""Issue 10: the measured score's weight and form in the coarse-to-fine fusion.
 
 The coarse-to-fine attributor ranks each answer sentence's sources by a
-weighted mean of percentile ranks: the fine pass's measured score (weight
-``measured_weight``) and each prior (lexical overlap, MiniLM cosine; weight
-1). The fusion is the last step and calls no model, so every weight can be
-read off one stored run: for a stored ``c2f-mw1`` row (the run of
-``measured_weight=1``, the default until session 25), its fused ranks ``s``
-and measured ranks ``m`` give the priors' rank sum ``P = (1 + k)·s - m``
-(``k = 2`` priors), and weight ``w`` ranks by ``(w·m + P) / (w + k)``, which
-is what the attributor computes with that weight (exact: the priors are not
-recomputed, so nothing in them can drift).
+weighted mean: the fine pass's measured score (weight ``measured_weight``)
+and each prior's percentile rank (lexical overlap, MiniLM cosine; weight 1).
+The measurement enters by its percentile rank (``fusion="rank"``, the default
+until session 26) or by its value min-max scaled over the measured sentences
+(``fusion="score"``, the default since). The fusion is the last step and calls
+no model, so every variant can be read off one stored run: for a stored
+``c2f-mw1`` row (the run of ``measured_weight=1`` and rank fusion, the default
+until session 25), its fused ranks ``s`` and measured ranks ``m`` give the
+priors' rank sum ``P = (1 + k)·s - m`` (``k = 2`` priors), and weight ``w``
+ranks by ``(w·x + P) / (w + k)`` with ``x`` the measured ranks (``rank``) or
+the scaled measured scores (``score``, from the row's stored measurement),
+which is what the attributor computes (exact: the priors are not recomputed,
+so nothing in them can drift).
 
 Per weight it scores F1@1/2/3 against the gold links (no model) and
 fidelity@2 with SmolLM2 (``Fidelity.score_against`` the stored row: two
 full-prompt calls per answer sentence whose top-2 changed, none otherwise).
 Examples that ran the flat scheme (9 sentences or fewer: one MDS topic, two
 LFQA questions) fuse nothing and are left out. Rows go to
-``benchmarks/results/fusion_weight/<data>.jsonl`` (resumable)::
+``benchmarks/results/fusion_weight/<data>.jsonl`` (resumable; rank fusion at
+``--weights``, score fusion at ``--score-weights``)::
 
     python -m benchmarks.fusion_weight --data mds
     python -m benchmarks.fusion_weight --data lfqa
     python -m benchmarks.fusion_weight --summarize
 
-``--promote W`` writes the ``c2f`` rows of ``attribution_scaling/`` as weight
-``W``'s re-ranking of the ``c2f-mw1`` rows (run metadata kept: the
-measurement, its calls, tokens and wall time are the same run's), with the
-fidelity measured here, after relabelling the old ``c2f`` rows ``c2f-mw1``.
+``--promote W [--kind score]`` writes the ``c2f`` rows of
+``attribution_scaling/`` as that variant's re-ranking of the ``c2f-mw1`` rows
+(run metadata kept: the measurement, its calls, tokens and wall time are the
+same run's), with the fidelity measured here, after relabelling the old
+``c2f`` rows ``c2f-mw1``; ``--as NAME`` writes them under another name (the
+rank fusion at weight 2, the default of session 25, is kept as ``c2f-mw2``).
 """
 
 from __future__ import annotations
@@ -58,30 +65,44 @@ BASE = "c2f-mw1"
 N_PRIORS = 2
 """Priors in the benchmark's fusion: lexical and embedding (no program, so no leaves)."""
 WEIGHTS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0)
+SCORE_WEIGHTS = (2.0,)
+"""Score fusion was measured at the default weight only (the rule chosen before it ran)."""
 PEER = "context-cite-64"
 """The peer whose fidelity@2 the issue's target names."""
 
 
-def label(weight: float) -> str:
-    """The row name of a weight: ``c2f-mw3``, ``c2f-mw1.5``."""
-    return f"c2f-mw{weight:g}"
+def label(weight: float, kind: str = "rank") -> str:
+    """The row name of a variant: ``c2f-mw3``, ``c2f-mw1.5`` (rank), ``c2f-score-mw2``."""
+    return f"c2f-mw{weight:g}" if kind == "rank" else f"c2f-{kind}-mw{weight:g}"
 
 
-def reweigh(row: dict[str, Any], weight: float) -> list[list[float]]:
+def reweigh(row: dict[str, Any], weight: float, kind: str = "rank") -> list[list[float]]:
     """The scores (answer sentences x sources) of ``row``'s run fused with ``weight``.
 
-    Raises:
-        ValueError: If the stored ranks are not a rank fusion of ``N_PRIORS`` priors.
-    """
-    from langchain_genprog.attribute.mexgen.fusion import rank_features
+    Args:
+        row: A stored rank-fusion run (``c2f-mw1``) with its coarse-to-fine details.
+        weight: The measured weight.
+        kind: ``"rank"`` (the measurement's percentile ranks) or ``"score"``
+            (its values min-max scaled per answer sentence).
 
+    Raises:
+        ValueError: If the stored ranks are not a rank fusion of ``N_PRIORS``
+            priors, or the kind is unknown.
+    """
+    from langchain_genprog.attribute.mexgen.fusion import minmax_scaled, rank_features
+
+    if kind not in ("rank", "score"):
+        raise ValueError(f"unknown fusion kind {kind!r}")
     info = row["c2f"]
     order = info["unit_source"]
-    measured = rank_features({"m": np.array(info["measured"], dtype=float).T})["m"]
-    stored = np.array(row["scores"], dtype=float)[:, order].T  # units x outputs
+    raw = np.array(info["measured"], dtype=float).T  # units x outputs, nan off the candidates
+    measured = rank_features({"m": raw})["m"]
+    stored = np.array(row["scores"], dtype=float)[:, order].T
     priors = (1 + N_PRIORS) * stored - measured
     if priors.min() < -1e-9 or priors.max() > N_PRIORS + 1e-9:
         raise ValueError(f"{row['unique_id']}: stored scores are not a fusion of {N_PRIORS} priors")
+    if kind == "score":
+        measured = np.column_stack([minmax_scaled(raw[:, j]) for j in range(raw.shape[1])])
     fused = (weight * measured + priors) / (weight + N_PRIORS)
     out = np.full((fused.shape[1], len(row["scores"][0])), -np.inf)
     out[:, order] = fused.T
@@ -99,8 +120,13 @@ def base_rows(data: str) -> dict[str, dict[str, Any]]:
     return {r["unique_id"]: r for r in measured if "c2f" in r}
 
 
-def measure(data: str, weights: tuple[float, ...]) -> None:
-    """Append one row per (example, weight) not yet in ``OUT/<data>.jsonl``."""
+def measure(data: str, variants: list[tuple[str, float]]) -> None:
+    """Append one row per (example, variant) not yet in ``OUT/<data>.jsonl``.
+
+    Args:
+        data: ``"mds"`` or ``"lfqa"``.
+        variants: ``(kind, weight)`` pairs (:func:`reweigh`).
+    """
     from langchain_genprog.models import TransformersLogProbScorer
 
     out = OUT / f"{data}.jsonl"
@@ -113,15 +139,16 @@ def measure(data: str, weights: tuple[float, ...]) -> None:
         uid, base = ex["unique_id"], bases[ex["unique_id"]]
         fidelity = ab.Fidelity(ex, scorer, k=2) if base.get("fidelity") else None
         t0 = time.perf_counter()
-        for w in weights:
-            if (uid, label(w)) in done:
+        for kind, w in variants:
+            if (uid, label(w, kind)) in done:
                 continue
-            scores = reweigh(base, w)
+            scores = reweigh(base, w, kind)
             counts = ab.citation_counts(ex, scores)
             row = {
                 "unique_id": uid,
-                "method": label(w),
+                "method": label(w, kind),
                 "weight": w,
+                "kind": kind,
                 "scores": scores,
                 "counts": {str(k): v for k, v in counts.items()},
             }
@@ -131,8 +158,14 @@ def measure(data: str, weights: tuple[float, ...]) -> None:
         print(f"{data} {ex['index']} {uid[:12]}: {time.perf_counter() - t0:.0f}s", flush=True)
 
 
-def summary_lines(data: str, weights: tuple[float, ...]) -> list[str]:
-    """The table of one data set: each weight against weight 1 and context-cite-64."""
+def summary_lines(
+    data: str, weights: tuple[float, ...], score_weights: tuple[float, ...] = ()
+) -> list[str]:
+    """The tables of one data set.
+
+    Each variant against rank fusion at weight 1 and context-cite-64, then
+    each score-fusion weight against rank fusion at the same weight.
+    """
     _, scaled = read(sb.OUT / f"{data}.jsonl")
     runs = {u: {PEER: by[PEER]} for u, by in scaled.items() if PEER in by}
     for row in read_rows(OUT / f"{data}.jsonl"):
@@ -140,26 +173,46 @@ def summary_lines(data: str, weights: tuple[float, ...]) -> list[str]:
     lines = [
         f"### {data.upper()}",
         "",
-        "| measured weight | ex | F1@1 | F1@2 | F1@3 | fidelity@2 "
+        "| fusion, measured weight | ex | F1@1 | F1@2 | F1@3 | fidelity@2 "
         "| F1@2 − weight 1 [95 % CI] | fidelity@2 − weight 1 [95 % CI] "
         "| ex with context-cite-64 | F1@2 − context-cite-64 [95 % CI] "
         "| fidelity@2 − context-cite-64 [95 % CI] |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    return [*lines, *(_weight_line(runs, w) for w in weights), ""]
+    lines += [_weight_line(runs, w) for w in weights]
+    lines += [_weight_line(runs, w, "score") for w in score_weights]
+    if score_weights:
+        lines += [
+            "",
+            "| score fusion against rank fusion at weight | ex | F1@2 [95 % CI] "
+            "| fidelity@2 [95 % CI] |",
+            "|---|---|---|---|",
+            *(_versus_line(runs, w) for w in score_weights),
+        ]
+    return [*lines, ""]
 
 
-def _weight_line(runs, weight: float) -> str:
+def _versus_line(runs, weight: float) -> str:
     rng = np.random.default_rng(0)
-    method, one, peer = label(weight), label(1.0), PEER
+    method, other = label(weight, "score"), label(weight)
+    uids = [u for u in runs if method in runs[u] and other in runs[u]]
+    diff = paired_f1_cells(counts_of(runs, uids, method), counts_of(runs, uids, other), rng)
+    fid = _fidelity_cell(runs, uids, method, other, rng)
+    return f"| {weight:g} | {len(uids)} | {diff[2]} {diff[3]} | {fid} |"
+
+
+def _weight_line(runs, weight: float, kind: str = "rank") -> str:
+    rng = np.random.default_rng(0)
+    method, one, peer = label(weight, kind), label(1.0), PEER
     uids = [u for u in runs if method in runs[u] and one in runs[u]]
     both = [u for u in uids if runs[u].get(peer, {}).get("fidelity")]
     f1 = pooled_f1(runs[u][method]["counts"] for u in uids)
     fid = [x for u in uids for x in runs[u][method].get("fidelity") or []]
     vs_one = paired_f1_cells(counts_of(runs, uids, method), counts_of(runs, uids, one), rng)
     vs_peer = paired_f1_cells(counts_of(runs, both, method), counts_of(runs, both, peer), rng)
+    name = f"{weight:g}" if kind == "rank" else f"{weight:g}, {kind}"
     return (
-        f"| {weight:g} | {len(uids)} | {' | '.join(f'{x:.3f}' for x in f1)} "
+        f"| {name} | {len(uids)} | {' | '.join(f'{x:.3f}' for x in f1)} "
         f"| {np.mean(fid):.3f} | {vs_one[2]} {vs_one[3]} "
         f"| {_fidelity_cell(runs, uids, method, one, rng)} | {len(both)} "
         f"| {vs_peer[2]} {vs_peer[3]} | {_fidelity_cell(runs, both, method, peer, rng)} |"
@@ -174,42 +227,42 @@ def _fidelity_cell(runs, uids: list[str], method: str, other: str, rng) -> str:
     return f"{np.mean(diffs):+.3f} {interval(resampled_means(diffs, rng))}"
 
 
-def promote(data: str, weight: float) -> int:
-    """Make ``weight``'s re-rankings the ``c2f`` rows of ``attribution_scaling/<data>.jsonl``.
+def promote(data: str, weight: float, kind: str = "rank", method: str = "c2f") -> int:
+    """Write a variant's re-rankings as the ``method`` rows of ``attribution_scaling/<data>.jsonl``.
 
     The old ``c2f`` rows are relabelled ``c2f-mw1`` the first time; a later
-    call replaces the ``c2f`` rows it wrote. Rows of the flat scheme (no
+    call replaces the ``method`` rows it wrote. Rows of the flat scheme (no
     fusion: ``N <= 9``) are copied as they are. How many rows were written.
 
     Raises:
-        ValueError: If a coarse-to-fine row has no measured re-ranking at ``weight``.
+        ValueError: If a coarse-to-fine row has no measured re-ranking for the variant.
     """
     path = sb.OUT / f"{data}.jsonl"
     rows = read_rows(path)
     if not any(r["method"] == BASE for r in rows):
         rows = [{**r, "method": BASE} if r["method"] == "c2f" else r for r in rows]
-    rows = [r for r in rows if r["method"] != "c2f"]
+    rows = [r for r in rows if r["method"] != method]
     sweep = OUT / f"{data}.jsonl"
     swept = {
         r["unique_id"]: r
         for r in (read_rows(sweep) if sweep.exists() else [])
-        if r["method"] == label(weight)
+        if r["method"] == label(weight, kind)
     }
-    new = [_promoted(r, swept, weight) for r in rows if r["method"] == BASE]
+    new = [_promoted(r, swept, weight, kind, method) for r in rows if r["method"] == BASE]
     path.write_text("".join(json.dumps(r, default=float) + "\n" for r in [*rows, *new]))
     return len(new)
 
 
 def _promoted(
-    row: dict[str, Any], swept: dict[str, dict[str, Any]], weight: float
+    row: dict[str, Any], swept: dict[str, dict[str, Any]], weight: float, kind: str, method: str
 ) -> dict[str, Any]:
-    out = {**row, "method": "c2f", "reranked_from": BASE}
+    out = {**row, "method": method, "reranked_from": BASE}
     if "c2f" not in row:
         return out  # the flat scheme: no fusion, the same ranking
     if row["unique_id"] not in swept:
-        raise ValueError(f"{row['unique_id']}: no {label(weight)} row; run --data first")
+        raise ValueError(f"{row['unique_id']}: no {label(weight, kind)} row; run --data first")
     new = swept[row["unique_id"]]
-    out.update(scores=new["scores"], counts=new["counts"], measured_weight=weight)
+    out.update(scores=new["scores"], counts=new["counts"], measured_weight=weight, fusion=kind)
     if row.get("fidelity"):
         out["fidelity"] = new["fidelity"]
     return out
@@ -219,22 +272,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=("mds", "lfqa"))
     parser.add_argument("--weights", default=",".join(f"{w:g}" for w in WEIGHTS))
+    parser.add_argument("--score-weights", default=",".join(f"{w:g}" for w in SCORE_WEIGHTS))
     parser.add_argument("--summarize", action="store_true")
     parser.add_argument("--promote", type=float, help="write this weight's c2f rows")
+    parser.add_argument("--kind", choices=("rank", "score"), default="rank")
+    parser.add_argument("--as", dest="method", default="c2f", help="the promoted rows' name")
     args = parser.parse_args(argv)
-    weights = tuple(float(w) for w in args.weights.split(","))
+    weights = tuple(float(w) for w in args.weights.split(",") if w)
+    score_weights = tuple(float(w) for w in args.score_weights.split(",") if w)
     if args.promote is not None:
         for data in ("mds", "lfqa"):
-            print(f"{data}: {promote(data, args.promote)} c2f rows written", flush=True)
+            written = promote(data, args.promote, args.kind, args.method)
+            print(f"{data}: {written} {args.method} rows written", flush=True)
     elif args.summarize:
-        lines = ["# Measured weight in the coarse-to-fine fusion (issue 10)", "", __doc__, ""]
+        lines = ["# The measurement in the coarse-to-fine fusion (issue 10)", "", __doc__, ""]
         for data in ("mds", "lfqa"):
-            lines += summary_lines(data, weights)
+            lines += summary_lines(data, weights, score_weights)
         SUMMARY.write_text("\n".join(lines))
         print(SUMMARY.read_text())
     elif args.data:
         sb.common.set_threads(1)
-        measure(args.data, weights)
+        variants = [("rank", w) for w in weights] + [("score", w) for w in score_weights]
+        measure(args.data, variants)
     else:
         parser.error("give --data, --summarize or --promote")
     return 0

@@ -191,7 +191,7 @@ def method_options(name: str, n_answer: int) -> dict[str, Any]:
     if name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
         return {"fine_per_output": int(name.removeprefix("c2f-ss"))}
     if name.startswith("c2f-mw"):  # c2f-mw<W>: the shipped scheme with measured_weight=W
-        return {"measured_weight": float(name.removeprefix("c2f-mw"))}
+        return {"fusion": "rank", "measured_weight": float(name.removeprefix("c2f-mw"))}
     if name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows
         return {"fine_rows": int(name.removeprefix("c2f-rows"))}
     if name == "c2f-wide":

@@ -91,9 +91,12 @@ def attribute_coarse_to_fine(
         must_include=[i for i, sid in enumerate(unit_sids) if sid in wanted],
     )
     ranking = None
-    if config.fusion == "rank":
+    fusion = config.fusion_for(len(scored))
+    if fusion != "none":
         fused = rank_fusion(
-            {"measured": result.measured, **priors}, {"measured": config.measured_weight}
+            {"measured": result.measured, **priors},
+            {"measured": config.measured_weight},
+            scaled=("measured",) if fusion == "score" else (),
         )
         order = np.argsort([sid if sid is not None else -1 for sid in unit_sids], kind="stable")
         ranking = fused[order].T

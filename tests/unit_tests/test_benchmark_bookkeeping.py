@@ -253,7 +253,8 @@ def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() ->
     assert configs["c2f-rows32"].fine_per_output == default.fine_per_output
     assert configs["c2f-rr"].fine_per_output is None
     assert configs["c2f-ss8"].fine_per_output == 8
-    assert configs["c2f-mw1"] == default.model_copy(update={"measured_weight": 1.0})
+    rank_at_one = {"fusion": "rank", "measured_weight": 1.0}
+    assert configs["c2f-mw1"] == default.model_copy(update=rank_at_one)
     with pytest.raises(ValueError, match="not one of ours"):
         method_options("context-cite-32", 8)
 
@@ -396,6 +397,10 @@ def test_fusion_weight_reweighs_a_stored_run_as_the_attributor_would() -> None:
         signals = {"measured": measured, "p0": priors[0], "p1": priors[1]}
         expected = rank_fusion(signals, {"measured": weight})[::-1].T
         assert np.allclose(reweigh(row, weight), expected)
+        scaled = rank_fusion(signals, {"measured": weight}, scaled=("measured",))[::-1].T
+        assert np.allclose(reweigh(row, weight, "score"), scaled)
+    with pytest.raises(ValueError, match="unknown fusion kind"):
+        reweigh(row, 2.0, "borda")
     # scores that no fusion of two priors gives are refused, not re-ranked
     bad = {**row, "scores": (np.array(row["scores"]) * 5).tolist()}
     with pytest.raises(ValueError, match="not a fusion"):
@@ -440,6 +445,14 @@ def test_fusion_weight_promotion_relabels_the_measured_run_once(tmp_path, monkey
     assert new["pid"] == 7 and new["wall_time_s"] == 5.0 and new["measured_weight"] == 3.0
     assert rows[("t2", "c2f")]["scores"] == flat["scores"]  # flat scheme: nothing fused
     assert fw.base_rows("mds")["t1"]["method"] == "c2f-mw1"
+    # another variant under another name leaves the c2f rows alone
+    scored = {**swept, "method": "c2f-score-mw2", "scores": fw.reweigh(run, 2.0, "score")}
+    sb.append(fw.OUT / "mds.jsonl", scored)
+    assert fw.promote("mds", 2.0, "score", method="c2f-score") == 2
+    rows = {(r["unique_id"], r["method"]): r for r in read_rows(sb.OUT / "mds.jsonl")}
+    assert rows[("t1", "c2f")]["scores"] == swept["scores"]
+    assert rows[("t1", "c2f-score")]["scores"] == scored["scores"]
+    assert rows[("t1", "c2f-score")]["fusion"] == "score"
 
 
 def test_fusion_weight_summary_pairs_each_weight_with_weight_one_and_the_peer(
@@ -461,9 +474,14 @@ def test_fusion_weight_summary_pairs_each_weight_with_weight_one_and_the_peer(
     for uid, hits in (("t1", 1), ("t2", 2)):
         sb.append(fw.OUT / "mds.jsonl", row(uid, "c2f-mw1", hits, 0.2))
         sb.append(fw.OUT / "mds.jsonl", row(uid, "c2f-mw3", 2, 0.4))
-    one, three = fw.summary_lines("mds", (1.0, 3.0))[4:6]
+        sb.append(fw.OUT / "mds.jsonl", row(uid, "c2f-score-mw3", 2, 0.6))
+    lines = fw.summary_lines("mds", (1.0, 3.0), (3.0,))
+    one, three, score = lines[4:7]
     assert one.startswith("| 1 | 2 | 0.750 | 0.750 | 0.750 | 0.200 | +0.000 ")
     assert three.startswith("| 3 | 2 | 1.000 | 1.000 | 1.000 | 0.400 | +0.250 ")
     # against weight 1 on both examples; against context-cite-64 on the one it ran
     assert "| +0.200 [+0.200, +0.200] | 1 | +0.000 " in three
     assert three.endswith("| -0.100 [-0.100, -0.100] |")
+    assert score.startswith("| 3, score | 2 | 1.000 | 1.000 | 1.000 | 0.600 | +0.250 ")
+    # score fusion against rank fusion at the same weight: same F1, fidelity +0.2
+    assert lines[-2] == "| 3 | 2 | +0.000 [+0.000, +0.000] | +0.200 [+0.200, +0.200] |"

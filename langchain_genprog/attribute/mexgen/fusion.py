@@ -8,12 +8,17 @@ few rows misses (which of two near-identical sentences the writer copied). So
 the ranking that cites combines them, while the *support* decision stays with
 the measurement alone.
 
-Two combinations, both per output (per answer sentence) and on ranks, so the
-signals' scales (nats per token, cosine, word shares) never need calibrating:
+Two combinations, both per output (per answer sentence) and scale-free, so the
+signals' units (nats per token, cosine, word shares) never need calibrating:
 
 * :func:`rank_fusion` — a weighted mean of percentile ranks; fixed weights
   need no labelled data (the attributor weighs the measurement 2 and each
-  prior 1 by default: ``measured_weight``).
+  prior 1 by default: ``measured_weight``). A signal named in ``scaled``
+  enters by its min-max scaled value instead of its rank (the attributor's
+  default ``fusion="score"`` does so for the measurement): a rank says that
+  one sentence measured above another, not by how much, so the priors could
+  overrule a measured margin of any size. Scaled, the measurement's margins
+  count, and the priors decide between sentences it measured alike.
 * :func:`fit_logistic_weights` / :func:`logistic_fusion` — a logistic model
   of "is a gold link" on the same rank features, fitted on labelled examples.
   Fit it on a split you do not evaluate on; the benchmark cross-fits.
@@ -21,7 +26,7 @@ signals' scales (nats per token, cosine, word shares) never need calibrating:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -53,6 +58,21 @@ def percentile_ranks(column: FloatArray) -> FloatArray:
     return out
 
 
+def minmax_scaled(column: FloatArray) -> FloatArray:
+    """Values mapped to ``[0, 1]`` among the known entries (best 1, worst 0); ``nan`` gets 0.
+
+    A constant known column maps to 1 (like a single entry's percentile rank).
+    """
+    values = np.asarray(column, dtype=float)
+    out = np.zeros(values.shape)
+    known = ~np.isnan(values)
+    if not known.any():
+        return out
+    low, high = float(values[known].min()), float(values[known].max())
+    out[known] = (values[known] - low) / (high - low) if high > low else 1.0
+    return out
+
+
 def rank_features(signals: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     """Each signal ``(n_units, n_outputs)`` turned into per-output percentile ranks."""
     out: dict[str, FloatArray] = {}
@@ -67,7 +87,10 @@ def rank_features(signals: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
 
 
 def rank_fusion(
-    signals: Mapping[str, FloatArray], weights: Mapping[str, float] | None = None
+    signals: Mapping[str, FloatArray],
+    weights: Mapping[str, float] | None = None,
+    *,
+    scaled: Collection[str] = (),
 ) -> FloatArray:
     """Weighted mean of the signals' percentile ranks, per output.
 
@@ -75,13 +98,21 @@ def rank_fusion(
         signals: Name to ``(n_units, n_outputs)`` matrix; higher = more
             important; ``nan`` = not measured (ranks below every known entry).
         weights: Name to non-negative weight (``None`` or a missing name: 1).
+        scaled: Names whose min-max scaled values (:func:`minmax_scaled`, per
+            output) enter instead of their ranks, so their margins count.
 
     Raises:
         InvalidInputError: If there is no signal, shapes differ, or a weight is negative.
     """
     if not signals:
         raise InvalidInputError("rank_fusion needs at least one signal")
+    unknown = sorted(set(scaled) - set(signals))
+    if unknown:
+        raise InvalidInputError(f"scaled names no signal: {unknown}")
     ranks = rank_features(signals)
+    for name in scaled:
+        values = np.asarray(signals[name], dtype=float)
+        ranks[name] = np.column_stack([minmax_scaled(values[:, j]) for j in range(values.shape[1])])
     shapes = {r.shape for r in ranks.values()}
     if len(shapes) != 1:
         raise InvalidInputError(f"signals have different shapes: {sorted(shapes)}")

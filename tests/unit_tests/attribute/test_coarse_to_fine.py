@@ -14,6 +14,7 @@ from langchain_genprog.attribute.mexgen.coarse_to_fine import CoarseToFine, sent
 from langchain_genprog.attribute.mexgen.fusion import (
     fit_logistic_weights,
     logistic_fusion,
+    minmax_scaled,
     percentile_ranks,
     rank_fusion,
 )
@@ -257,6 +258,32 @@ def test_rank_fusion_and_percentile_ranks() -> None:
     assert int(np.argmax(fused[:, 0])) == 1
     only_prior = rank_fusion({"measured": measured, "prior": prior}, {"measured": 0.0})
     assert int(np.argmax(only_prior[:, 0])) == 0
+
+
+def test_minmax_scaled_maps_known_entries_to_the_unit_interval() -> None:
+    assert minmax_scaled(np.array([0.5, np.nan, -0.5, 0.0])).tolist() == [1.0, 0.0, 0.0, 0.5]
+    assert minmax_scaled(np.array([0.3, 0.3, np.nan])).tolist() == [1.0, 1.0, 0.0]
+    assert minmax_scaled(np.array([np.nan, np.nan])).tolist() == [0.0, 0.0]
+
+
+def test_scaled_fusion_keeps_measured_margins_and_leaves_near_ties_to_the_priors() -> None:
+    # B measures far above C, but both priors prefer C: ranks hide the margin (B and C are
+    # one rank apart), scaled values keep it
+    measured = np.array([[1.0], [0.9], [0.1], [0.05], [0.0], [-0.05]])
+    prior = np.array([[0.8], [0.7], [0.9], [0.3], [0.2], [0.1]])
+    signals = {"measured": measured, "lexical": prior, "embedding": prior}
+    weights = {"measured": 2.0}
+
+    def top2(fused: np.ndarray) -> set[int]:
+        return {int(i) for i in np.argsort(-fused[:, 0])[:2]}
+
+    assert top2(rank_fusion(signals, weights)) == {0, 2}
+    assert top2(rank_fusion(signals, weights, scaled=("measured",))) == {0, 1}
+    # measured alike (0.51 against 0.5): the priors decide, scaled or not
+    alike = {**signals, "measured": np.array([[1.0], [0.51], [0.5], [0.05], [0.0], [-0.05]])}
+    assert top2(rank_fusion(alike, weights, scaled=("measured",))) == {0, 2}
+    with pytest.raises(InvalidInputError, match="scaled names no signal"):
+        rank_fusion(signals, scaled=("leaves",))
 
 
 def test_logistic_fusion_learns_which_signal_predicts_the_label() -> None:

@@ -473,24 +473,34 @@ def test_coarse_to_fine_gets_the_per_output_of_the_answers_length(
     assert seen == [expected]
 
 
-@pytest.mark.parametrize(("options", "expected"), [({}, 2.0), ({"measured_weight": 1.0}, 1.0)])
-def test_coarse_to_fine_fuses_with_the_measured_weight(
-    sources, scorer, monkeypatch, options, expected
+@pytest.mark.parametrize(
+    ("options", "weight", "scaled"),
+    [
+        ({}, 2.0, ()),
+        ({"measured_weight": 1.0, "fusion": "score"}, 1.0, ("measured",)),
+        ({"fusion": "rank"}, 2.0, ()),
+        ({"fusion": "auto"}, 2.0, ("measured",)),  # three sentences: round-robin design
+        ({"fusion": "auto", "fine_per_output": 2}, 2.0, ()),  # shared columns
+    ],
+)
+def test_coarse_to_fine_fuses_with_the_configured_weight_and_kind(
+    sources, scorer, monkeypatch, options, weight, scaled
 ) -> None:
     import langchain_genprog.attribute.coarse_to_fine_node as node
     from langchain_genprog.attribute.mexgen_config import FUSION_MEASURED_WEIGHT
 
-    seen: list[dict[str, float] | None] = []
+    seen: list[tuple[dict[str, float] | None, tuple[str, ...]]] = []
     original = node.rank_fusion
 
-    def spy(signals, weights=None):
-        seen.append(weights)
-        return original(signals, weights)
+    def spy(signals, weights=None, *, scaled=()):
+        seen.append((weights, tuple(scaled)))
+        return original(signals, weights, scaled=scaled)
 
     monkeypatch.setattr(node, "rank_fusion", spy)
     attributor = MExGenAttributor(scorer, scheme="coarse-to-fine", levels=("sentence",), **options)
     result = attributor.attribute(answer_sentences(), sources)
     assert FUSION_MEASURED_WEIGHT == 2.0
-    assert seen == [{"measured": expected}]
+    assert attributor.config.fusion == options.get("fusion", "rank")
+    assert seen == [({"measured": weight}, scaled)]
     # each answer sentence's measured support ranks first either way
     assert [int(np.argmax(row)) for row in result.matrix[:2]] == [1, 3]
