@@ -243,25 +243,26 @@ def promote(data: str, weight: float, kind: str = "rank", method: str = "c2f") -
         rows = [{**r, "method": BASE} if r["method"] == "c2f" else r for r in rows]
     rows = [r for r in rows if r["method"] != method]
     sweep = OUT / f"{data}.jsonl"
-    swept = {
-        r["unique_id"]: r
-        for r in (read_rows(sweep) if sweep.exists() else [])
-        if r["method"] == label(weight, kind)
-    }
+    swept = {(r["unique_id"], r["method"]): r for r in (read_rows(sweep) if sweep.exists() else [])}
     new = [_promoted(r, swept, weight, kind, method) for r in rows if r["method"] == BASE]
     path.write_text("".join(json.dumps(r, default=float) + "\n" for r in [*rows, *new]))
     return len(new)
 
 
 def _promoted(
-    row: dict[str, Any], swept: dict[str, dict[str, Any]], weight: float, kind: str, method: str
+    row: dict[str, Any],
+    swept: dict[tuple[str, str], dict[str, Any]],
+    weight: float,
+    kind: str,
+    method: str,
 ) -> dict[str, Any]:
     out = {**row, "method": method, "reranked_from": BASE}
     if "c2f" not in row:
         return out  # the flat scheme: no fusion, the same ranking
-    if row["unique_id"] not in swept:
-        raise ValueError(f"{row['unique_id']}: no {label(weight, kind)} row; run --data first")
-    new = swept[row["unique_id"]]
+    key = (row["unique_id"], label(weight, kind))
+    if key not in swept:
+        raise ValueError(f"{row['unique_id']}: no {key[1]} row; run --data first")
+    new = swept[key]
     out.update(scores=new["scores"], counts=new["counts"], measured_weight=weight, fusion=kind)
     if row.get("fidelity"):
         out["fidelity"] = new["fidelity"]

@@ -91,12 +91,11 @@ def attribute_coarse_to_fine(
         must_include=[i for i, sid in enumerate(unit_sids) if sid in wanted],
     )
     ranking = None
-    fusion = config.fusion_for(len(scored))
-    if fusion != "none":
+    if config.fusion != "none":
         fused = rank_fusion(
             {"measured": result.measured, **priors},
             {"measured": config.measured_weight},
-            scaled=("measured",) if fusion == "score" else (),
+            scaled=("measured",) if config.fusion == "score" else (),
         )
         order = np.argsort([sid if sid is not None else -1 for sid in unit_sids], kind="stable")
         ranking = fused[order].T

@@ -252,18 +252,16 @@ class MExGenAttributorConfig(MExGenConfig):
             "MiniLM. Empty: the coarse pass recurses into blocks instead."
         ),
     )
-    fusion: Literal["auto", "rank", "score", "none"] = Field(
+    fusion: Literal["rank", "score", "none"] = Field(
         default="rank",
         description=(
             "Coarse-to-fine ranking, per answer sentence, a weighted mean (weights "
-            "`measured_weight` and 1 per prior; no fitted parameter): 'score' = the "
-            "measured score min-max scaled over the measured sentences (its margins count) "
-            "with each prior's percentile rank; 'rank' = percentile ranks of all of them "
-            "(the priors may overrule a measured margin of any size); 'auto' = 'score' "
-            "where the fine design measures every candidate for every answer sentence "
-            "(round-robin: `fine_per_output` resolves to None), 'rank' where candidates "
-            "share columns; 'none' = measured scores alone. Citations still need a "
-            "measured score above `support_threshold`."
+            "`measured_weight` and 1 per prior; no fitted parameter): 'rank' = percentile "
+            "ranks of the measured score and each prior (the priors may overrule a measured "
+            "margin of any size); 'score' = the measured score min-max scaled over the "
+            "measured sentences (its margins count) with each prior's rank; 'none' = "
+            "measured scores alone. Citations still need a measured score above "
+            "`support_threshold`."
         ),
     )
     measured_weight: float = Field(
@@ -309,19 +307,6 @@ class MExGenAttributorConfig(MExGenConfig):
         if n_answer <= AUTO_ROUND_ROBIN_UP_TO:
             return None
         return min(AUTO_PER_OUTPUT, design_columns(self.fine_rows))
-
-    def fusion_for(self, n_answer: int) -> Literal["rank", "score", "none"]:
-        """``fusion`` for an answer of ``n_answer`` sentences (``"auto"`` resolved).
-
-        Scaling trusts the measurement's margins. The round-robin design
-        measures each candidate for every answer sentence in a column of its
-        own; the supersaturated one shares columns between the candidates of
-        different sentences, so a margin there can be another sentence's
-        candidate showing through, and ranks are the safer reading.
-        """
-        if self.fusion != "auto":
-            return self.fusion
-        return "score" if self.per_output_for(n_answer) is None else "rank"
 
     def flat_calls(self, n_sentences: int) -> int:
         """Calls of the flat scheme's first-level design over ``n_sentences`` units."""

@@ -148,16 +148,3 @@ def test_auto_per_output_is_round_robin_on_short_answers_and_8_above() -> None:
     assert MExGenAttributorConfig(fine_per_output=None).per_output_for(9) is None
     with pytest.raises(InvalidInputError, match="fine_per_output"):
         MExGenAttributorConfig(fine_per_output="many")
-
-
-def test_auto_fusion_scales_the_measurement_where_the_design_is_round_robin() -> None:
-    from langchain_genprog.attribute.mexgen_config import MExGenAttributorConfig
-
-    auto = MExGenAttributorConfig(fusion="auto")
-    assert [auto.fusion_for(a) for a in (1, 4, 5, 12)] == ["score", "score", "rank", "rank"]
-    # it follows the design, not the length: an explicit design decides
-    assert MExGenAttributorConfig(fusion="auto", fine_per_output=None).fusion_for(9) == "score"
-    assert MExGenAttributorConfig(fusion="auto", fine_per_output=3).fusion_for(2) == "rank"
-    # an explicit fusion is kept whatever the length
-    assert MExGenAttributorConfig(fusion="rank").fusion_for(2) == "rank"
-    assert MExGenAttributorConfig(fusion="none").fusion_for(9) == "none"

@@ -479,8 +479,6 @@ def test_coarse_to_fine_gets_the_per_output_of_the_answers_length(
         ({}, 2.0, ()),
         ({"measured_weight": 1.0, "fusion": "score"}, 1.0, ("measured",)),
         ({"fusion": "rank"}, 2.0, ()),
-        ({"fusion": "auto"}, 2.0, ("measured",)),  # three sentences: round-robin design
-        ({"fusion": "auto", "fine_per_output": 2}, 2.0, ()),  # shared columns
     ],
 )
 def test_coarse_to_fine_fuses_with_the_configured_weight_and_kind(
