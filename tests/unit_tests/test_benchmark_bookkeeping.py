@@ -366,6 +366,31 @@ def test_answer_length_check_cuts_answer_and_gold_together_and_pairs_topics() ->
     assert line.endswith("| 1 / 1 / 0 |")
 
 
+def test_answer_length_fusion_check_pairs_the_two_rankings_of_each_run() -> None:
+    from benchmarks.answer_length_check import fusion_summary
+
+    def row(uid: str, rank_hits: int, score_hits: int, gain: list[float]) -> dict:
+        def counts(hits: int) -> dict:
+            return {"2": {"hits": hits, "pred": 4, "gold": 4}}
+
+        return {
+            "unique_id": uid,
+            "prefix": 4,
+            "method": "c2f-mw1",
+            "rank_counts": counts(rank_hits),
+            "score_counts": counts(score_hits),
+            "fidelity_gain": gain,
+        }
+
+    rows = [row("t1", 2, 3, [0.0, 0.2, 0.0, 0.0]), row("t2", 2, 2, [0.0, 0.0, -0.4, 0.0])]
+    rows.append({"unique_id": "t3", "prefix": 4, "method": "c2f-mw1"})  # flat scheme: no pair
+    line = fusion_summary(rows)[-1]
+    # F1@2 pooled: rank 4/8, score 5/8; fidelity per topic: +0.05 and -0.1
+    assert line.startswith("| 4 sentences | 2 | 0.500 | 0.625 | +0.125 |")
+    assert "| 1 / 1 / 0 | -0.025 |" in line
+    assert line.endswith("| 2 of 8 |")
+
+
 def _fused_row(uid: str, measured: np.ndarray, priors: list[np.ndarray], n: int) -> dict:
     """A stored c2f row whose scores are the attributor's rank fusion at weight 1."""
     from langchain_genprog.attribute.mexgen.fusion import rank_fusion
