@@ -24,6 +24,10 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
   measured as ``c2f``; the ``c2f`` rows since are that run re-ranked with the
   new weight (``benchmarks/fusion_weight.py --promote``: the fusion is the
   last step and calls no model), with fidelity@2 measured for the new ranking.
+* ``c2f-score`` - the shipped scheme with ``fusion="score"`` (the measured
+  score min-max scaled, not ranked, in the fusion; session 26). Its rows are
+  the ``c2f-mw1`` runs re-ranked (``fusion_weight.py --promote 2 --kind score
+  --as c2f-score``), with fidelity@2 measured for the new ranking.
 * ``c2f-rows<R>`` - the shipped scheme with ``fine_rows=R`` (``R - 1``
   columns, so less sharing; ``R`` fine calls instead of 16): what more
   measurement buys in fidelity, a labelled variant.
@@ -91,6 +95,7 @@ METHODS = (
     "emb-cosine",
     "c2f",
     "c2f-mw1",
+    "c2f-score",
     "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
@@ -190,6 +195,8 @@ def method_options(name: str, n_answer: int) -> dict[str, Any]:
         return {"screen": "blocks", "fine_per_output": None}
     if name.startswith("c2f-ss"):  # c2f-ss<K>: fine_per_output=K
         return {"fine_per_output": int(name.removeprefix("c2f-ss"))}
+    if name == "c2f-score":
+        return {"fusion": "score"}
     if name.startswith("c2f-mw"):  # c2f-mw<W>: the shipped scheme with measured_weight=W
         return {"fusion": "rank", "measured_weight": float(name.removeprefix("c2f-mw"))}
     if name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows

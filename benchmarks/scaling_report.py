@@ -34,6 +34,7 @@ ORDER = (
     "c2f-rr",
     "c2f-blocks",
     "c2f-mw1",
+    "c2f-score",
     "c2f-ss8",
     "c2f-ss5",
     "c2f-rows32",
@@ -487,7 +488,8 @@ NOTES = """
   2 (`benchmarks/fusion_weight.py --promote 2`; the fusion is the last step and calls no model,
   so calls, tokens and wall time are the run's own), with fidelity@2 measured for the new
   ranking. Measuring the new default afresh on 6 examples gave the same scores
-  (`benchmarks/README.md`).
+  (`benchmarks/README.md`). `c2f-score` (`fusion="score"`, an option since session 26) is
+  made the same way: the `c2f-mw1` runs re-ranked with the measured score scaled, not ranked.
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and

@@ -249,6 +249,7 @@ def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() ->
     configs = {m: MExGenAttributorConfig(**method_options(m, 8)) for m in ours}
     default = MExGenAttributorConfig()
     assert configs["c2f"] == default
+    assert configs["c2f-score"] == default.model_copy(update={"fusion": "score"})
     assert configs["c2f-rows32"].fine_rows == 32
     assert configs["c2f-rows32"].fine_per_output == default.fine_per_output
     assert configs["c2f-rr"].fine_per_output is None
