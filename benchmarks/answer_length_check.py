@@ -1,4 +1,4 @@
-"""Issue 10: is the round-robin's lead on short LFQA answers an answer-length effect?
+"""Issue 10: are gains seen on short LFQA answers answer-length effects? (MultiNews, cut short)
 
 On the full-size run the supersaturated fine pass (``fine_per_output=8``, ``c2f-ss8``)
 beats the round-robin one (``None``) on MultiNews, whose answers all have 5–22
