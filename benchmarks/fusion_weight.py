@@ -3,9 +3,10 @@
 The coarse-to-fine attributor ranks each answer sentence's sources by a
 weighted mean: the fine pass's measured score (weight ``measured_weight``)
 and each prior's percentile rank (lexical overlap, MiniLM cosine; weight 1).
-The measurement enters by its percentile rank (``fusion="rank"``, the default
-until session 26) or by its value min-max scaled over the measured sentences
-(``fusion="score"``, the default since). The fusion is the last step and calls
+The measurement enters by its percentile rank (``fusion="rank"``, the
+default) or by its value min-max scaled over the measured sentences
+(``fusion="score"``, an option since session 26: its adoption rule failed on
+MultiNews). The fusion is the last step and calls
 no model, so every variant can be read off one stored run: for a stored
 ``c2f-mw1`` row (the run of ``measured_weight=1`` and rank fusion, the default
 until session 25), its fused ranks ``s`` and measured ranks ``m`` give the
@@ -31,8 +32,9 @@ LFQA questions) fuse nothing and are left out. Rows go to
 ``attribution_scaling/`` as that variant's re-ranking of the ``c2f-mw1`` rows
 (run metadata kept: the measurement, its calls, tokens and wall time are the
 same run's), with the fidelity measured here, after relabelling the old
-``c2f`` rows ``c2f-mw1``; ``--as NAME`` writes them under another name (the
-rank fusion at weight 2, the default of session 25, is kept as ``c2f-mw2``).
+``c2f`` rows ``c2f-mw1``; ``--as NAME`` writes them under another name
+(``--promote 2 --kind score --as c2f-score``: the labelled variant
+``c2f-score`` of the full-size tables).
 """
 
 from __future__ import annotations
