@@ -126,16 +126,8 @@ def fusion_pair(example: dict[str, Any], row: dict[str, Any], scorer) -> dict[st
     from benchmarks.fusion_weight import reweigh
 
     rank, score = reweigh(row, 2.0, "rank"), reweigh(row, 2.0, "score")
-    fidelity = ab.Fidelity(example, scorer, k=2)
-    tops = [
-        (frozenset(ab.top_k(r, 2)), frozenset(ab.top_k(s, 2)))
-        for r, s in zip(rank, score, strict=True)
-    ]
-    fidelity.ensure([t for pair in tops if pair[0] != pair[1] for t in pair])
-    gain = [
-        float(fidelity.cache[a][j] - fidelity.cache[b][j]) if a != b else 0.0
-        for j, (a, b) in enumerate(tops)
-    ]
+    # against rank's ranking with fidelity 0: lp(rank's top 2) - lp(score's), 0 where they agree
+    gain = ab.Fidelity(example, scorer, k=2).score_against(score, rank, [0.0] * len(rank))
     return {
         "rank_counts": {str(k): v for k, v in ab.citation_counts(example, rank).items()},
         "score_counts": {str(k): v for k, v in ab.citation_counts(example, score).items()},

@@ -91,7 +91,11 @@ def reweigh(row: dict[str, Any], weight: float, kind: str = "rank") -> list[list
         ValueError: If the stored ranks are not a rank fusion of ``N_PRIORS``
             priors, or the kind is unknown.
     """
-    from langchain_genprog.attribute.mexgen.fusion import minmax_scaled, rank_features
+    from langchain_genprog.attribute.mexgen.fusion import (
+        minmax_scaled,
+        per_output,
+        rank_features,
+    )
 
     if kind not in ("rank", "score"):
         raise ValueError(f"unknown fusion kind {kind!r}")
@@ -104,7 +108,7 @@ def reweigh(row: dict[str, Any], weight: float, kind: str = "rank") -> list[list
     if priors.min() < -1e-9 or priors.max() > N_PRIORS + 1e-9:
         raise ValueError(f"{row['unique_id']}: stored scores are not a fusion of {N_PRIORS} priors")
     if kind == "score":
-        measured = np.column_stack([minmax_scaled(raw[:, j]) for j in range(raw.shape[1])])
+        measured = per_output(raw, minmax_scaled)
     fused = (weight * measured + priors) / (weight + N_PRIORS)
     out = np.full((fused.shape[1], len(row["scores"][0])), -np.inf)
     out[:, order] = fused.T

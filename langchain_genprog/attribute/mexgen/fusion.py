@@ -30,7 +30,7 @@ signals' units (nats per token, cosine, word shares) never need calibrating:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -77,17 +77,26 @@ def minmax_scaled(column: FloatArray) -> FloatArray:
     return out
 
 
+def per_output(
+    matrix: FloatArray, transform: Callable[[FloatArray], FloatArray], name: str = "signal"
+) -> FloatArray:
+    """``transform`` (e.g. :func:`percentile_ranks`) applied to each output's column.
+
+    Raises:
+        InvalidInputError: If ``matrix`` is not ``(n_units, n_outputs)``.
+    """
+    values = np.asarray(matrix, dtype=float)
+    if values.ndim != 2:
+        msg = f"{name} must be a (units, outputs) matrix, got shape {values.shape}"
+        raise InvalidInputError(msg)
+    return np.column_stack([transform(values[:, j]) for j in range(values.shape[1])])
+
+
 def rank_features(signals: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
     """Each signal ``(n_units, n_outputs)`` turned into per-output percentile ranks."""
-    out: dict[str, FloatArray] = {}
-    for name, matrix in signals.items():
-        values = np.asarray(matrix, dtype=float)
-        if values.ndim != 2:
-            msg = f"signal {name!r} must be a (units, outputs) matrix, got shape {values.shape}"
-            raise InvalidInputError(msg)
-        columns = [percentile_ranks(values[:, j]) for j in range(values.shape[1])]
-        out[name] = np.column_stack(columns)
-    return out
+    return {
+        name: per_output(m, percentile_ranks, f"signal {name!r}") for name, m in signals.items()
+    }
 
 
 def rank_fusion(
@@ -113,10 +122,12 @@ def rank_fusion(
     unknown = sorted(set(scaled) - set(signals))
     if unknown:
         raise InvalidInputError(f"scaled names no signal: {unknown}")
-    ranks = rank_features(signals)
-    for name in scaled:
-        values = np.asarray(signals[name], dtype=float)
-        ranks[name] = np.column_stack([minmax_scaled(values[:, j]) for j in range(values.shape[1])])
+    ranks = {
+        name: per_output(
+            m, minmax_scaled if name in scaled else percentile_ranks, f"signal {name!r}"
+        )
+        for name, m in signals.items()
+    }
     shapes = {r.shape for r in ranks.values()}
     if len(shapes) != 1:
         raise InvalidInputError(f"signals have different shapes: {sorted(shapes)}")
