@@ -28,6 +28,10 @@ One process, one SmolLM2-135M-Instruct model object, the common prompt of
   score min-max scaled, not ranked, in the fusion; session 26). Its rows are
   the ``c2f-mw1`` runs re-ranked (``fusion_weight.py --promote 2 --kind score
   --as c2f-score``), with fidelity@2 measured for the new ranking.
+* ``c2f-full`` - the shipped scheme with ``fine_context="full"`` (session
+  27): the fine design perturbs the same candidates, but every prompt keeps
+  the rest of the input, so each candidate is measured where the model reads
+  it (16 full-length prompts instead of 16 short ones).
 * ``c2f-rows<R>`` - the shipped scheme with ``fine_rows=R`` (``R - 1``
   columns, so less sharing; ``R`` fine calls instead of 16): what more
   measurement buys in fidelity, a labelled variant.
@@ -96,6 +100,7 @@ METHODS = (
     "c2f",
     "c2f-mw1",
     "c2f-score",
+    "c2f-full",
     "c2f-rr",
     "c2f-blocks",
     "c2f-ss8",
@@ -107,7 +112,7 @@ METHODS = (
     "context-cite-64",
 )
 DERIVED = ("c2f-measured", "c2f-logit")
-NEEDS_WINDOW = ("context-cite-32", "context-cite-64", "attribot-hier")
+NEEDS_WINDOW = ("context-cite-32", "context-cite-64", "attribot-hier", "c2f-full")
 
 
 def load(data: str, indices: list[int]) -> list[dict[str, Any]]:
@@ -197,6 +202,8 @@ def method_options(name: str, n_answer: int) -> dict[str, Any]:
         return {"fine_per_output": int(name.removeprefix("c2f-ss"))}
     if name == "c2f-score":
         return {"fusion": "score"}
+    if name == "c2f-full":
+        return {"fine_context": "full"}
     if name.startswith("c2f-mw"):  # c2f-mw<W>: the shipped scheme with measured_weight=W
         return {"fusion": "rank", "measured_weight": float(name.removeprefix("c2f-mw"))}
     if name.startswith("c2f-rows"):  # c2f-rows<R>: the shipped scheme on R fine rows

@@ -81,6 +81,7 @@ def attribute_coarse_to_fine(
         keep_blocks=config.keep_blocks,
         screen_levels=screen_levels(config.screen, bool(priors)),
         per_output=config.per_output_for(len(scored)),
+        fine_context=config.fine_context,
         segmenter=attributor.segmenter,
         on_progress=attributor.on_progress,
     )

@@ -240,6 +240,15 @@ class MExGenAttributorConfig(MExGenConfig):
             "K=5 sits between (MultiNews -0.009, LFQA +0.021 against 8)."
         ),
     )
+    fine_context: Literal["candidates", "full"] = Field(
+        default="candidates",
+        description=(
+            "Coarse-to-fine: what the fine pass's prompts hold besides the candidates it "
+            "perturbs. 'candidates': nothing (short prompts; every prompt fits the window). "
+            "'full': the rest of the input, never perturbed, so each candidate is measured "
+            "where the model reads it (fine_rows full-length prompts)."
+        ),
+    )
     keep_blocks: int = Field(
         default=3,
         description="Coarse-to-fine: per answer sentence, blocks kept at a deeper coarse level.",

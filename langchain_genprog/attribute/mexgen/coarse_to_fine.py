@@ -32,6 +32,10 @@ every prompt short:
    and each output is measured on ``R - 1`` of them, its own ``K`` first —
    then, only if the levels ask for it, LOO over the phrases of the best
    sentences.
+   With ``fine_context="full"`` the same design runs on the whole input
+   instead, the sentences outside the candidates kept (never perturbed) in
+   every row: a candidate is then measured where the model reads it, next to
+   sentences that may repeat it, at the price of ``R`` full-length prompts.
 
 **Priors alone** (``screen_levels=0``). On the full-size run (issue 10) the
 block gains did not add to the priors' candidate recall: of the gold links,
@@ -70,7 +74,11 @@ of a pass, only the number of groups a deeper coarse level keeps):
   ``per_output``): the source is read once, and only the fine pass repeats a
   (short) context; the scorer's prefix-KV reuse saves the fine rows' shared
   prefixes on top.
-* the longest prompt is one block or the candidates, never the whole input.
+* the longest prompt is one block or the candidates, never the whole input
+  (``fine_context="candidates"``, the default); with ``fine_context="full"``
+  the fine pass reads ``R·(T_src + T_fixed + T_ans)`` tokens, about half of
+  context-cite-32's (whose ablations keep half the input), and every row
+  must fit the scorer's window.
 
 With blocks, the budget's ``max_calls`` must cover the coarse pass (``B + 1`` calls):
 a budget that cannot raises :class:`~langchain_genprog.errors.BudgetExhaustedError`
@@ -86,6 +94,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import isqrt
+from typing import Literal
 
 import numpy as np
 
@@ -105,6 +114,13 @@ from langchain_genprog.attribute.mexgen.supersaturated import (
 from langchain_genprog.attribute.mexgen.template import ContextTemplate, PromptRenderer
 from langchain_genprog.attribute.mexgen.units import Segment, Segmenter, Unit, build_units
 from langchain_genprog.errors import BudgetExhaustedError, InvalidInputError
+
+FineContext = Literal["candidates", "full"]
+"""What the fine pass's prompts hold besides the perturbed candidates: nothing
+(``"candidates"``, the candidates alone: short prompts, AttriBoT's pruning) or
+the rest of the input, never perturbed (``"full"``: each candidate is measured
+where the model reads it, next to sentences that may repeat it, at the price
+of ``fine_rows`` full-length prompts)."""
 
 
 @dataclass
@@ -182,6 +198,9 @@ class CoarseToFine:
             :class:`~.supersaturated.SupersaturatedDesign` of ``fine_rows`` rows:
             units of different outputs share columns, so the candidates may
             outnumber the rows.
+        fine_context: The fine pass's prompts hold the candidates alone
+            (``"candidates"``) or the whole input with only the candidates
+            perturbed (``"full"``); see :data:`FineContext`.
         segmenter: Phrase segmenter, for a phrase level.
         on_progress: ``on_progress(done, total)`` after each batch.
 
@@ -202,6 +221,7 @@ class CoarseToFine:
         screen_levels: int | None = None,
         prior_weight: float = 1.0,
         per_output: int | None = None,
+        fine_context: FineContext = "candidates",
         segmenter: Segmenter | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> None:
@@ -213,6 +233,9 @@ class CoarseToFine:
             raise InvalidInputError(msg)
         if prior_weight < 0 or (screen_levels is not None and screen_levels < 0):
             raise InvalidInputError("prior_weight must be >= 0 and screen_levels >= 0 (or None)")
+        if fine_context not in ("candidates", "full"):
+            msg = f"fine_context must be 'candidates' or 'full', not {fine_context!r}"
+            raise InvalidInputError(msg)
         self.scalarizer = scalarizer
         self.config = config or MExGenConfig()
         if self.config.segment_level != "sentence" or self.config.levels[0] != "sentence":
@@ -226,6 +249,7 @@ class CoarseToFine:
         self.screen_levels = screen_levels
         self.prior_weight = prior_weight
         self.per_output = per_output
+        self.fine_context = fine_context
         self.columns = columns
         self.segmenter = segmenter
         self.on_progress = on_progress
@@ -409,7 +433,12 @@ class CoarseToFine:
         n_out = self.scalarizer.n_outputs
         result.measured = np.full((len(result.units), n_out), np.nan)
         keep = {result.units[i].spans[0][0] for i in result.candidates}
-        index = _kept_segments(segments, keep)
+        if self.fine_context == "full":
+            index = list(range(len(segments)))
+            fine_input = _frozen_except(segments, keep)
+        else:
+            index = _kept_segments(segments, keep)
+            fine_input = [segments[i] for i in index]
         coarse = result.coarse_calls
         remaining = None if budget.max_calls is None else budget.max_calls - coarse
         seconds = None
@@ -431,7 +460,7 @@ class CoarseToFine:
         engine = MExGen(
             self.scalarizer, fine_config, segmenter=self.segmenter, on_progress=progress
         )
-        fine = engine.explain([segments[i] for i in index], render)
+        fine = engine.explain(fine_input, render)
         unit_of = {result.units[i].spans[0][0]: i for i in result.candidates}
         for unit in fine.levels[0].units:
             original = index[unit.segment]
@@ -558,6 +587,14 @@ def _kept_segments(segments: Sequence[Segment], keep: set[int]) -> list[int]:
                 header_used = True
             out.append(i)
     return out
+
+
+def _frozen_except(segments: Sequence[Segment], keep: set[int]) -> list[Segment]:
+    """Every segment, the free ones outside ``keep`` made fixed (present in every row)."""
+    return [
+        s if s.fixed or i in keep else s.model_copy(update={"fixed": True})
+        for i, s in enumerate(segments)
+    ]
 
 
 def _subprompt(

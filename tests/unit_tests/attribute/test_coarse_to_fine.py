@@ -350,3 +350,48 @@ def test_per_output_fills_the_columns_its_picks_leave_free() -> None:
     assert two.candidates == list(range(15))
     with pytest.raises(InvalidInputError, match="per_output"):
         CoarseToFine(UnitGame(weights), per_output=16)
+
+
+def redundant_copy_game(n: int) -> tuple[UnitGame, np.ndarray, tuple[int, int, int]]:
+    """``a`` and its copy ``b`` carry 2 (either suffices), ``c`` alone carries 1.
+
+    The prior ranks ``a`` and ``c`` first and ``b`` last, so the copy is
+    never a candidate: the pruned prompt loses it, the full one keeps it.
+    """
+    a, b, c = 20, 170, 90
+    weights = np.random.default_rng(11).normal(0.0, 0.01, size=(n, 1))
+    weights[[a, b], 0] += 2.0
+    weights[c, 0] += 1.0
+    prior = np.linspace(0.5, 0.0, n)[:, None]
+    prior[[a, c], 0], prior[b, 0] = 1.0, -1.0
+    return UnitGame(weights, pairs=[(a, b, 0, -2.0)]), prior, (a, b, c)
+
+
+def test_fine_pass_on_candidates_alone_credits_what_a_pruned_copy_would_carry() -> None:
+    game, prior, (a, b, _) = redundant_copy_game(200)
+    result = engine(game, screen_levels=0).explain(segments(200), priors={"p": prior})
+    assert b not in result.candidates
+    assert result.measured[a, 0] == pytest.approx(2.0, abs=0.05)
+    assert top(result.measured, 0, 1) == {a}
+    assert game.longest <= 15
+
+
+def test_full_context_fine_pass_measures_candidates_next_to_the_rest() -> None:
+    """With the copy present in every row, removing ``a`` costs nothing: ``c`` ranks first."""
+    game, prior, (a, b, c) = redundant_copy_game(200)
+    result = engine(game, screen_levels=0, fine_context="full").explain(
+        segments(200), priors={"p": prior}
+    )
+    assert b not in result.candidates
+    assert result.measured[a, 0] == pytest.approx(0.0, abs=0.05)
+    assert result.measured[c, 0] == pytest.approx(1.0, abs=0.05)
+    assert top(result.measured, 0, 1) == {c}
+    assert game.longest == 200  # every prompt holds the whole input
+    assert np.isnan(result.measured[b, 0])  # nothing outside the candidates is attributed
+    assert game.calls == result.model_calls == 16
+
+
+def test_unknown_fine_context_raises() -> None:
+    weights, _ = hidden_game(50, seed=0)
+    with pytest.raises(InvalidInputError, match="fine_context"):
+        CoarseToFine(UnitGame(weights), fine_context="everything")  # type: ignore[arg-type]

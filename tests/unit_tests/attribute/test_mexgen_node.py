@@ -450,6 +450,22 @@ def test_default_attributor_runs_coarse_to_fine_on_many_sentences() -> None:
     assert third.supported is False  # its leaf S35 does not support it; S36 does
 
 
+def test_full_fine_context_keeps_every_sentence_in_every_prompt() -> None:
+    filler = [f"Filler sentence number {i} about nothing." for i in range(30)]
+    many = Sources.from_documents([" ".join(filler), *DOCS])
+    sentences = answer_sentences(leaves=[[32], [34], [35]])
+    scorer = KeywordScorer(SUPPORT, [(s.start, s.end) for s in sentences])
+    attributor = MExGenAttributor(scorer, priors=("lexical", "leaves"), fine_context="full")
+    result = attributor.attribute(sentences, many)
+    assert result.model_calls == scorer.calls == 16
+    # 15 candidates are perturbed; the other 21 sentences stay in all 16 prompts
+    kept = [f for f in filler if all(f in p for p in scorer.prompts)]
+    assert len(kept) >= len(filler) - 15
+    first, second, _ = result.sentences
+    assert first.citations[0].sentence_id == 32 and first.supported is True
+    assert second.citations[0].sentence_id == 34 and second.supported is True
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [({}, None), ({"fine_per_output": 2}, 2), ({"fine_per_output": None}, None)],
