@@ -78,14 +78,19 @@ def label(weight: float, kind: str = "rank") -> str:
     return f"c2f-mw{weight:g}" if kind == "rank" else f"c2f-{kind}-mw{weight:g}"
 
 
-def reweigh(row: dict[str, Any], weight: float, kind: str = "rank") -> list[list[float]]:
+def reweigh(
+    row: dict[str, Any], weight: float, kind: str = "rank", base_weight: float = 1.0
+) -> list[list[float]]:
     """The scores (answer sentences x sources) of ``row``'s run fused with ``weight``.
 
     Args:
-        row: A stored rank-fusion run (``c2f-mw1``) with its coarse-to-fine details.
+        row: A stored rank-fusion run with its coarse-to-fine details.
         weight: The measured weight.
-        kind: ``"rank"`` (the measurement's percentile ranks) or ``"score"``
-            (its values min-max scaled per answer sentence).
+        kind: ``"rank"`` (the measurement's percentile ranks), ``"score"``
+            (its values min-max scaled per answer sentence) or ``"none"``
+            (the measured values alone, ``weight`` unused; unmeasured
+            sentences score 0, as the attributor's matrix shows them).
+        base_weight: The measured weight ``row`` was fused with (``c2f-mw1``: 1).
 
     Raises:
         ValueError: If the stored ranks are not a rank fusion of ``N_PRIORS``
@@ -97,19 +102,22 @@ def reweigh(row: dict[str, Any], weight: float, kind: str = "rank") -> list[list
         rank_features,
     )
 
-    if kind not in ("rank", "score"):
+    if kind not in ("rank", "score", "none"):
         raise ValueError(f"unknown fusion kind {kind!r}")
     info = row["c2f"]
     order = info["unit_source"]
     raw = np.array(info["measured"], dtype=float).T  # units x outputs, nan off the candidates
     measured = rank_features({"m": raw})["m"]
     stored = np.array(row["scores"], dtype=float)[:, order].T
-    priors = (1 + N_PRIORS) * stored - measured
+    priors = (base_weight + N_PRIORS) * stored - base_weight * measured
     if priors.min() < -1e-9 or priors.max() > N_PRIORS + 1e-9:
         raise ValueError(f"{row['unique_id']}: stored scores are not a fusion of {N_PRIORS} priors")
-    if kind == "score":
-        measured = per_output(raw, minmax_scaled)
-    fused = (weight * measured + priors) / (weight + N_PRIORS)
+    if kind == "none":
+        fused = np.nan_to_num(raw, nan=0.0)
+    else:
+        if kind == "score":
+            measured = per_output(raw, minmax_scaled)
+        fused = (weight * measured + priors) / (weight + N_PRIORS)
     out = np.full((fused.shape[1], len(row["scores"][0])), -np.inf)
     out[:, order] = fused.T
     return out.tolist()

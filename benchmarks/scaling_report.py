@@ -35,6 +35,9 @@ ORDER = (
     "c2f-blocks",
     "c2f-mw1",
     "c2f-score",
+    "c2f-full",
+    "c2f-full-score",
+    "c2f-full-none",
     "c2f-ss8",
     "c2f-ss5",
     "c2f-rows32",
@@ -490,6 +493,10 @@ NOTES = """
   ranking. Measuring the new default afresh on 6 examples gave the same scores
   (`benchmarks/README.md`). `c2f-score` (`fusion="score"`, an option since session 26) is
   made the same way: the `c2f-mw1` runs re-ranked with the measured score scaled, not ranked.
+  `c2f-full` (`fine_context="full"`, an option since session 27) is its own run (the fine
+  design on the whole prompt, only the candidates perturbed), and `c2f-full-score` /
+  `c2f-full-none` are that run ranked with `fusion="score"` / by the measurement alone
+  (`benchmarks/fine_context.py`), in another process than context-cite-32: no wall ratio.
 * The exponent fits pool MDS and LFQA (different answer lengths); read them as a sketch. Calls of
   AttriBoT scale with the number of answer sentences (one run per sentence).
 * `fidelity@2` is n/a where the full prompt exceeds the 8,192-token window, as are context-cite and

@@ -250,6 +250,7 @@ def test_every_variant_of_ours_is_a_valid_config_and_labels_what_it_changes() ->
     default = MExGenAttributorConfig()
     assert configs["c2f"] == default
     assert configs["c2f-score"] == default.model_copy(update={"fusion": "score"})
+    assert configs["c2f-full"] == default.model_copy(update={"fine_context": "full"})
     assert configs["c2f-rows32"].fine_rows == 32
     assert configs["c2f-rows32"].fine_per_output == default.fine_per_output
     assert configs["c2f-rr"].fine_per_output is None
@@ -425,6 +426,13 @@ def test_fusion_weight_reweighs_a_stored_run_as_the_attributor_would() -> None:
         assert np.allclose(reweigh(row, weight), expected)
         scaled = rank_fusion(signals, {"measured": weight}, scaled=("measured",))[::-1].T
         assert np.allclose(reweigh(row, weight, "score"), scaled)
+    # measured alone: the values, unmeasured sentences at 0 as the attributor's matrix shows them
+    alone = reweigh(row, 2.0, "none")
+    assert np.allclose(alone, np.nan_to_num(measured, nan=0.0)[::-1].T)
+    # a run fused at weight 2 decodes to the same priors
+    at_two = {**row, "scores": reweigh(row, 2.0)}
+    for weight in (1.0, 3.0):
+        assert np.allclose(reweigh(at_two, weight, base_weight=2.0), reweigh(row, weight))
     with pytest.raises(ValueError, match="unknown fusion kind"):
         reweigh(row, 2.0, "borda")
     # scores that no fusion of two priors gives are refused, not re-ranked
@@ -511,3 +519,52 @@ def test_fusion_weight_summary_pairs_each_weight_with_weight_one_and_the_peer(
     assert score.startswith("| 3, score | 2 | 1.000 | 1.000 | 1.000 | 0.600 | +0.250 ")
     # score fusion against rank fusion at the same weight: same F1, fidelity +0.2
     assert lines[-2] == "| 3 | 2 | +0.000 [+0.000, +0.000] | +0.200 [+0.200, +0.200] |"
+
+
+def test_fine_context_reranks_the_full_prompt_run_and_applies_the_rule(
+    tmp_path, monkeypatch
+) -> None:
+    import benchmarks.fine_context as fc
+    import benchmarks.scaling_benchmark as sb
+
+    monkeypatch.setattr(sb, "OUT", tmp_path)
+    measured = np.array([[0.1], [0.0], [3.0]])
+    base = _fused_row("t1", measured, [np.array([[0.9], [0.8], [0.1]])] * 2, 3)
+    base["scores"] = fc.reweigh(base, 2.0)  # the c2f-full run: rank fusion at weight 2
+    base.update(method="c2f-full", fidelity=[0.2], forward_tokens=40, pid=3)
+    example = {"gold": [[2]], "answer_sentences": ["a"], "sources": ["x", "y", "z"]}
+    row = fc.reranked(example, base, "c2f-full-none", "none", 2.0, None)
+    # the measurement alone puts unit 2 (source 0, reversed order) first
+    assert int(np.argmax(row["scores"][0])) == 0
+    assert row["reranked_from"] == "c2f-full" and row["forward_tokens"] == 40
+    flat = {"unique_id": "t2", "method": "c2f-full", "scores": [[1.0, 0.0]]}
+    assert fc.reranked(example, flat, "c2f-full-none", "none", 2.0, None)["scores"] == [[1.0, 0.0]]
+
+    def counts(hits: int) -> dict:
+        return {str(k): {"hits": hits, "pred": 2, "gold": 2} for k in (1, 2, 3)}
+
+    def write(uid: str, method: str, hits: int, fidelity: float, tokens: int) -> None:
+        sb.append(
+            tmp_path / "mds.jsonl",
+            {
+                "unique_id": uid,
+                "method": method,
+                "counts": counts(hits),
+                "fidelity": [fidelity],
+                "forward_tokens": tokens,
+            },
+        )
+
+    for uid in ("t1", "t2"):
+        sb.append(tmp_path / "mds.jsonl", {"unique_id": uid, "method": "example", "index": 0})
+        write(uid, "context-cite-64", 1, 0.5, 200)
+        write(uid, "context-cite-32", 1, 0.4, 100)
+        write(uid, "lexical-overlap", 1, 0.3, 0)
+        write(uid, "c2f", 1, 0.4, 20)
+        write(uid, "c2f-full", 2, 0.6, 45)  # above the peer, half its tokens: passes
+        write(uid, "c2f-full-none", 2, 0.6, 60)  # too many tokens
+        write(uid, "c2f-full-score", 2, 0.45, 45)  # below the peer's fidelity
+    table, passes = fc.verdict_lines("mds")
+    assert passes == {"c2f-full": True, "c2f-full-score": False, "c2f-full-none": False}
+    assert table[4].startswith("| c2f-full | 2 | +0.500 [+0.500, +0.500] | +0.100 ")
+    assert table[4].endswith("| 0.45 | yes |")
