@@ -54,7 +54,8 @@ VARIANTS = {"c2f-full-score": ("score", 2.0), "c2f-full-none": ("none", 2.0)}
 """Row name to ``reweigh``'s kind and weight."""
 RULE = (
     "Rule, written after the 18 LFQA questions with the shortest prompts had run (their "
-    "re-rankings seen on 16) and before the other 18 and any MDS topic: a variant becomes the default only if, on both data sets, paired on the "
+    "re-rankings seen on 16) and before the other 18 and any MDS topic: a variant becomes "
+    "the default only if, on both data sets, paired on the "
     "same examples, its mean fidelity@2 minus context-cite-64's is >= 0, its F1@2 minus "
     "context-cite-64's and minus lexical overlap's are >= 0 (point estimates), and its median "
     "forward tokens are at most 0.5 of context-cite-32's; of several, the highest mean "
