@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from typing_extensions import Self
 
 from langchain_genprog.attribute.mexgen.clime import Sampling
+from langchain_genprog.attribute.mexgen.coarse_to_fine import FineContext
 from langchain_genprog.attribute.mexgen.config import MethodName, MExGenConfig
 from langchain_genprog.attribute.mexgen.method import AttributionMethod
 from langchain_genprog.attribute.mexgen.supersaturated import design_columns
@@ -240,7 +241,7 @@ class MExGenAttributorConfig(MExGenConfig):
             "K=5 sits between (MultiNews -0.009, LFQA +0.021 against 8)."
         ),
     )
-    fine_context: Literal["candidates", "full"] = Field(
+    fine_context: FineContext = Field(
         default="candidates",
         description=(
             "Coarse-to-fine: what the fine pass's prompts hold besides the candidates it "

@@ -76,9 +76,9 @@ of a pass, only the number of groups a deeper coarse level keeps):
   prefixes on top.
 * the longest prompt is one block or the candidates, never the whole input
   (``fine_context="candidates"``, the default); with ``fine_context="full"``
-  the fine pass reads ``R·(T_src + T_fixed + T_ans)`` tokens, about half of
-  context-cite-32's (whose ablations keep half the input), and every row
-  must fit the scorer's window.
+  the fine pass reads ``R`` full-length prompts (measured after prefix-KV
+  reuse: 0.51–0.54 of context-cite-32's forward tokens, median), and every
+  row must fit the scorer's window.
 
 With blocks, the budget's ``max_calls`` must cover the coarse pass (``B + 1`` calls):
 a budget that cannot raises :class:`~langchain_genprog.errors.BudgetExhaustedError`
