@@ -123,6 +123,27 @@ def reweigh(
     return out.tolist()
 
 
+def reranked_fields(
+    example: dict[str, Any],
+    base: dict[str, Any],
+    weight: float,
+    kind: str,
+    fidelity: ab.Fidelity | None,
+    base_weight: float = 1.0,
+) -> dict[str, Any]:
+    """``scores``, ``counts`` and (with ``fidelity``) ``fidelity`` of ``base`` re-ranked.
+
+    Fidelity@2 comes from :meth:`Fidelity.score_against` the stored ``base``
+    row: two full-prompt calls per answer sentence whose top two changed.
+    """
+    scores = reweigh(base, weight, kind, base_weight)
+    counts = ab.citation_counts(example, scores)
+    fields: dict[str, Any] = {"scores": scores, "counts": {str(k): v for k, v in counts.items()}}
+    if fidelity is not None:
+        fields["fidelity"] = fidelity.score_against(scores, base["scores"], base["fidelity"])
+    return fields
+
+
 def base_rows(data: str) -> dict[str, dict[str, Any]]:
     """The stored ``c2f-mw1`` rows with coarse-to-fine details, by example id.
 
@@ -156,19 +177,8 @@ def measure(data: str, variants: list[tuple[str, float]]) -> None:
         for kind, w in variants:
             if (uid, label(w, kind)) in done:
                 continue
-            scores = reweigh(base, w, kind)
-            counts = ab.citation_counts(ex, scores)
-            row = {
-                "unique_id": uid,
-                "method": label(w, kind),
-                "weight": w,
-                "kind": kind,
-                "scores": scores,
-                "counts": {str(k): v for k, v in counts.items()},
-            }
-            if fidelity is not None:
-                row["fidelity"] = fidelity.score_against(scores, base["scores"], base["fidelity"])
-            sb.append(out, row)
+            row = {"unique_id": uid, "method": label(w, kind), "weight": w, "kind": kind}
+            sb.append(out, {**row, **reranked_fields(ex, base, w, kind, fidelity)})
         print(f"{data} {ex['index']} {uid[:12]}: {time.perf_counter() - t0:.0f}s", flush=True)
 
 

@@ -526,11 +526,12 @@ def test_fine_context_reranks_the_full_prompt_run_and_applies_the_rule(
 ) -> None:
     import benchmarks.fine_context as fc
     import benchmarks.scaling_benchmark as sb
+    from benchmarks.fusion_weight import reweigh
 
     monkeypatch.setattr(sb, "OUT", tmp_path)
     measured = np.array([[0.1], [0.0], [3.0]])
     base = _fused_row("t1", measured, [np.array([[0.9], [0.8], [0.1]])] * 2, 3)
-    base["scores"] = fc.reweigh(base, 2.0)  # the c2f-full run: rank fusion at weight 2
+    base["scores"] = reweigh(base, 2.0)  # the c2f-full run: rank fusion at weight 2
     base.update(method="c2f-full", fidelity=[0.2], forward_tokens=40, pid=3)
     example = {"gold": [[2]], "answer_sentences": ["a"], "sources": ["x", "y", "z"]}
     row = fc.reranked(example, base, "c2f-full-none", "none", 2.0, None)
